@@ -1,0 +1,1 @@
+"""HTTP service: chat, ask, documents and citation views."""

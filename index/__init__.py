@@ -1,0 +1,1 @@
+"""Indexing stage: load documents, chunk them with offsets, embed, and build the FAISS + BM25 index."""

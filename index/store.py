@@ -1,0 +1,424 @@
+"""Building, saving and loading the corpus index (FAISS + BM25 + analysis + manifest).
+
+Layout of an index folder::
+
+    .qa-index/
+        CURRENT              name of the live version folder (replaced atomically)
+        v-<timestamp>-<id>/  one complete index: manifest.json, documents.jsonl,
+                             chunks.npy, sentences.npy, dense.faiss, bm25/, analysis.spacy
+        .lock                held while a build writes
+
+A build writes a new version into a temporary folder, renames it, and only then points
+``CURRENT`` at it, so a build that is interrupted at any moment leaves the previous index
+loadable. Leftovers of interrupted builds are removed by the next build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from index.analysis import SpacyAnalyzer, sentence_offsets, split_blocks
+from index.chunking import Chunk, ChunkerSettings, bound_sentences, chunk_sentences
+from index.documents import Document
+from index.embedding import Embedder
+from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT_FILE = "CURRENT"
+MANIFEST_FILE = "manifest.json"
+_DATA_FILES = ("documents.jsonl", "chunks.npy", "sentences.npy", "dense.faiss", "analysis.spacy")
+BM25_SETTINGS = {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "stopwords": "en", "stemmer": "english"}
+
+
+@dataclass
+class Manifest:
+    """The recipe an index was built with; a query side rebuilds itself from it."""
+
+    format_version: int
+    model: str
+    dimension: int
+    normalized: bool
+    chunker: dict
+    analyzer: str
+    bm25: dict
+    embed_title: bool
+    built_at: str
+    documents: list[dict] = field(default_factory=list)
+    num_chunks: int = 0
+    files: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Manifest":
+        names = {f for f in cls.__dataclass_fields__}
+        missing = names - set(data) - {"files", "documents", "num_chunks"}
+        if missing:
+            raise IndexCorrupt(f"manifest lacks {sorted(missing)}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"rebuild it with `qa index PATH --index-dir {index_dir}`"
+
+
+# --------------------------------------------------------------------------- analysis + chunks
+
+
+@dataclass
+class AnalysedDocument:
+    """Sentences, chunks and parsed blocks of one document."""
+
+    document: Document
+    sentences: list[tuple[int, int]]
+    chunks: list[Chunk]
+    blocks: list[tuple[int, object]]  # (block start offset, spaCy Doc)
+
+
+def analyse_documents(
+    documents: Sequence[Document], analyzer: SpacyAnalyzer, settings: ChunkerSettings
+) -> Iterator[AnalysedDocument]:
+    """Split each document into sentences and chunks, keeping its parsed blocks."""
+    for document in documents:
+        blocks = split_blocks(document.text)
+        texts = [document.text[b.start : b.end] for b in blocks]
+        sentences: list[tuple[int, int]] = []
+        parsed = []
+        for block, doc in zip(blocks, analyzer.pipe(texts)):
+            sentences.extend(sentence_offsets(doc, base=block.start))
+            parsed.append((block.start, doc))
+        sentences = bound_sentences(document.text, sentences, settings.max_words)
+        chunks = chunk_sentences(document.doc_id, document.text, sentences, settings)
+        yield AnalysedDocument(document, sentences, chunks, parsed)
+
+
+def passage_text(document: Document, chunk: Chunk, embed_title: bool) -> str:
+    """The text that is embedded and BM25-indexed for a chunk: its title, then the passage."""
+    if embed_title and chunk.start > 0 and document.title and document.title not in chunk.text:
+        return f"{document.title}\n{chunk.text}"
+    return chunk.text
+
+
+# --------------------------------------------------------------------------- BM25
+
+
+def bm25_tokenize(texts: Sequence[str], show_progress: bool = False):
+    import bm25s
+    import Stemmer
+
+    return bm25s.tokenize(
+        list(texts), stopwords=BM25_SETTINGS["stopwords"], stemmer=Stemmer.Stemmer(BM25_SETTINGS["stemmer"]),
+        show_progress=show_progress,
+    )
+
+
+def bm25_query_tokens(question: str) -> list[str]:
+    import bm25s
+    import Stemmer
+
+    tokens = bm25s.tokenize(
+        [question], stopwords=BM25_SETTINGS["stopwords"], stemmer=Stemmer.Stemmer(BM25_SETTINGS["stemmer"]),
+        return_ids=False, show_progress=False,
+    )
+    return tokens[0]
+
+
+# --------------------------------------------------------------------------- build
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the index folder while a build writes into it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CorpusError(f"another `qa index` is writing to {index_dir}; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove_stale_versions(index_dir: Path, keep: str | None) -> list[str]:
+    """Delete version and temporary folders other than ``keep``; return their names."""
+    removed = []
+    for entry in index_dir.iterdir():
+        if entry.is_dir() and entry.name != keep and (entry.name.startswith("v-") or entry.name.startswith(".tmp-")):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
+
+
+def current_version(index_dir: Path) -> str | None:
+    try:
+        name = (index_dir / CURRENT_FILE).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def build_index(
+    documents: Sequence[Document],
+    index_dir: str | os.PathLike,
+    embedder: Embedder,
+    analyzer: SpacyAnalyzer,
+    chunker: ChunkerSettings = ChunkerSettings(),
+    *,
+    embed_title: bool = True,
+    show_progress: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> Manifest:
+    """Build a complete index of ``documents`` and make it the current one, atomically.
+
+    Raises:
+        CorpusError: when there is nothing to index or another build holds the lock.
+    """
+    import bm25s
+    import faiss
+    from spacy.tokens import DocBin
+
+    if not documents:
+        raise CorpusError("no documents to index")
+    say = on_step or (lambda message: logger.info(message))
+    index_dir = Path(index_dir)
+    with build_lock(index_dir):
+        removed = [n for n in remove_stale_versions(index_dir, keep=current_version(index_dir)) if n.startswith(".tmp-")]
+        if removed:
+            say(f"removed {len(removed)} unfinished build(s) left by an interrupted run")
+        tmp = index_dir / f".tmp-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+
+        say(f"analysing {len(documents)} document(s)")
+        chunks: list[Chunk] = []
+        chunk_rows: list[tuple[int, int, int, int, int]] = []
+        sentence_rows: list[tuple[int, int, int]] = []
+        doc_bin = DocBin(attrs=["ORTH", "TAG", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "LEMMA", "POS", "SENT_START", "SPACY", "MORPH"])
+        block_rows: list[tuple[int, int]] = []
+        passages: list[str] = []
+        by_id = {d.doc_id: i for i, d in enumerate(documents)}
+        for analysed in analyse_documents(documents, analyzer, chunker):
+            doc_index = by_id[analysed.document.doc_id]
+            sentence_rows.extend((doc_index, s, e) for s, e in analysed.sentences)
+            for chunk in analysed.chunks:
+                chunks.append(chunk)
+                chunk_rows.append((doc_index, chunk.start, chunk.end, chunk.first_sentence, chunk.last_sentence))
+                passages.append(passage_text(analysed.document, chunk, embed_title))
+            for offset, doc in analysed.blocks:
+                doc_bin.add(doc)
+                block_rows.append((doc_index, offset))
+        if not chunks:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise CorpusError("the documents contain no text to index")
+
+        say(f"embedding {len(chunks)} chunk(s) with {embedder.name}")
+        vectors = embedder.embed(passages, show_progress=show_progress)
+        dense = faiss.IndexFlatIP(vectors.shape[1])
+        dense.add(vectors)
+        faiss.write_index(dense, str(tmp / "dense.faiss"))
+
+        say("building the BM25 index")
+        retriever = bm25s.BM25(method=BM25_SETTINGS["method"], k1=BM25_SETTINGS["k1"], b=BM25_SETTINGS["b"])
+        retriever.index(bm25_tokenize(passages), show_progress=False)
+        retriever.save(str(tmp / "bm25"))
+
+        np.save(tmp / "chunks.npy", np.asarray(chunk_rows, dtype=np.int64).reshape(-1, 5))
+        np.save(tmp / "sentences.npy", np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 3))
+        np.save(tmp / "blocks.npy", np.asarray(block_rows, dtype=np.int64).reshape(-1, 2))
+        (tmp / "analysis.spacy").write_bytes(doc_bin.to_bytes())
+        with open(tmp / "documents.jsonl", "w", encoding="utf-8") as handle:
+            for document in documents:
+                handle.write(json.dumps(asdict(document), ensure_ascii=False) + "\n")
+
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            model=embedder.name,
+            dimension=int(vectors.shape[1]),
+            normalized=True,
+            chunker=chunker.to_dict(),
+            analyzer=analyzer.model,
+            bm25=dict(BM25_SETTINGS),
+            embed_title=embed_title,
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            documents=[{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title} for d in documents],
+            num_chunks=len(chunks),
+            files={name: _file_digest(tmp / name) for name in (*_DATA_FILES, "blocks.npy")},
+        )
+        (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
+        _fsync_tree(tmp)
+
+        version = f"v-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+        os.rename(tmp, index_dir / version)
+        pointer = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:6]}"
+        pointer.write_text(version + "\n")
+        with open(pointer, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer, index_dir / CURRENT_FILE)
+        fd = os.open(index_dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        remove_stale_versions(index_dir, keep=version)
+        say(f"index written to {index_dir} ({len(documents)} documents, {len(chunks)} chunks)")
+        return manifest
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class CorpusIndex:
+    """A loaded index: documents, chunks, sentences, dense and sparse indexes, parsed blocks."""
+
+    path: Path
+    manifest: Manifest
+    documents: list[Document]
+    chunks: list[Chunk]
+    chunk_docs: np.ndarray
+    sentences: dict[str, list[tuple[int, int]]]
+    dense: object
+    bm25: object
+    block_rows: np.ndarray
+    analysis_bytes: bytes
+    _analysis: dict | None = None
+
+    @property
+    def by_id(self) -> dict[str, Document]:
+        return {d.doc_id: d for d in self.documents}
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document with this id, or ``None``."""
+        if not hasattr(self, "_by_id_cache"):
+            self._by_id_cache = self.by_id
+        return self._by_id_cache.get(doc_id)
+
+    def parsed_blocks(self, vocab) -> dict[str, list[tuple[int, object]]]:
+        """Parsed blocks per document id, decoded from the index on first use."""
+        if self._analysis is None:
+            from spacy.tokens import DocBin
+
+            docs = list(DocBin().from_bytes(self.analysis_bytes).get_docs(vocab))
+            analysis: dict[str, list[tuple[int, object]]] = {}
+            for (doc_index, offset), doc in zip(self.block_rows.tolist(), docs):
+                analysis.setdefault(self.documents[doc_index].doc_id, []).append((offset, doc))
+            self._analysis = analysis
+        return self._analysis
+
+
+def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify: bool = True) -> CorpusIndex:
+    """Load the current index from ``index_dir``.
+
+    Args:
+        index_dir: the index folder.
+        model: the embedding model the caller will query with; ``None`` accepts the index's own.
+        verify: check every file against the digests in the manifest.
+
+    Raises:
+        IndexNotFound: there is no index there.
+        IndexMismatch: the index was built with another model or format.
+        IndexCorrupt: a file is missing, truncated, or changed since it was written.
+    """
+    import bm25s
+    import faiss
+
+    index_dir = Path(index_dir)
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexNotFound(f"no index in {index_dir}; build one with `qa index PATH --index-dir {index_dir}`")
+    folder = index_dir / version
+    try:
+        manifest = Manifest.from_dict(json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise IndexCorrupt(f"index {folder} has no manifest; {rebuild_hint(index_dir)}") from None
+    except (ValueError, TypeError, IndexCorrupt) as exc:
+        raise IndexCorrupt(f"the manifest of {folder} is unreadable ({exc}); {rebuild_hint(index_dir)}") from None
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"index {index_dir} has format version {manifest.format_version}, this program reads "
+            f"version {FORMAT_VERSION}; {rebuild_hint(index_dir)}"
+        )
+    if model is not None and model != manifest.model:
+        raise IndexMismatch(
+            f"index {index_dir} was built with model {manifest.model!r}, not {model!r}; "
+            f"rebuild it with `qa index PATH --index-dir {index_dir} --model {model}` "
+            f"or query it without --model/QA_MODEL"
+        )
+    if verify:
+        for name, digest in manifest.files.items():
+            path = folder / name
+            if not path.exists():
+                raise IndexCorrupt(f"index file {path} is missing; {rebuild_hint(index_dir)}")
+            if _file_digest(path) != digest:
+                raise IndexCorrupt(f"index file {path} does not match its manifest (truncated or edited); {rebuild_hint(index_dir)}")
+    try:
+        documents = []
+        with open(folder / "documents.jsonl", encoding="utf-8") as handle:
+            for line in handle:
+                documents.append(Document(**json.loads(line)))
+        chunk_rows = np.load(folder / "chunks.npy")
+        sentence_rows = np.load(folder / "sentences.npy")
+        block_rows = np.load(folder / "blocks.npy")
+        dense = faiss.read_index(str(folder / "dense.faiss"))
+        sparse = bm25s.BM25.load(str(folder / "bm25"))
+        analysis_bytes = (folder / "analysis.spacy").read_bytes()
+    except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:
+        raise IndexCorrupt(f"index {folder} could not be read ({exc}); {rebuild_hint(index_dir)}") from None
+    if dense.ntotal != len(chunk_rows) or dense.d != manifest.dimension:
+        raise IndexCorrupt(f"index {folder}: dense index does not match the chunk table; {rebuild_hint(index_dir)}")
+    chunks = []
+    for doc_index, start, end, first, last in chunk_rows.tolist():
+        document = documents[doc_index]
+        chunks.append(Chunk(document.doc_id, start, end, document.text[start:end], first, last))
+    sentences: dict[str, list[tuple[int, int]]] = {}
+    for doc_index, start, end in sentence_rows.tolist():
+        sentences.setdefault(documents[doc_index].doc_id, []).append((start, end))
+    return CorpusIndex(
+        path=index_dir,
+        manifest=manifest,
+        documents=documents,
+        chunks=chunks,
+        chunk_docs=chunk_rows[:, 0].copy(),
+        sentences=sentences,
+        dense=dense,
+        bm25=sparse,
+        block_rows=block_rows,
+        analysis_bytes=analysis_bytes,
+    )

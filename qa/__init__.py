@@ -1,0 +1,1 @@
+"""Question answering stage: retrieval, extractive answering, conversation, CLI and evaluation."""

@@ -1,0 +1,7 @@
+"""Domain errors of the question-answering stage."""
+
+from index.errors import QAError
+
+
+class InvalidQuestion(QAError):
+    """The question is empty, too long, or has no words in it."""

@@ -1,0 +1,99 @@
+"""Hybrid retrieval: dense (FAISS) and sparse (BM25) rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from index.chunking import Chunk
+from index.embedding import Embedder
+from index.store import CorpusIndex, bm25_query_tokens
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class RetrievedPassage:
+    """A chunk found for a question, with how each retriever ranked it (ranks from 1, 0 = absent)."""
+
+    chunk_index: int
+    chunk: Chunk
+    score: float
+    dense_score: float
+    sparse_score: float
+    dense_rank: int
+    sparse_rank: int
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Fuse ranked id lists: ``score(id) = sum 1 / (k + rank)`` over the lists that have it.
+
+    Args:
+        rankings: lists of ids, best first.
+        k: damping constant (60 in Cormack et al., 2009).
+
+    Returns:
+        ``(id, score)`` pairs, best first; ties keep the order ids were first seen.
+    """
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    order = {item: i for i, item in enumerate(scores)}
+    return sorted(scores.items(), key=lambda pair: (-pair[1], order[pair[0]]))
+
+
+def dense_search(index, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Inner-product search of one normalised query vector; ``(chunk id, cosine)`` best first."""
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return []
+    scores, ids = index.search(query.reshape(1, -1).astype(np.float32), k)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def sparse_search(bm25, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+    """BM25 search over known query tokens; ``(chunk id, score)`` best first, zero scores dropped."""
+    vocab = bm25.vocab_dict
+    known = [t for t in tokens if t in vocab]
+    if not known:
+        return []
+    k = min(k, int(bm25.scores["num_docs"]))
+    ids, scores = bm25.retrieve([known], k=k, show_progress=False, n_threads=1)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+
+
+class HybridRetriever:
+    """Retrieves chunks of a :class:`CorpusIndex` for a question.
+
+    Args:
+        index: the loaded index.
+        embedder: must be the model the index was built with.
+        candidates: how many results each retriever contributes before fusion.
+    """
+
+    def __init__(self, index: CorpusIndex, embedder: Embedder, candidates: int = 50) -> None:
+        if candidates < 1:
+            raise ValueError("candidates must be positive")
+        self.index = index
+        self.embedder = embedder
+        self.candidates = candidates
+
+    def retrieve(self, question: str, top_k: int = 5) -> list[RetrievedPassage]:
+        """Best ``top_k`` passages for ``question``, fused from dense and sparse search."""
+        query = self.embedder.embed([question])[0]
+        dense = dense_search(self.index.dense, query, self.candidates)
+        sparse = sparse_search(self.index.bm25, bm25_query_tokens(question), self.candidates)
+        dense_info = {i: (rank, s) for rank, (i, s) in enumerate(dense, start=1)}
+        sparse_info = {i: (rank, s) for rank, (i, s) in enumerate(sparse, start=1)}
+        fused = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in sparse]])
+        results = []
+        for chunk_id, score in fused[:top_k]:
+            d_rank, d_score = dense_info.get(chunk_id, (0, 0.0))
+            s_rank, s_score = sparse_info.get(chunk_id, (0, 0.0))
+            results.append(
+                RetrievedPassage(chunk_id, self.index.chunks[chunk_id], score, d_score, s_score, d_rank, s_rank)
+            )
+        return results

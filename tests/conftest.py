@@ -1,0 +1,79 @@
+"""Shared fixtures: a deterministic fake embedder and small indexes built from test documents."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Sequence
+
+import numpy as np
+import pytest
+
+from index.analysis import SpacyAnalyzer
+from index.documents import document_from_text
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class FakeEmbedder:
+    """Hashes lower-cased words into a 64-dim bag-of-words vector; downloads nothing."""
+
+    def __init__(self, name: str = "fake-bow", dimension: int = 64) -> None:
+        self.name = name
+        self._dimension = dimension
+        self.calls = 0
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                bucket = int(hashlib.md5(word.encode()).hexdigest(), 16) % self._dimension
+                out[row, bucket] += 1.0
+            norm = np.linalg.norm(out[row])
+            if norm:
+                out[row] /= norm
+        return out
+
+
+HARBOUR = """Harbour News
+
+Maria Lindqvist chairs the harbour board of Eastport. She was elected in March 2021.
+
+The board met on Tuesday to discuss a new ferry terminal. Lindqvist said the terminal would cost 40 million euros.
+She will speak in Oslo next month. In Oslo she will meet the Norwegian transport minister, Jonas Berg.
+"""
+
+ORCHARD = """Orchard Report
+
+The Appleby orchard grows 12 varieties of apples. Its oldest tree was planted in 1892 by Thomas Green.
+Frost damaged the blossoms in April, so the harvest was smaller than usual.
+"""
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def blank_analyzer() -> SpacyAnalyzer:
+    return SpacyAnalyzer("blank")
+
+
+@pytest.fixture
+def small_docs():
+    return [document_from_text("harbour.txt", HARBOUR), document_from_text("orchard.md", ORCHARD)]
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
+    (folder / "orchard.md").write_text(ORCHARD, encoding="utf-8")
+    return folder

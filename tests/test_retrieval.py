@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from index.store import build_index, load_index
+from qa.retrieval import HybridRetriever, dense_search, reciprocal_rank_fusion
+
+
+def test_rrf_matches_hand_computation():
+    fused = reciprocal_rank_fusion([[3, 1, 2], [1, 4]], k=60)
+    expected = {3: 1 / 61, 1: 1 / 62 + 1 / 61, 2: 1 / 63, 4: 1 / 62}
+    assert [i for i, _ in fused] == [1, 3, 4, 2]
+    for item, score in fused:
+        assert score == pytest.approx(expected[item])
+
+
+def test_rrf_ties_keep_first_seen_order():
+    assert [i for i, _ in reciprocal_rank_fusion([[7], [8]])] == [7, 8]
+
+
+def test_dense_search_matches_brute_force():
+    import faiss
+
+    vectors = np.array([[1, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [0.8, 0.6, 0]], dtype=np.float32)
+    index = faiss.IndexFlatIP(3)
+    index.add(vectors)
+    query = np.array([0.28, 0.96, 0], dtype=np.float32)
+    brute = sorted(range(4), key=lambda i: -float(vectors[i] @ query))
+    assert [i for i, _ in dense_search(index, query, 3)] == brute[:3]
+    assert len(dense_search(index, query, 10)) == 4
+
+
+def test_hybrid_retrieval_finds_the_right_document(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    retriever = HybridRetriever(load_index(tmp_path / "ix"), fake_embedder)
+    results = retriever.retrieve("When was the oldest apple tree planted?", top_k=2)
+    assert results[0].chunk.doc_id == "orchard.md"
+    assert results[0].dense_rank >= 1 and results[0].sparse_rank >= 1
+    assert len(results) <= 2
+    assert results == sorted(results, key=lambda r: -r.score)
+
+
+def test_question_with_unknown_words_only_uses_dense(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    results = HybridRetriever(load_index(tmp_path / "ix"), fake_embedder).retrieve("zyzzyva quokka", top_k=3)
+    assert all(r.sparse_rank == 0 for r in results)

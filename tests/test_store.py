@@ -1,0 +1,94 @@
+import json
+import os
+
+import pytest
+
+from index.analysis import SpacyAnalyzer
+from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
+from index.store import CURRENT_FILE, build_index, current_version, load_index
+from index.documents import document_from_text
+
+
+def test_build_and_load_round_trip(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    manifest = build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    index = load_index(tmp_path / "ix")
+    assert index.manifest.model == "fake-bow"
+    assert index.manifest.dimension == 64
+    assert index.manifest.normalized is True
+    assert index.manifest.chunker == {"max_words": 120, "max_sentences": 5, "overlap_sentences": 1}
+    assert [d["doc_id"] for d in manifest.documents] == ["harbour.txt", "orchard.md"]
+    assert all(len(d["sha256"]) == 64 for d in manifest.documents)
+    assert index.dense.ntotal == len(index.chunks) == manifest.num_chunks
+    for chunk in index.chunks:
+        assert index.document(chunk.doc_id).text[chunk.start : chunk.end] == chunk.text
+    blocks = index.parsed_blocks(blank_analyzer.vocab)
+    offset, doc = blocks["harbour.txt"][0]
+    assert index.document("harbour.txt").text[offset : offset + len(doc.text)] == doc.text
+
+
+def test_missing_index_says_how_to_build(tmp_path):
+    with pytest.raises(IndexNotFound, match="qa index PATH"):
+        load_index(tmp_path / "nothing")
+
+
+def test_model_mismatch_is_refused(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    with pytest.raises(IndexMismatch, match=r"built with model 'fake-bow', not 'other-model'.*--model other-model"):
+        load_index(tmp_path / "ix", model="other-model")
+    assert load_index(tmp_path / "ix", model="fake-bow").manifest.model == "fake-bow"
+
+
+def test_format_mismatch_is_refused(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    manifest_path = tmp_path / "ix" / current_version(tmp_path / "ix") / "manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data["format_version"] = 999
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(IndexMismatch, match="format version 999.*rebuild it with `qa index"):
+        load_index(tmp_path / "ix")
+
+
+def test_truncated_faiss_file_is_detected(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    path = tmp_path / "ix" / current_version(tmp_path / "ix") / "dense.faiss"
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(IndexCorrupt, match="dense.faiss does not match its manifest.*rebuild"):
+        load_index(tmp_path / "ix")
+
+
+def test_garbled_manifest_is_detected(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    (tmp_path / "ix" / current_version(tmp_path / "ix") / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="manifest .* unreadable"):
+        load_index(tmp_path / "ix")
+
+
+class ExplodingEmbedder:
+    name = "fake-bow"
+    dimension = 64
+
+    def embed(self, texts, *, show_progress=False):
+        raise RuntimeError("simulated crash in the middle of a build")
+
+
+def test_failed_rebuild_leaves_previous_index(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    before = current_version(tmp_path / "ix")
+    changed = [document_from_text("new.txt", "A new document about comets.")]
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index(changed, tmp_path / "ix", ExplodingEmbedder(), blank_analyzer)
+    # the half-written build is still on disk, but CURRENT still names the old, complete index
+    assert any(p.name.startswith(".tmp-") for p in (tmp_path / "ix").iterdir())
+    assert current_version(tmp_path / "ix") == before
+    assert [d.doc_id for d in load_index(tmp_path / "ix").documents] == ["harbour.txt", "orchard.md"]
+    # the next build cleans it up and switches atomically
+    build_index(changed, tmp_path / "ix", fake_embedder, blank_analyzer)
+    names = sorted(p.name for p in (tmp_path / "ix").iterdir())
+    assert names == sorted([".lock", CURRENT_FILE, current_version(tmp_path / "ix")])
+    assert [d.doc_id for d in load_index(tmp_path / "ix").documents] == ["new.txt"]
+
+
+def test_nothing_to_index(tmp_path, fake_embedder, blank_analyzer):
+    with pytest.raises(CorpusError, match="no documents"):
+        build_index([], tmp_path / "ix", fake_embedder, blank_analyzer)
+    assert not (tmp_path / "ix" / CURRENT_FILE).exists()
