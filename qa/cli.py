@@ -1,0 +1,223 @@
+"""The ``qa`` command line: index, search, ask, eval (and chat, serve, train-reader)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from index.errors import QAError
+from qa.config import Settings
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _settings(index_dir: str | None, model: str | None, **overrides) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if index_dir is not None:
+        values["index_dir"] = Path(index_dir)
+    if model is not None:
+        values["model"] = model
+    return Settings(**values)
+
+
+def _info(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def handle_errors(command):
+    """Turn domain errors into a one-line message and exit status 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except QAError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def index_options(command):
+    command = click.option("--model", default=None, help="sentence-transformers model name or path [env QA_MODEL].")(command)
+    command = click.option("--index-dir", default=None, type=click.Path(file_okay=False),
+                           help="Index folder [env QA_INDEX_DIR; default .qa-index].")(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+def main(verbose: bool) -> None:
+    """Answer questions from your documents with exact quotes and citations.
+
+    \b
+    Examples:
+      qa index ./my-docs
+      qa ask "Who chairs the harbour board?"
+      qa search "harbour board" --top-k 3
+      qa eval questions.jsonl
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command("index")
+@click.argument("paths", nargs=-1, type=click.Path())
+@index_options
+@handle_errors
+def index_command(paths: tuple[str, ...], index_dir: str | None, model: str | None) -> None:
+    """Index the .txt and .md files under PATHS (default: the seeds/ corpus).
+
+    \b
+    Examples:
+      qa index ./docs ./notes --index-dir /tmp/my-index
+      QA_MODEL=/models/my-st-model qa index ./docs
+    """
+    from qa.pipeline import index_corpus
+
+    settings = _settings(index_dir, model)
+    targets = list(paths) or [str(settings.corpus)]
+    report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info)
+    manifest = report.manifest
+    click.echo(
+        f"indexed {len(manifest.documents)} document(s), {manifest.num_chunks} chunk(s) into {settings.index_dir} "
+        f"in {report.seconds:.1f}s; skipped {len(report.skipped)} file(s)"
+    )
+
+
+def _open_pipeline(settings: Settings):
+    from qa.pipeline import QAPipeline
+
+    return QAPipeline.open(settings, on_step=_info)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages to show [default 5].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@index_options
+@handle_errors
+def search(question: str, top_k: int | None, as_json: bool, index_dir: str | None, model: str | None) -> None:
+    """Show the passages retrieved for QUESTION, with their scores.
+
+    \b
+    Example:
+      qa search "when was the terminal approved" --top-k 3
+    """
+    pipeline = _open_pipeline(_settings(index_dir, model))
+    passages = pipeline.search(question, top_k)
+    if as_json:
+        click.echo(json.dumps([
+            {"rank": n, "doc_id": p.chunk.doc_id, "start": p.chunk.start, "end": p.chunk.end, "score": p.score,
+             "dense_score": p.dense_score, "sparse_score": p.sparse_score, "dense_rank": p.dense_rank,
+             "sparse_rank": p.sparse_rank, "text": p.chunk.text}
+            for n, p in enumerate(passages, start=1)
+        ], indent=2, ensure_ascii=False))
+        return
+    if not passages:
+        click.echo("no passages found")
+    for n, p in enumerate(passages, start=1):
+        click.echo(f"[{n}] {p.chunk.doc_id} chars {p.chunk.start}-{p.chunk.end}  fused={p.score:.4f} "
+                   f"dense={p.dense_score:.3f} (#{p.dense_rank or '-'}) bm25={p.sparse_score:.2f} (#{p.sparse_rank or '-'})")
+        click.echo("    " + " ".join(p.chunk.text.split()))
+
+
+def format_answer(answer) -> str:
+    """Human-readable answer: the span, the quote and numbered citations."""
+    if not answer.found:
+        return f"Not found in the documents (confidence {answer.confidence:.2f})."
+    lines = [f"Answer: {answer.answer}", f"Confidence: {answer.confidence:.2f}"]
+    if answer.quote:
+        lines += ["", f"Quote: \u201c{' '.join(answer.quote.split())}\u201d"]
+    if answer.citations:
+        lines.append("")
+        for n, c in enumerate(answer.citations, start=1):
+            lines.append(f"[{n}] {c.title} \u2014 {c.doc_id}, characters {c.start}-{c.end}: {c.url}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages the answerer reads [default 5].")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
+@index_options
+@handle_errors
+def ask(question: str, top_k: int | None, as_json: bool, index_dir: str | None, model: str | None) -> None:
+    """Answer QUESTION with a verbatim span, its quote and citations.
+
+    \b
+    Examples:
+      qa ask "Who chairs the harbour board?"
+      qa ask "When was she elected?" --json
+    """
+    pipeline = _open_pipeline(_settings(index_dir, model))
+    answer = pipeline.ask(question, top_k)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_answer(answer))
+
+
+@main.command("eval")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--corpus", type=click.Path(exists=True), default=None,
+              help="Index this folder first (into a temporary index unless --index-dir is given).")
+@click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages the answerer reads [default 5].")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate only the first N questions.")
+@index_options
+@handle_errors
+def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool, limit: int | None,
+                 index_dir: str | None, model: str | None) -> None:
+    """Evaluate on a JSONL file of questions ({"question", "answers"}) and chats ({"turns"}).
+
+    Prints exact match, token F1, hit rate, abstention accuracy, retrieval recall and latency
+    per category.
+
+    \b
+    Examples:
+      qa eval ../shared/eval/dev_questions.jsonl
+      qa eval squad/questions.jsonl --corpus squad/corpus --json > report.json
+    """
+    from qa.evaluation import evaluate, format_report, load_eval_file
+    from qa.pipeline import QAPipeline, index_corpus
+
+    items = load_eval_file(file)[:limit]
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
+        settings = _settings(index_dir, model)
+        if corpus is not None:
+            if index_dir is None:
+                settings = _settings(str(Path(scratch) / "index"), model)
+            index_corpus([corpus], settings, on_step=_info)
+        pipeline = QAPipeline.open(settings, on_step=_info)
+        pipeline.warm_up()
+
+        def answer(item):
+            passages = pipeline.search(item.question, top_k)
+            result = pipeline.answerer.answer(pipeline_question(pipeline, item.question), passages, pipeline.index)
+            return result, [p.chunk.text for p in passages]
+
+        report = evaluate(items, answer)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_report(report))
+
+
+def pipeline_question(pipeline, question: str) -> str:
+    from qa.pipeline import clean_question
+
+    return clean_question(question, pipeline.settings.max_question_chars)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,145 @@
+"""The question-answering pipeline: index → hybrid retrieval → extractive answerer."""
+
+from __future__ import annotations
+
+import logging
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from index.analysis import SpacyAnalyzer
+from index.chunking import ChunkerSettings
+from index.documents import SkippedFile, load_corpus
+from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from index.errors import CorpusError, IndexNotFound
+from index.store import CorpusIndex, Manifest, build_index, load_index
+from qa.config import Settings
+from qa.errors import InvalidQuestion
+from qa.models import Answer
+from qa.retrieval import HybridRetriever, RetrievedPassage
+
+logger = logging.getLogger(__name__)
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Validate a question and normalise its whitespace and control characters.
+
+    Raises:
+        InvalidQuestion: empty, too long, or without a single letter or digit.
+    """
+    if not isinstance(question, str):
+        raise InvalidQuestion("the question must be text")
+    if len(question) > max_chars:
+        raise InvalidQuestion(f"the question is too long ({len(question)} characters; the limit is {max_chars})")
+    text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in question)
+    text = " ".join(text.split())
+    if not text:
+        raise InvalidQuestion("the question is empty")
+    if not any(ch.isalnum() for ch in text):
+        raise InvalidQuestion("the question has no words in it")
+    return text
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did."""
+
+    manifest: Manifest
+    skipped: list[SkippedFile]
+    seconds: float
+
+
+def index_corpus(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    analyzer: SpacyAnalyzer | None = None,
+    show_progress: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> IndexReport:
+    """Load the documents under ``paths`` and build the index at ``settings.index_dir``.
+
+    Raises:
+        CorpusError: a path is missing, or no document could be read.
+    """
+    started = time.perf_counter()
+    documents, skipped = load_corpus(paths)
+    for item in skipped:
+        if on_step:
+            on_step(f"skipped {item.path}: {item.reason}")
+    if not documents:
+        raise CorpusError(f"nothing to index in {', '.join(str(p) for p in paths)}: no readable .txt or .md file")
+    embedder = embedder or SentenceTransformerEmbedder(settings.model or DEFAULT_MODEL)
+    analyzer = analyzer or SpacyAnalyzer(settings.spacy_model)
+    manifest = build_index(
+        documents, settings.index_dir, embedder, analyzer, ChunkerSettings(),
+        show_progress=show_progress, on_step=on_step,
+    )
+    return IndexReport(manifest, skipped, time.perf_counter() - started)
+
+
+def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder):
+    """The answerer used when none is injected."""
+    from qa.answerer import RuleAnswerer
+
+    return RuleAnswerer(analyzer, embedder)
+
+
+class QAPipeline:
+    """Loads the index once and answers questions against it.
+
+    Args:
+        settings: configuration.
+        embedder, analyzer, answerer: injectable components (tests pass fakes); by default
+            built from the settings and the index manifest.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        index: CorpusIndex | None = None,
+        embedder: Embedder | None = None,
+        analyzer: SpacyAnalyzer | None = None,
+        answerer=None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.index = index or load_index(self.settings.index_dir, model=self.settings.model)
+        self.embedder = embedder or SentenceTransformerEmbedder(self.index.manifest.model)
+        self.analyzer = analyzer or SpacyAnalyzer(self.index.manifest.analyzer)
+        self.retriever = HybridRetriever(self.index, self.embedder, candidates=self.settings.candidates)
+        self.answerer = answerer or default_answerer(self.analyzer, self.embedder)
+
+    @classmethod
+    def open(
+        cls, settings: Settings, *, on_step: Callable[[str], None] | None = None, **components
+    ) -> "QAPipeline":
+        """Load the index, building it from ``settings.corpus`` first when there is none."""
+        try:
+            return cls(settings, **components)
+        except IndexNotFound:
+            say = on_step or logger.info
+            say(f"no index at {settings.index_dir}: building one from {settings.corpus} first")
+            index_corpus(
+                [settings.corpus], settings, on_step=say,
+                embedder=components.get("embedder"), analyzer=components.get("analyzer"),
+            )
+            return cls(settings, **components)
+
+    def warm_up(self) -> None:
+        """Load every model now, so the first question is as fast as the others."""
+        self.ask("warm up")
+
+    def search(self, question: str, top_k: int | None = None) -> list[RetrievedPassage]:
+        """Retrieve passages for a question."""
+        question = clean_question(question, self.settings.max_question_chars)
+        return self.retriever.retrieve(question, top_k or self.settings.top_k)
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer a question from the documents (``found=False`` when they do not say)."""
+        question = clean_question(question, self.settings.max_question_chars)
+        passages = self.retriever.retrieve(question, top_k or self.settings.top_k)
+        return self.answerer.answer(question, passages, self.index)

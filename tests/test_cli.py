@@ -1,0 +1,134 @@
+"""CLI tests: exit codes and messages, with a fake embedder, a blank spaCy pipeline and a fake answerer."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import qa.pipeline
+from index.analysis import SpacyAnalyzer
+from qa.cli import main
+from qa.models import Answer, Citation, citation_url
+from tests.conftest import FakeEmbedder
+
+
+class FirstSentenceAnswerer:
+    """Answers with the first word of the top passage's first sentence; abstains on 'unicorn'."""
+
+    def __init__(self, analyzer, embedder):
+        pass
+
+    def answer(self, question, passages, index):
+        if "unicorn" in question.lower() or not passages:
+            return Answer.not_found(question, 0.1)
+        chunk = passages[0].chunk
+        word = chunk.text.split()[0]
+        title = index.document(chunk.doc_id).title
+        cite = Citation(chunk.doc_id, title, chunk.start, chunk.start + len(word), chunk.start, chunk.end,
+                        citation_url(chunk.doc_id, chunk.start, chunk.start + len(word)))
+        return Answer(question, word, True, 0.75, chunk.text, [cite])
+
+
+@pytest.fixture
+def fakes(monkeypatch, tmp_path):
+    monkeypatch.setattr(qa.pipeline, "SentenceTransformerEmbedder", lambda name: FakeEmbedder(name))
+    monkeypatch.setattr(qa.pipeline, "SpacyAnalyzer", lambda model: SpacyAnalyzer("blank"))
+    monkeypatch.setattr(qa.pipeline, "default_answerer", FirstSentenceAnswerer)
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "ix"))
+    return tmp_path
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_index_then_search_and_ask(fakes, corpus_dir):
+    result = run("index", str(corpus_dir))
+    assert result.exit_code == 0, result.output
+    assert "indexed 2 document(s)" in result.stdout
+    assert "skipped 0 file(s)" in result.stdout
+
+    result = run("search", "oldest apple tree planted", "--top-k", "1")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("[1] orchard.md chars ")
+
+    result = run("ask", "oldest apple tree?", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["found"] is True
+    citation = data["citations"][0]
+    text = (corpus_dir / citation["doc_id"]).read_text(encoding="utf-8")
+    assert text[citation["start"] : citation["end"]] == data["answer"]
+    assert citation["url"] == f"/documents/{citation['doc_id']}?start={citation['start']}&end={citation['end']}"
+
+    result = run("ask", "Where do unicorns live?")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "Not found in the documents (confidence 0.10)."
+
+
+def test_ask_builds_the_default_corpus_first(fakes, monkeypatch, corpus_dir):
+    monkeypatch.setenv("QA_CORPUS", str(corpus_dir))
+    result = run("ask", "harbour board chair")
+    assert result.exit_code == 0
+    assert f"no index at {fakes / 'ix'}: building one from {corpus_dir} first" in result.stderr
+    assert result.stdout.startswith("Answer: ")
+    assert "[1] Harbour News" in result.stdout or "[1] Orchard Report" in result.stdout
+
+
+@pytest.mark.parametrize("question,message", [
+    ("", "error: the question is empty"),
+    ("   \t ", "error: the question is empty"),
+    ("?!?", "error: the question has no words in it"),
+    ("x" * 5000, "error: the question is too long (5000 characters; the limit is 2000)"),
+])
+def test_bad_questions_exit_1_with_a_message(fakes, corpus_dir, question, message):
+    assert run("index", str(corpus_dir)).exit_code == 0
+    result = run("ask", question)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == message
+
+
+def test_index_nothing_readable(fakes, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "zero.txt").write_text("")
+    result = run("index", str(empty))
+    assert result.exit_code == 1
+    assert "skipped" in result.stderr and "zero.txt: empty file" in result.stderr
+    assert f"error: nothing to index in {empty}" in result.stderr
+
+
+def test_index_missing_path(fakes, tmp_path):
+    result = run("index", str(tmp_path / "nope"))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: corpus path does not exist: {tmp_path / 'nope'}"
+
+
+def test_model_mismatch_message(fakes, corpus_dir):
+    assert run("index", str(corpus_dir)).exit_code == 0
+    result = run("ask", "harbour", "--model", "another-model")
+    assert result.exit_code == 1
+    assert "was built with model 'all-MiniLM-L6-v2', not 'another-model'" in result.stderr
+
+
+def test_eval_reports_categories(fakes, corpus_dir, tmp_path):
+    assert run("index", str(corpus_dir)).exit_code == 0
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"id": "d1", "question": "apple orchard varieties", "answers": ["Orchard"]}) + "\n"
+        + json.dumps({"id": "n1", "question": "unicorn habitat", "answers": []}) + "\n",
+        encoding="utf-8",
+    )
+    result = run("eval", str(questions), "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["categories"]["d"]["hit_rate"] == 100.0
+    assert report["categories"]["n"]["abstention_accuracy"] == 100.0
+    text = run("eval", str(questions)).stdout
+    assert text.splitlines()[0].split()[:3] == ["category", "n", "ans"]
+
+
+def test_eval_missing_file(fakes):
+    result = run("eval", "/nonexistent/q.jsonl")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot read /nonexistent/q.jsonl")
