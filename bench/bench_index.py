@@ -1,0 +1,70 @@
+"""Indexing throughput: `qa index` end to end against the raw encoder alone on the same chunks.
+
+Usage:
+    python bench/bench_index.py CORPUS_DIR [--json out.json]
+
+Prints a table (seconds, chunks/s, ratio) and writes JSON. Both runs happen in this one
+process, on the same chunks, so the ratio is meaningful on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from index.analysis import SpacyAnalyzer  # noqa: E402
+from index.chunking import ChunkerSettings  # noqa: E402
+from index.documents import load_corpus  # noqa: E402
+from index.embedding import SentenceTransformerEmbedder  # noqa: E402
+from index.store import analyse_documents, build_index, passage_text  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus")
+    parser.add_argument("--json", dest="json_path", default=None)
+    args = parser.parse_args(argv)
+
+    documents, _ = load_corpus([args.corpus])
+    analyzer = SpacyAnalyzer()
+    embedder = SentenceTransformerEmbedder()
+    embedder.warm_up()
+    analyzer.nlp  # load before timing
+    settings = ChunkerSettings()
+    analysed = list(analyse_documents(documents, analyzer, settings))
+    passages = [passage_text(a.document, c, True) for a in analysed for c in a.chunks]
+    embedder.embed(passages[:64])  # warm the kernels
+
+    started = time.perf_counter()
+    embedder.embed(passages)
+    raw = time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        build_index(documents, Path(scratch) / "ix", embedder, analyzer, settings)
+        full = time.perf_counter() - started
+
+    n = len(passages)
+    result = {
+        "documents": len(documents), "chunks": n,
+        "raw_encoder_s": raw, "qa_index_s": full,
+        "raw_chunks_per_s": n / raw, "index_chunks_per_s": n / full,
+        "ratio": raw / full,
+    }
+    print(f"{'run':<14}{'seconds':>10}{'chunks/s':>10}")
+    print(f"{'raw encoder':<14}{raw:>10.1f}{n / raw:>10.1f}")
+    print(f"{'qa index':<14}{full:>10.1f}{n / full:>10.1f}")
+    print(f"throughput ratio (qa index / raw encoder): {raw / full:.2f}  ({len(documents)} documents, {n} chunks)")
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
