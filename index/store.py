@@ -80,6 +80,8 @@ def rebuild_hint(index_dir: Path) -> str:
 
 # --------------------------------------------------------------------------- analysis + chunks
 
+_DOCBIN_ATTRS = ["ORTH", "TAG", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "LEMMA", "POS", "SENT_START", "SPACY", "MORPH"]
+
 
 @dataclass
 class AnalysedDocument:
@@ -113,6 +115,93 @@ def passage_text(document: Document, chunk: Chunk, embed_title: bool) -> str:
     if embed_title and chunk.start > 0 and document.title and document.title not in chunk.text:
         return f"{document.title}\n{chunk.text}"
     return chunk.text
+
+
+@dataclass
+class CachedDocument:
+    """Everything an index needs from one document, stored by content hash for reuse."""
+
+    sentences: np.ndarray  # (n, 2) start, end
+    chunks: np.ndarray  # (m, 4) start, end, first sentence, last sentence
+    vectors: np.ndarray  # (m, dimension) float32
+    block_offsets: np.ndarray  # (b,)
+    analysis: bytes  # DocBin of the blocks
+
+
+class DocumentCache:
+    """Per-document analysis and embeddings, keyed by content hash and recipe.
+
+    Lives in ``<index_dir>/cache/`` (outside the version folders) so that a rebuild of a
+    changed folder only analyses and embeds new or changed documents.
+    """
+
+    def __init__(self, folder: Path, recipe: dict) -> None:
+        self.folder = folder
+        self.recipe_key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def key(self, document: Document) -> str:
+        return f"{document.sha256}-{self.recipe_key}"
+
+    def get(self, document: Document) -> CachedDocument | None:
+        path = self.folder / f"{self.key(document)}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return CachedDocument(
+                    sentences=data["sentences"], chunks=data["chunks"], vectors=data["vectors"],
+                    block_offsets=data["block_offsets"], analysis=data["analysis"].tobytes(),
+                )
+        except (OSError, ValueError, KeyError, EOFError):  # missing or damaged entry: recompute
+            return None
+
+    def put(self, document: Document, entry: CachedDocument) -> None:
+        final = self.folder / f"{self.key(document)}.npz"
+        tmp = self.folder / f".{final.name}.{uuid.uuid4().hex[:6]}.tmp"
+        with open(tmp, "wb") as handle:
+            np.savez(
+                handle, sentences=entry.sentences, chunks=entry.chunks, vectors=entry.vectors,
+                block_offsets=entry.block_offsets, analysis=np.frombuffer(entry.analysis, dtype=np.uint8),
+            )
+        os.replace(tmp, final)
+
+    def prune(self, keep: set[str]) -> int:
+        """Delete entries (and stray temporary files) whose key is not in ``keep``."""
+        removed = 0
+        for path in self.folder.iterdir():
+            if path.name.endswith(".tmp") or (path.suffix == ".npz" and path.stem not in keep):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _analyse_and_embed(
+    documents: Sequence[Document], analyzer: SpacyAnalyzer, embedder: Embedder, settings: ChunkerSettings,
+    embed_title: bool, show_progress: bool,
+) -> list[CachedDocument]:
+    from spacy.tokens import DocBin
+
+    analysed = list(analyse_documents(documents, analyzer, settings))
+    passages = [passage_text(a.document, c, embed_title) for a in analysed for c in a.chunks]
+    vectors = embedder.embed(passages, show_progress=show_progress) if passages else None
+    entries = []
+    position = 0
+    for a in analysed:
+        doc_bin = DocBin(attrs=_DOCBIN_ATTRS)
+        for _, doc in a.blocks:
+            doc_bin.add(doc)
+        count = len(a.chunks)
+        dimension = vectors.shape[1] if vectors is not None else 0
+        entries.append(CachedDocument(
+            sentences=np.asarray(a.sentences, dtype=np.int64).reshape(-1, 2),
+            chunks=np.asarray([(c.start, c.end, c.first_sentence, c.last_sentence) for c in a.chunks],
+                              dtype=np.int64).reshape(-1, 4),
+            vectors=(vectors[position : position + count] if vectors is not None
+                     else np.zeros((0, dimension), dtype=np.float32)),
+            block_offsets=np.asarray([offset for offset, _ in a.blocks], dtype=np.int64),
+            analysis=doc_bin.to_bytes(),
+        ))
+        position += count
+    return entries
 
 
 # --------------------------------------------------------------------------- BM25
@@ -226,42 +315,57 @@ def build_index(
         tmp = index_dir / f".tmp-{uuid.uuid4().hex[:12]}"
         tmp.mkdir()
 
-        say(f"analysing {len(documents)} document(s)")
-        chunks: list[Chunk] = []
-        chunk_rows: list[tuple[int, int, int, int, int]] = []
-        sentence_rows: list[tuple[int, int, int]] = []
-        doc_bin = DocBin(attrs=["ORTH", "TAG", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "LEMMA", "POS", "SENT_START", "SPACY", "MORPH"])
-        block_rows: list[tuple[int, int]] = []
-        passages: list[str] = []
-        by_id = {d.doc_id: i for i, d in enumerate(documents)}
-        for analysed in analyse_documents(documents, analyzer, chunker):
-            doc_index = by_id[analysed.document.doc_id]
-            sentence_rows.extend((doc_index, s, e) for s, e in analysed.sentences)
-            for chunk in analysed.chunks:
-                chunks.append(chunk)
-                chunk_rows.append((doc_index, chunk.start, chunk.end, chunk.first_sentence, chunk.last_sentence))
-                passages.append(passage_text(analysed.document, chunk, embed_title))
-            for offset, doc in analysed.blocks:
-                doc_bin.add(doc)
-                block_rows.append((doc_index, offset))
-        if not chunks:
+        recipe = {"model": embedder.name, "chunker": chunker.to_dict(), "analyzer": analyzer.model,
+                  "embed_title": embed_title, "format": FORMAT_VERSION}
+        cache = DocumentCache(index_dir / "cache", recipe)
+        entries: list[CachedDocument | None] = [cache.get(d) for d in documents]
+        missing = [i for i, e in enumerate(entries) if e is None]
+        say(f"analysing and embedding {len(missing)} new or changed document(s) with {embedder.name}; "
+            f"reusing {len(documents) - len(missing)} unchanged")
+        batch = 256  # documents per analyse+embed round, so memory stays bounded on big corpora
+        for first in range(0, len(missing), batch):
+            group = missing[first : first + batch]
+            computed = _analyse_and_embed([documents[i] for i in group], analyzer, embedder, chunker,
+                                          embed_title, show_progress)
+            for i, entry in zip(group, computed):
+                cache.put(documents[i], entry)
+                entries[i] = entry
+
+        chunk_rows: list[np.ndarray] = []
+        sentence_rows: list[np.ndarray] = []
+        block_rows: list[np.ndarray] = []
+        vector_parts: list[np.ndarray] = []
+        doc_bin = DocBin(attrs=_DOCBIN_ATTRS)
+        for doc_index, entry in enumerate(entries):
+            n = len(entry.chunks)
+            chunk_rows.append(np.column_stack([np.full(n, doc_index, dtype=np.int64), entry.chunks]))
+            sentence_rows.append(np.column_stack([np.full(len(entry.sentences), doc_index, dtype=np.int64), entry.sentences]))
+            block_rows.append(np.column_stack([np.full(len(entry.block_offsets), doc_index, dtype=np.int64), entry.block_offsets]))
+            vector_parts.append(entry.vectors)
+            doc_bin.merge(DocBin(attrs=_DOCBIN_ATTRS).from_bytes(entry.analysis))
+        chunks_table = np.concatenate(chunk_rows).reshape(-1, 5)
+        if len(chunks_table) == 0:
             shutil.rmtree(tmp, ignore_errors=True)
             raise CorpusError("the documents contain no text to index")
+        vectors = np.ascontiguousarray(np.concatenate(vector_parts), dtype=np.float32)
+        cache.prune({cache.key(d) for d in documents})
 
-        say(f"embedding {len(chunks)} chunk(s) with {embedder.name}")
-        vectors = embedder.embed(passages, show_progress=show_progress)
         dense = faiss.IndexFlatIP(vectors.shape[1])
         dense.add(vectors)
         faiss.write_index(dense, str(tmp / "dense.faiss"))
 
         say("building the BM25 index")
+        passages = [
+            passage_text(documents[d], Chunk(documents[d].doc_id, s_, e_, documents[d].text[s_:e_], f_, l_), embed_title)
+            for d, s_, e_, f_, l_ in chunks_table.tolist()
+        ]
         retriever = bm25s.BM25(method=BM25_SETTINGS["method"], k1=BM25_SETTINGS["k1"], b=BM25_SETTINGS["b"])
         retriever.index(bm25_tokenize(passages), show_progress=False)
         retriever.save(str(tmp / "bm25"))
 
-        np.save(tmp / "chunks.npy", np.asarray(chunk_rows, dtype=np.int64).reshape(-1, 5))
-        np.save(tmp / "sentences.npy", np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 3))
-        np.save(tmp / "blocks.npy", np.asarray(block_rows, dtype=np.int64).reshape(-1, 2))
+        np.save(tmp / "chunks.npy", chunks_table)
+        np.save(tmp / "sentences.npy", np.concatenate(sentence_rows).reshape(-1, 3))
+        np.save(tmp / "blocks.npy", np.concatenate(block_rows).reshape(-1, 2))
         (tmp / "analysis.spacy").write_bytes(doc_bin.to_bytes())
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as handle:
             for document in documents:
@@ -278,7 +382,7 @@ def build_index(
             embed_title=embed_title,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             documents=[{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title} for d in documents],
-            num_chunks=len(chunks),
+            num_chunks=len(chunks_table),
             files={name: _file_digest(tmp / name) for name in (*_DATA_FILES, "blocks.npy")},
         )
         (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
@@ -297,7 +401,7 @@ def build_index(
         finally:
             os.close(fd)
         remove_stale_versions(index_dir, keep=version)
-        say(f"index written to {index_dir} ({len(documents)} documents, {len(chunks)} chunks)")
+        say(f"index written to {index_dir} ({len(documents)} documents, {len(chunks_table)} chunks)")
         return manifest
 
 

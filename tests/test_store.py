@@ -1,12 +1,14 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from index.analysis import SpacyAnalyzer
 from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
 from index.store import CURRENT_FILE, build_index, current_version, load_index
 from index.documents import document_from_text
+from tests.conftest import FakeEmbedder
 
 
 def test_build_and_load_round_trip(tmp_path, small_docs, fake_embedder, blank_analyzer):
@@ -84,7 +86,7 @@ def test_failed_rebuild_leaves_previous_index(tmp_path, small_docs, fake_embedde
     # the next build cleans it up and switches atomically
     build_index(changed, tmp_path / "ix", fake_embedder, blank_analyzer)
     names = sorted(p.name for p in (tmp_path / "ix").iterdir())
-    assert names == sorted([".lock", CURRENT_FILE, current_version(tmp_path / "ix")])
+    assert names == sorted([".lock", CURRENT_FILE, "cache", current_version(tmp_path / "ix")])
     assert [d.doc_id for d in load_index(tmp_path / "ix").documents] == ["new.txt"]
 
 
@@ -92,3 +94,50 @@ def test_nothing_to_index(tmp_path, fake_embedder, blank_analyzer):
     with pytest.raises(CorpusError, match="no documents"):
         build_index([], tmp_path / "ix", fake_embedder, blank_analyzer)
     assert not (tmp_path / "ix" / CURRENT_FILE).exists()
+
+
+class CountingEmbedder(FakeEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.texts = []
+
+    def embed(self, texts, *, show_progress=False):
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_rebuild_embeds_only_new_or_changed_documents(tmp_path, small_docs, blank_analyzer):
+    first = CountingEmbedder()
+    build_index(small_docs, tmp_path / "ix", first, blank_analyzer)
+    full = load_index(tmp_path / "ix")
+    assert len(first.texts) == len(full.chunks)
+
+    added = document_from_text("comet.txt", "Comet News\n\nA comet was seen over Eastport in May.")
+    changed = document_from_text("orchard.md", small_docs[1].text + "\nThe cider press opened in June.")
+    second = CountingEmbedder()
+    build_index([small_docs[0], changed, added], tmp_path / "ix", second, blank_analyzer)
+    index = load_index(tmp_path / "ix")
+    new_chunks = [c for c in index.chunks if c.doc_id in ("comet.txt", "orchard.md")]
+    assert len(second.texts) == len(new_chunks)
+    assert not any("Maria Lindqvist" in t for t in second.texts)
+    # vectors of the reused document are the ones computed the first time
+    harbour_rows = [i for i, c in enumerate(index.chunks) if c.doc_id == "harbour.txt"]
+    assert np.allclose(index.dense.reconstruct_n(0, len(harbour_rows)),
+                       full.dense.reconstruct_n(0, len(harbour_rows)))
+    for chunk in index.chunks:
+        assert index.document(chunk.doc_id).text[chunk.start : chunk.end] == chunk.text
+
+    # deleting a document drops it from the index and from the cache
+    third = CountingEmbedder()
+    build_index([added], tmp_path / "ix", third, blank_analyzer)
+    assert third.texts == []
+    assert [d.doc_id for d in load_index(tmp_path / "ix").documents] == ["comet.txt"]
+    assert len(list((tmp_path / "ix" / "cache").glob("*.npz"))) == 1
+
+
+def test_changing_the_model_does_not_reuse_vectors(tmp_path, small_docs, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", CountingEmbedder(), blank_analyzer)
+    other = CountingEmbedder()
+    other.name = "another-fake"
+    build_index(small_docs, tmp_path / "ix", other, blank_analyzer)
+    assert len(other.texts) == len(load_index(tmp_path / "ix").chunks)
