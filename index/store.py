@@ -58,6 +58,7 @@ class Manifest:
     bm25: dict
     embed_title: bool
     built_at: str
+    dense_index: dict = field(default_factory=lambda: {"type": "flat"})
     documents: list[dict] = field(default_factory=list)
     num_chunks: int = 0
     files: dict = field(default_factory=dict)
@@ -68,7 +69,7 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: dict) -> "Manifest":
         names = {f for f in cls.__dataclass_fields__}
-        missing = names - set(data) - {"files", "documents", "num_chunks"}
+        missing = names - set(data) - {"files", "documents", "num_chunks", "dense_index"}
         if missing:
             raise IndexCorrupt(f"manifest lacks {sorted(missing)}")
         return cls(**{k: v for k, v in data.items() if k in names})
@@ -228,6 +229,41 @@ def bm25_query_tokens(question: str) -> list[str]:
     return tokens[0]
 
 
+# --------------------------------------------------------------------------- dense index
+
+#: Above this many chunks an approximate (HNSW) index replaces exact search.
+HNSW_THRESHOLD = 50_000
+HNSW_DEFAULTS = {"type": "hnsw", "M": 32, "efConstruction": 80, "efSearch": 64}
+
+
+def choose_dense_index(num_vectors: int, requested: str = "auto") -> dict:
+    """Pick the FAISS index for ``num_vectors``: exact below :data:`HNSW_THRESHOLD`, HNSW above.
+
+    Args:
+        num_vectors: how many chunks are indexed.
+        requested: ``"auto"``, ``"flat"`` or ``"hnsw"`` (``QA_DENSE_INDEX``).
+    """
+    if requested not in ("auto", "flat", "hnsw"):
+        raise ValueError(f"unknown dense index type {requested!r}; use auto, flat or hnsw")
+    kind = requested if requested != "auto" else ("hnsw" if num_vectors > HNSW_THRESHOLD else "flat")
+    return dict(HNSW_DEFAULTS) if kind == "hnsw" else {"type": "flat"}
+
+
+def make_dense_index(vectors: np.ndarray, spec: dict):
+    """Build the inner-product FAISS index described by ``spec`` over unit ``vectors``."""
+    import faiss
+
+    dimension = vectors.shape[1]
+    if spec["type"] == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, spec["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = spec["efConstruction"]
+        index.hnsw.efSearch = spec["efSearch"]
+    else:
+        index = faiss.IndexFlatIP(dimension)
+    index.add(vectors)
+    return index
+
+
 # --------------------------------------------------------------------------- build
 
 
@@ -292,6 +328,7 @@ def build_index(
     chunker: ChunkerSettings = ChunkerSettings(),
     *,
     embed_title: bool = True,
+    dense_index: str = "auto",
     show_progress: bool = False,
     on_step: Callable[[str], None] | None = None,
 ) -> Manifest:
@@ -350,8 +387,9 @@ def build_index(
         vectors = np.ascontiguousarray(np.concatenate(vector_parts), dtype=np.float32)
         cache.prune({cache.key(d) for d in documents})
 
-        dense = faiss.IndexFlatIP(vectors.shape[1])
-        dense.add(vectors)
+        dense_spec = choose_dense_index(len(vectors), dense_index)
+        say(f"building the dense index ({dense_spec['type']}, {len(vectors)} vectors)")
+        dense = make_dense_index(vectors, dense_spec)
         faiss.write_index(dense, str(tmp / "dense.faiss"))
 
         say("building the BM25 index")
@@ -380,6 +418,7 @@ def build_index(
             analyzer=analyzer.model,
             bm25=dict(BM25_SETTINGS),
             embed_title=embed_title,
+            dense_index=dense_spec,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             documents=[{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title} for d in documents],
             num_chunks=len(chunks_table),
@@ -501,6 +540,8 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         sentence_rows = np.load(folder / "sentences.npy")
         block_rows = np.load(folder / "blocks.npy")
         dense = faiss.read_index(str(folder / "dense.faiss"))
+        if manifest.dense_index.get("type") == "hnsw":
+            dense.hnsw.efSearch = int(manifest.dense_index.get("efSearch", HNSW_DEFAULTS["efSearch"]))
         sparse = bm25s.BM25.load(str(folder / "bm25"))
         analysis_bytes = (folder / "analysis.spacy").read_bytes()
     except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:

@@ -72,9 +72,11 @@ def main(verbose: bool) -> None:
 
 @main.command("index")
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--dense-index", type=click.Choice(["auto", "flat", "hnsw"]), default=None,
+              help="FAISS index: exact, HNSW, or auto (HNSW above 50,000 chunks) [env QA_DENSE_INDEX].")
 @index_options
 @handle_errors
-def index_command(paths: tuple[str, ...], index_dir: str | None, model: str | None) -> None:
+def index_command(paths: tuple[str, ...], dense_index: str | None, index_dir: str | None, model: str | None) -> None:
     """Index the .txt and .md files under PATHS (default: the seeds/ corpus).
 
     \b
@@ -84,7 +86,7 @@ def index_command(paths: tuple[str, ...], index_dir: str | None, model: str | No
     """
     from qa.pipeline import index_corpus
 
-    settings = _settings(index_dir, model)
+    settings = _settings(index_dir, model, dense_index=dense_index)
     targets = list(paths) or [str(settings.corpus)]
     report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info)
     manifest = report.manifest

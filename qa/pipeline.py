@@ -76,7 +76,7 @@ def index_corpus(
     analyzer = analyzer or SpacyAnalyzer(settings.spacy_model)
     manifest = build_index(
         documents, settings.index_dir, embedder, analyzer, ChunkerSettings(),
-        show_progress=show_progress, on_step=on_step,
+        dense_index=settings.dense_index, show_progress=show_progress, on_step=on_step,
     )
     return IndexReport(manifest, skipped, time.perf_counter() - started)
 

@@ -141,3 +141,23 @@ def test_changing_the_model_does_not_reuse_vectors(tmp_path, small_docs, blank_a
     other.name = "another-fake"
     build_index(small_docs, tmp_path / "ix", other, blank_analyzer)
     assert len(other.texts) == len(load_index(tmp_path / "ix").chunks)
+
+
+def test_dense_index_choice():
+    from index.store import HNSW_THRESHOLD, choose_dense_index
+
+    assert choose_dense_index(10)["type"] == "flat"
+    assert choose_dense_index(HNSW_THRESHOLD + 1)["type"] == "hnsw"
+    assert choose_dense_index(10, "hnsw")["M"] == 32
+    with pytest.raises(ValueError, match="unknown dense index type 'ivf'"):
+        choose_dense_index(10, "ivf")
+
+
+def test_hnsw_index_is_recorded_and_searchable(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    manifest = build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer, dense_index="hnsw")
+    assert manifest.dense_index == {"type": "hnsw", "M": 32, "efConstruction": 80, "efSearch": 64}
+    index = load_index(tmp_path / "ix")
+    assert index.dense.hnsw.efSearch == 64
+    query = fake_embedder.embed(["apple orchard"])
+    _, ids = index.dense.search(query, 1)
+    assert index.chunks[ids[0][0]].doc_id == "orchard.md"
