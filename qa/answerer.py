@@ -1,0 +1,881 @@
+"""Rule- and feature-based extractive answerer.
+
+The answerer works on the sentences of the retrieved chunks, parsed once at index time:
+
+1. :func:`score_sentences` ranks sentences by IDF-weighted term overlap with the question,
+   embedding similarity and retrieval rank.
+2. :func:`generate_candidates` proposes spans of a sentence: named entities, noun phrases,
+   prepositional phrases, clauses, adjectives, quoted words, titles and appositives.
+3. :func:`score_candidate` scores a span for a question: answer-type match, syntactic
+   closeness to the words the question shares with the sentence, length.
+4. :func:`check_support` decides whether the chosen sentence (and its neighbours) really
+   supports an answer, and :func:`calibrate_confidence` turns the evidence into [0, 1].
+
+Each step is a pure function of plain data and spaCy objects so that a learned reader can
+reuse candidate generation or the support check and be combined with these scores.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from index.analysis import SpacyAnalyzer
+from index.embedding import Embedder
+from index.store import CorpusIndex
+from qa.errors import InvalidQuestion
+from qa.models import Answer, Citation, citation_url
+from qa.question import (
+    DATE,
+    DESCRIPTION,
+    LOCATION,
+    MANNER,
+    NUMBER,
+    ORGANIZATION,
+    PERSON,
+    POSSESSOR,
+    REASON,
+    STRICT_TYPES,
+    THING,
+    QuestionAnalysis,
+    analyze_question,
+    is_content,
+    is_person_noun,
+    term_of,
+)
+from qa.retrieval import RetrievedPassage
+
+DEFAULT_MIN_CONFIDENCE = 0.35
+#: Sentences of the retrieved chunks whose candidates are considered.
+MAX_SENTENCES = 6
+MAX_CANDIDATE_TOKENS = 25
+_QUOTE = re.compile(r"[\"“”]([^\"“”]{1,80})[\"“”]|'([^']{3,60})'")
+_REASON_MARKERS = {"because", "since", "as", "so", "due", "in order", "for"}
+_NEIGHBOUR_WEIGHT = 0.6
+
+
+# --------------------------------------------------------------------------- corpus statistics
+
+
+@dataclass
+class CorpusStats:
+    """Term statistics of an index, computed once from its parsed sentences.
+
+    Attributes:
+        num_sentences: how many sentences the corpus has.
+        document_frequency: for each term, in how many sentences it occurs.
+        lowered_text: every document's text, lower-cased and joined (for phrase look-ups).
+    """
+
+    num_sentences: int
+    document_frequency: Counter
+    lowered_text: str
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse sentence frequency; unseen terms get the highest value."""
+        return math.log((self.num_sentences + 1) / (self.document_frequency.get(term, 0) + 0.5))
+
+    def contains(self, phrase: str) -> bool:
+        """Whether the phrase (or its single term) occurs anywhere in the corpus."""
+        phrase = phrase.lower().strip()
+        if not phrase:
+            return True
+        return phrase in self.document_frequency or phrase in self.lowered_text
+
+
+@dataclass
+class _IndexCache:
+    stats: CorpusStats
+    spans: dict[str, list[tuple[int, object]]]  # doc_id -> [(block offset, sentence Span)]
+    vectors: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+
+
+def sentence_spans(blocks: Sequence[tuple[int, object]], sentences: Sequence[tuple[int, int]]) -> list[tuple[int, object]]:
+    """Map a document's sentence offsets onto its parsed blocks.
+
+    Args:
+        blocks: ``(block offset, spaCy Doc)`` in document order.
+        sentences: ``(start, end)`` character offsets of the sentences.
+
+    Returns:
+        ``(block offset, Span)`` per sentence, in the same order; the span covers at least the
+        sentence (token boundaries are expanded outwards).
+    """
+    starts = [offset for offset, _ in blocks]
+    out = []
+    for start, end in sentences:
+        i = max(0, bisect_right(starts, start) - 1)
+        offset, doc = blocks[i]
+        span = doc.char_span(start - offset, min(end - offset, len(doc.text)), alignment_mode="expand")
+        if span is None:  # pragma: no cover - expand mode always returns a span inside the text
+            span = doc[0:0]
+        out.append((offset, span))
+    return out
+
+
+def corpus_stats(index: CorpusIndex, spans: dict[str, list[tuple[int, object]]]) -> CorpusStats:
+    """Sentence frequencies of every content term of the corpus."""
+    frequency: Counter = Counter()
+    count = 0
+    for doc_spans in spans.values():
+        for _, span in doc_spans:
+            count += 1
+            frequency.update({term_of(t) for t in span if is_content(t)})
+    lowered = "\n".join(d.text.lower() for d in index.documents)
+    return CorpusStats(count, frequency, lowered)
+
+
+# --------------------------------------------------------------------------- sentence selection
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A sentence of a retrieved chunk and how well it matches the question.
+
+    Attributes:
+        doc_id: document id.
+        index: position in the document's sentence list.
+        start: character offset of the sentence in the document.
+        end: end offset.
+        offset: character offset of the parsed block the span belongs to.
+        span: the parsed sentence (spaCy ``Span``).
+        lexical: IDF-weighted fraction of question terms found in the sentence.
+        semantic: cosine similarity of question and sentence embeddings (0 without embedder).
+        rank: best retrieval rank of a chunk containing the sentence (1 = first).
+        score: combined score.
+    """
+
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    offset: int
+    span: object
+    lexical: float
+    semantic: float
+    rank: int
+    score: float
+
+
+def terms_match(a: str, b: str) -> bool:
+    """Whether two terms are the same word, allowing derived forms ("russia" / "russian")."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 3
+
+
+def _question_forms(question: QuestionAnalysis) -> list[tuple[str, str]]:
+    words = question.content_words or question.content_lemmas
+    return list(zip(question.content_lemmas, words))
+
+
+def token_matches(token, lemma: str, word: str) -> bool:
+    """Whether a sentence token is the question word given by its lemma and surface form."""
+    term = term_of(token)
+    return terms_match(lemma, term) or terms_match(word, token.lower_) or terms_match(lemma, token.lower_)
+
+
+def matched_terms(question: QuestionAnalysis, tokens) -> set[str]:
+    """The question's content lemmas that some token of ``tokens`` matches."""
+    forms = _question_forms(question)
+    found = set()
+    for token in tokens:
+        if not is_content(token):
+            continue
+        for lemma, word in forms:
+            if lemma not in found and token_matches(token, lemma, word):
+                found.add(lemma)
+    return found
+
+
+def is_anchor(token, question: QuestionAnalysis) -> bool:
+    """Whether a sentence token matches one of the question's content words."""
+    return is_content(token) and any(token_matches(token, lemma, word) for lemma, word in _question_forms(question))
+
+
+def lexical_overlap(question: QuestionAnalysis, tokens, stats: CorpusStats) -> float:
+    """IDF-weighted fraction of the question's content terms that occur among ``tokens``."""
+    total = sum(stats.idf(t) for t in question.content_lemmas)
+    if total <= 0:
+        return 0.0
+    return sum(stats.idf(t) for t in matched_terms(question, tokens)) / total
+
+
+def combine_sentence_score(lexical: float, semantic: float, rank: int) -> float:
+    """Score of a sentence from its lexical overlap, embedding similarity and retrieval rank."""
+    return 0.55 * lexical + 0.45 * max(semantic, 0.0) + 0.05 / rank
+
+
+def score_sentences(
+    question: QuestionAnalysis,
+    sentences: Sequence[tuple[str, int, int, int, int, object, int]],
+    similarities: Sequence[float],
+    stats: CorpusStats,
+) -> list[ScoredSentence]:
+    """Rank candidate sentences for a question.
+
+    Args:
+        question: the analysed question.
+        sentences: ``(doc_id, index, start, end, block offset, span, retrieval rank)`` per sentence.
+        similarities: embedding similarity of each sentence to the question (same order).
+        stats: corpus statistics for IDF.
+
+    Returns:
+        Scored sentences, best first.
+    """
+    scored = []
+    for (doc_id, i, start, end, offset, span, rank), semantic in zip(sentences, similarities):
+        lexical = lexical_overlap(question, span, stats)
+        scored.append(
+            ScoredSentence(doc_id, i, start, end, offset, span, lexical, float(semantic), rank,
+                           combine_sentence_score(lexical, float(semantic), rank))
+        )
+    return sorted(scored, key=lambda s: (-s.score, s.rank, s.doc_id, s.index))
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+@dataclass(frozen=True)
+class CandidateSpan:
+    """A span of a parsed sentence that might answer the question.
+
+    Attributes:
+        start: index of the first token in the block ``Doc``.
+        end: index one past the last token.
+        kind: how it was found: "entity", "noun", "prep", "clause", "adjective", "quote",
+            "title", "appos", "predicate".
+        head: index of its syntactic head token.
+    """
+
+    start: int
+    end: int
+    kind: str
+    head: int
+
+
+def _trim(doc, start: int, end: int) -> tuple[int, int]:
+    """Drop punctuation, spaces and leading conjunctions/wh-words at the edges of a token range."""
+    while start < end and (doc[start].is_punct or doc[start].is_space or doc[start].dep_ in {"cc", "punct"}):
+        start += 1
+    while end > start and (doc[end - 1].is_punct or doc[end - 1].is_space or doc[end - 1].dep_ == "cc"):
+        end -= 1
+    return start, end
+
+
+def core_subtree(token, lo: int, hi: int) -> tuple[int, int]:
+    """Token range of ``token``'s subtree without coordinated conjuncts and relative clauses,
+    clipped to ``[lo, hi)``."""
+    start, end = token.left_edge.i, token.right_edge.i + 1
+    for child in token.rights:
+        if child.dep_ in {"cc", "conj", "relcl", "punct"} and child.i > token.i:
+            if child.dep_ == "punct" and child.text not in {",", ";", "—", "–", "("}:
+                continue
+            end = min(end, child.left_edge.i)
+    start, end = max(start, lo), min(end, hi)
+    return _trim(token.doc, start, end)
+
+
+def _name_tokens(span, target: str) -> list[tuple[int, int]]:
+    """Token ranges of ``span`` whose text is the target name or ends a longer mention of it."""
+    words = target.lower().split()
+    last = words[-1]
+    found = []
+    for token in span:
+        if token.lower_ == last or (len(words) == 1 and token.lower_.removesuffix("'s") == last):
+            begin = token.i - len(words) + 1
+            if begin >= span.start and [t.lower_ for t in token.doc[begin : token.i + 1]] == words:
+                found.append((begin, token.i + 1))
+            elif token.ent_type_ == "PERSON" or token.pos_ == "PROPN":
+                # A surname alone refers to the same person ("Lindqvist said ...").
+                left = token.i
+                while left - 1 >= span.start and token.doc[left - 1].pos_ == "PROPN" and token.doc[left - 1].ent_iob_ == "I" :
+                    left -= 1
+                found.append((left, token.i + 1))
+    return found
+
+
+def description_candidates(span, target: str) -> list[CandidateSpan]:
+    """Titles, appositives and predicates that describe ``target`` in a sentence.
+
+    "press secretary Jane Roe" → "press secretary"; "Jane Roe, the mayor of X," → "the mayor of X";
+    "Jane Roe is a painter" → "a painter"; "Jane Roe chairs the board" → "chairs the board".
+    """
+    doc = span.doc
+    out: list[CandidateSpan] = []
+    for begin, stop in _name_tokens(span, target):
+        name_head = doc[stop - 1]
+        # Title words right before the name in the same noun phrase.
+        left = begin
+        while left - 1 >= span.start and doc[left - 1].dep_ in {"compound", "amod", "nmod", "poss", "case", "det"} \
+                and doc[left - 1].head.i in range(left - 1, stop) and not doc[left - 1].is_punct:
+            left -= 1
+        while left < begin and doc[left].dep_ in {"det"}:
+            left += 1
+        if left < begin and any(t.pos_ in {"NOUN", "PROPN", "ADJ"} for t in doc[left:begin]):
+            out.append(CandidateSpan(left, begin, "title", begin - 1))
+        # "X, the mayor of Y," and "the mayor of Y, X": appositions.
+        for child in name_head.children:
+            if child.dep_ == "appos" and child.i >= stop:
+                s, e = core_subtree(child, span.start, span.end)
+                if e > s:
+                    out.append(CandidateSpan(s, e, "appos", child.i))
+        if name_head.dep_ == "appos" and name_head.head.i < begin:
+            governor = name_head.head
+            s, e = governor.left_edge.i, begin
+            s, e = _trim(doc, max(s, span.start), e)
+            if e > s:
+                out.append(CandidateSpan(s, e, "appos", governor.i))
+        # "X is a painter" / "X chairs the board".
+        if name_head.dep_ in {"nsubj", "nsubjpass"}:
+            verb = name_head.head
+            if verb.lemma_ == "be":
+                for child in verb.rights:
+                    if child.dep_ in {"attr", "acomp"}:
+                        s, e = core_subtree(child, span.start, span.end)
+                        if e > s:
+                            out.append(CandidateSpan(s, e, "appos", child.i))
+            elif verb.pos_ == "VERB":
+                ends = [core_subtree(c, span.start, span.end)[1] for c in verb.rights if c.dep_ in {"dobj", "attr", "prep", "xcomp"}]
+                if ends:
+                    out.append(CandidateSpan(verb.i, max(ends), "predicate", verb.i))
+    return out
+
+
+def generate_candidates(span, question: QuestionAnalysis) -> list[CandidateSpan]:
+    """Propose answer spans inside a parsed sentence.
+
+    Args:
+        span: the sentence (a spaCy ``Span`` of a block ``Doc``).
+        question: the analysed question (decides which special kinds are proposed).
+
+    Returns:
+        Unique candidate spans, at most ``MAX_CANDIDATE_TOKENS`` tokens long.
+    """
+    doc = span.doc
+    lo, hi = span.start, span.end
+    found: dict[tuple[int, int], CandidateSpan] = {}
+
+    def add(start: int, end: int, kind: str, head: int) -> None:
+        start, end = _trim(doc, max(start, lo), min(end, hi))
+        if end <= start:
+            return
+        # Never cut a name in half: grow the span to whole entities at both edges.
+        while start > lo and doc[start].ent_iob_ == "I":
+            start -= 1
+        while end < hi and doc[end].ent_iob_ == "I":
+            end += 1
+        if end - start > MAX_CANDIDATE_TOKENS:
+            return
+        if (start, end) not in found:
+            found[(start, end)] = CandidateSpan(start, end, kind, head)
+
+    for ent in span.ents:
+        add(ent.start, ent.end, "entity", ent.root.i)
+    for chunk in span.noun_chunks:
+        add(chunk.start, chunk.end, "noun", chunk.root.i)
+    for token in span:
+        if token.pos_ in {"NOUN", "PROPN", "NUM"}:
+            s, e = core_subtree(token, lo, hi)
+            add(s, e, "noun", token.i)
+        elif token.dep_ == "prep" or (token.dep_ == "agent"):
+            s, e = core_subtree(token, lo, hi)
+            add(s, e, "prep", token.i)
+        elif token.dep_ in {"advcl", "xcomp", "ccomp", "acl", "pcomp", "relcl"} and token.pos_ in {"VERB", "AUX"}:
+            s, e = core_subtree(token, lo, hi)
+            add(s, e, "clause", token.i)
+            # The clause without its subordinating conjunction ("that ...").
+            marks = [c for c in token.lefts if c.dep_ == "mark" and c.i == s]
+            if marks:
+                add(s + 1, e, "clause", token.i)
+        elif token.pos_ == "ADJ" or token.dep_ in {"acomp", "oprd"}:
+            add(token.i, token.i + 1, "adjective", token.i)
+    text = span.text
+    for match in _QUOTE.finditer(text):
+        group = 1 if match.group(1) is not None else 2
+        quote = doc.char_span(span.start_char + match.start(group), span.start_char + match.end(group),
+                              alignment_mode="contract")
+        if quote is not None and len(quote):
+            add(quote.start, quote.end, "quote", quote.root.i)
+    if question.target:
+        for candidate in description_candidates(span, question.target):
+            found[(candidate.start, candidate.end)] = candidate
+    return list(found.values())
+
+
+# --------------------------------------------------------------------------- span scoring
+
+
+def tree_distance(a, b, limit: int = 8) -> int:
+    """Number of dependency edges between two tokens of the same sentence (``limit`` if farther)."""
+    ancestors_a = {a.i: 0}
+    node, d = a, 0
+    while node.head is not node and d < limit:
+        node, d = node.head, d + 1
+        ancestors_a[node.i] = d
+    node, d = b, 0
+    while True:
+        if node.i in ancestors_a:
+            return min(limit, d + ancestors_a[node.i])
+        if node.head is node or d >= limit:
+            return limit
+        node, d = node.head, d + 1
+
+
+_ROLE_DEPS = {
+    "nsubj": {"nsubj", "agent"},
+    "nsubjpass": {"nsubjpass", "nsubj", "dobj"},
+    "dobj": {"dobj", "attr", "xcomp", "ccomp", "oprd", "nsubjpass", "acomp", "dative", "pobj"},
+    "attr": {"attr", "nsubj", "dobj", "acomp", "xcomp", "ccomp", "advcl"},
+    "pobj": {"pobj", "dative", "acl", "ccomp", "dobj"},
+    "poss": {"poss", "compound", "amod", "pobj"},
+    "det": {"dobj", "nsubj", "attr", "pobj"},
+    "advmod": {"prep", "npadvmod", "advmod", "advcl", "agent"},
+}
+
+
+def role_score(question: QuestionAnalysis, candidate: CandidateSpan, tokens, anchors) -> float:
+    """Bonus for a span that fills, next to the question's matched words, the role of the wh-phrase.
+
+    The span's governor (the verb or noun it depends on, looking through a preposition) must be
+    a matched word or have a matched dependent, and the span's relation must fit the wh-phrase's
+    role: subject for "who did", object or complement for "what did", adverbial for "where/when".
+    """
+    if not anchors or question.wh_role is None:
+        return 0.0
+    doc = tokens.doc
+    head = doc[candidate.head]
+    dep = head.dep_
+    governor = head.head
+    if candidate.kind == "prep":
+        dep = "prep"
+    elif dep == "pobj" and governor.dep_ in {"prep", "agent"}:
+        dep = "agent" if governor.dep_ == "agent" or governor.lower_ == "by" else "pobj"
+        governor = governor.head
+    anchor_ids = {a.i for a in anchors}
+    attached = governor.i in anchor_ids or any(c.i in anchor_ids for c in governor.children)
+    if not attached:
+        return 0.0
+    wanted = _ROLE_DEPS.get(question.wh_role, set())
+    if dep not in wanted:
+        return 0.0
+    on_focus = question.focus_verb is not None and governor.i in anchor_ids and \
+        terms_match(term_of(governor), question.focus_verb)
+    if not on_focus:
+        return 0.3
+    # An adverbial of the question's own verb is what "where/when/how did X <verb>" asks for.
+    return 0.85 if question.wh_role == "advmod" else 0.6
+
+
+def type_score(question: QuestionAnalysis, tokens, candidate: CandidateSpan) -> float:
+    """How well a span fits the expected answer type, in [0, 1]."""
+    kind = candidate.kind
+    head = tokens.doc[candidate.head]
+    n = len(tokens)
+    ents = [t.ent_type_ for t in tokens if t.ent_type_]
+    share = (sum(1 for label in ents if label in question.labels) / n) if question.labels else 0.0
+    kind_t = question.answer_type
+    if kind_t == DESCRIPTION:
+        return {"title": 1.0, "appos": 1.0, "predicate": 0.7}.get(kind, 0.0)
+    if kind_t == PERSON:
+        persons = sum(1 for label in ents if label == "PERSON") / n
+        if persons >= 0.5:
+            return 0.7 + 0.3 * persons
+        if share >= 0.5:
+            return 0.6
+        if head.pos_ == "PROPN":
+            return 0.5
+        if head.pos_ == "NOUN" and is_person_noun(head.lemma_.lower()):
+            return 0.45
+        if head.pos_ == "PRON" and head.lower_ in {"they", "he", "she", "them", "him", "her"}:
+            return 0.2
+        return 0.3 if kind in {"noun", "entity"} else 0.0
+    if kind_t in STRICT_TYPES:
+        if share >= 0.5:
+            return 0.7 + 0.3 * share
+        if share > 0:
+            return 0.5 + 0.2 * share
+        if kind_t == NUMBER and any(t.like_num for t in tokens):
+            return 0.6
+        return 0.0
+    if kind_t == LOCATION:
+        places = sum(1 for label in ents if label in {"GPE", "LOC", "FAC"}) / n
+        if places > 0:
+            base = 0.6 + 0.4 * places
+            return base if kind != "prep" else min(1.0, base + 0.05)
+        if share > 0:
+            return 0.45
+        if kind == "prep" and head.lower_ in {"in", "at", "on", "near", "from", "to", "inside", "outside"}:
+            return 0.45
+        return 0.1 if kind == "noun" else 0.0
+    if kind_t == ORGANIZATION:
+        if share > 0:
+            return 0.6 + 0.4 * share
+        return 0.3 if head.pos_ == "PROPN" else (0.15 if kind == "noun" else 0.0)
+    if kind_t == POSSESSOR:
+        if question.head_noun and any(t.dep_ == "poss" and term_of(t.head) == question.head_noun for t in tokens):
+            return 1.0  # "whose position" → "our position"
+        if any(t.dep_ == "poss" for t in tokens):
+            return 0.6
+        if share > 0:
+            return 0.6
+        return 0.2 if kind == "noun" else 0.0
+    if kind_t == REASON:
+        first = tokens[0].lower_
+        if kind in {"clause", "prep"} and (first in _REASON_MARKERS or first == "to" or
+                                            (first == "so" and n > 1)):
+            return 1.0
+        return 0.3 if kind == "clause" else 0.0
+    if kind_t == MANNER:
+        if question.wants_wording:
+            return {"quote": 1.0, "adjective": 0.85, "noun": 0.2}.get(kind, 0.05)
+        if kind == "prep" and tokens[0].lower_ in {"by", "with", "through", "via"}:
+            return 0.9
+        return {"adjective": 0.6, "quote": 0.5, "clause": 0.4}.get(kind, 0.05)
+    # THING
+    if question.wants_wording:
+        return {"quote": 1.0, "adjective": 0.8}.get(kind, 0.2)
+    if kind in {"noun", "entity"}:
+        # Dates and amounts answer "when" and "how many", rarely "what".
+        if ents and all(label in {"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", "MONEY", "QUANTITY"} for label in ents):
+            return 0.2
+        if head.dep_ == "compound":
+            return 0.3  # a modifier cut from its noun phrase
+        return 0.55
+    if kind == "quote":
+        return 0.5
+    if kind == "clause":
+        return 0.4
+    if kind == "adjective":
+        return 0.15
+    return 0.1
+
+
+def question_overlap(question: QuestionAnalysis, tokens) -> float:
+    """Fraction of a span's content words that already appear in the question."""
+    words = [t for t in tokens if is_content(t)]
+    if not words:
+        return 1.0 if all(t.is_punct or t.is_stop for t in tokens) else 0.0
+    forms = _question_forms(question) + [(t, t) for t in question.proper_terms]
+    hits = 0
+    for token in words:
+        if question.head_noun and term_of(token) == question.head_noun:
+            continue
+        if any(token_matches(token, lemma, word) for lemma, word in forms):
+            hits += 1
+    return hits / len(words)
+
+
+def length_prior(question: QuestionAnalysis, n_tokens: int, kind: str = "noun") -> float:
+    """Penalty (≤ 0) for spans longer than what the answer type usually needs."""
+    ideal = {REASON: 12, MANNER: 6, THING: 6, DESCRIPTION: 8}.get(question.answer_type, 4)
+    if kind == "clause" and question.answer_type in {THING, REASON, MANNER}:
+        ideal = 16
+    if question.wants_wording:
+        ideal = 3
+    return -0.035 * max(0, n_tokens - ideal) - 0.006 * n_tokens
+
+
+def sentence_anchors(question: QuestionAnalysis, span) -> list:
+    """Tokens of a sentence that match the question's content words."""
+    return [t for t in span if is_anchor(t, question)]
+
+
+def score_candidate(
+    question: QuestionAnalysis, candidate: CandidateSpan, sentence: ScoredSentence, anchors: Sequence[object]
+) -> tuple[float, float]:
+    """Score a candidate span.
+
+    Args:
+        question: the analysed question.
+        candidate: a span of ``sentence``.
+        sentence: the scored sentence it comes from.
+        anchors: the sentence's tokens that match question words (:func:`sentence_anchors`).
+
+    Returns:
+        ``(score, type score)``; the score is ``-inf`` for spans that only repeat the question.
+    """
+    doc = sentence.span.doc
+    tokens = doc[candidate.start : candidate.end]
+    overlap = question_overlap(question, tokens)
+    if overlap >= 0.5 and question.answer_type != DESCRIPTION:
+        return -math.inf, 0.0
+    if question.head_noun and all(term_of(t) == question.head_noun for t in tokens if is_content(t)):
+        return -math.inf, 0.0  # "which provisions" is not answered by "provisions"
+    head = doc[candidate.head]
+    if candidate.kind in {"noun", "prep", "clause", "adjective"} and head.dep_ == "compound" and head.head.pos_ == "PROPN" \
+            and not candidate.start <= head.head.i < candidate.end:
+        return -math.inf, 0.0  # a title or first word cut from a name ("Mr." of "Mr. Smith")
+    fit = type_score(question, tokens, candidate)
+    anchors = [t for t in anchors if not (candidate.start <= t.i < candidate.end)]
+    proximity = 0.0
+    if anchors:
+        distances = sorted(tree_distance(head, a) for a in anchors)
+        proximity = sum(1.0 / (1 + d) for d in distances[:3]) / 3
+    role = role_score(question, candidate, tokens, anchors)
+    head_match = 0.0
+    if question.head_noun and (term_of(head) == question.head_noun or term_of(head.head) == question.head_noun
+                               and head.dep_ in {"compound", "amod", "nmod", "appos"}):
+        head_match = 0.6
+        if question.answer_type == PERSON and not any(t.ent_type_ == "PERSON" for t in tokens):
+            head_match = 0.0  # "which adviser" asks for the adviser's name
+    score = 1.1 * fit + 0.9 * proximity + role + head_match - 0.6 * overlap + length_prior(question, len(tokens), candidate.kind)
+    return score, fit
+
+
+# --------------------------------------------------------------------------- support and confidence
+
+
+@dataclass(frozen=True)
+class Support:
+    """How well the chosen sentence and its neighbours support the question.
+
+    Attributes:
+        coverage: IDF-weighted fraction of the question's terms found (neighbours count less).
+        missing: question terms found neither in the sentence nor in its neighbours.
+        absent_from_corpus: question names or entities that occur nowhere in the corpus.
+        entities_supported: whether every question entity appears in the sentence or a neighbour.
+        names_unsupported_are_people: whether an unsupported entity is a person's name.
+        focus_missing: the question's main verb is found neither in the sentence nor its neighbours.
+    """
+
+    coverage: float
+    missing: tuple[str, ...]
+    absent_from_corpus: tuple[str, ...]
+    entities_supported: bool
+    names_unsupported_are_people: bool = False
+    focus_missing: bool = False
+
+
+def check_support(
+    question: QuestionAnalysis, sentence, neighbours: Sequence[object], stats: CorpusStats
+) -> Support:
+    """Check that a sentence (with its neighbours) supports the question's terms and entities.
+
+    Args:
+        question: the analysed question.
+        sentence: the parsed answer sentence.
+        neighbours: parsed sentences right before and after it.
+        stats: corpus statistics.
+    """
+    terms = list(question.content_lemmas)
+    in_sentence = matched_terms(question, sentence)
+    near = set()
+    for other in neighbours:
+        near |= matched_terms(question, other)
+    total = sum(stats.idf(t) for t in terms)
+    got = sum(stats.idf(t) * (1.0 if t in in_sentence else _NEIGHBOUR_WEIGHT) for t in in_sentence | near)
+    coverage = got / total if total > 0 else 0.0
+    missing = tuple(t for t in terms if t not in in_sentence and t not in near)
+    names = list(question.entities) + [t for t in question.proper_terms
+                                       if not any(t in e.lower() for e in question.entities)]
+    absent = tuple(n for n in names if not stats.contains(n) and not stats.contains(n.removesuffix("'s")))
+    window_text = " ".join([sentence.text] + [s.text for s in neighbours]).lower()
+    def supported(name: str) -> bool:
+        name = name.lower().removesuffix("'s")
+        return name in window_text or any(terms_match(w, t) for w in name.split() for t in window_text.split())
+
+    unsupported = [n for n in names if not supported(n)]
+    people = {e.lower() for e in question.people}
+    focus_missing = question.focus_verb is not None and not question.wants_wording and question.focus_verb in missing
+    return Support(coverage, missing, absent, not unsupported,
+                   any(n.lower() in people for n in unsupported), focus_missing)
+
+
+def calibrate_confidence(support: Support, semantic: float, fit: float, margin: float) -> float:
+    """Map the evidence for an answer to a confidence in [0, 1].
+
+    Lexical coverage and embedding similarity are alternative routes to support: a paraphrase
+    shares few words with its sentence but is close to it in embedding space.
+
+    Args:
+        support: the support check of the answer sentence.
+        semantic: embedding similarity of the answer sentence to the question.
+        fit: type score of the chosen span.
+        margin: score gap to the best different answer of another sentence (≥ 0).
+    """
+    if support.absent_from_corpus or fit <= 0.0:
+        return 0.0
+    paraphrase = min(1.0, max(0.0, (semantic - 0.3) / 0.4))
+    evidence = 0.5 * max(support.coverage, paraphrase) + 0.25 * max(semantic, 0.0) + 0.25 * fit \
+        + 0.1 * min(margin, 1.0)
+    if not support.entities_supported:
+        evidence -= 0.25 if support.names_unsupported_are_people else 0.1
+    if support.focus_missing and semantic < 0.5:
+        # The question's own verb is nowhere near, and the sentence is not a close paraphrase.
+        evidence -= 0.3
+    if semantic < 0.25:
+        evidence -= 0.15
+    # A logistic squash centred where answers start to be right more often than not.
+    return float(1.0 / (1.0 + math.exp(-8.0 * (evidence - 0.55))))
+
+
+# --------------------------------------------------------------------------- the component
+
+
+@dataclass(frozen=True)
+class ScoredSpan:
+    """A candidate with its score and the sentence it comes from."""
+
+    candidate: CandidateSpan
+    sentence: ScoredSentence
+    score: float
+    fit: float
+
+
+class RuleAnswerer:
+    """Extracts a short verbatim answer from retrieved passages, or abstains.
+
+    Args:
+        analyzer: the spaCy analyser the index was built with (parses the question; its
+            vocabulary decodes the parsed passages).
+        embedder: sentence embedder for question–sentence similarity; ``None`` uses lexical
+            evidence only.
+        min_confidence: answers below this confidence are reported as not found.
+        max_sentences: how many of the best sentences are searched for candidates.
+    """
+
+    def __init__(
+        self,
+        analyzer: SpacyAnalyzer,
+        embedder: Embedder | None = None,
+        *,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        max_sentences: int = MAX_SENTENCES,
+    ) -> None:
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError("min_confidence must be in [0, 1]")
+        if max_sentences < 1:
+            raise ValueError("max_sentences must be positive")
+        self.analyzer = analyzer
+        self.embedder = embedder
+        self.min_confidence = min_confidence
+        self.max_sentences = max_sentences
+        self._caches: dict[int, tuple[CorpusIndex, _IndexCache]] = {}
+
+    # -- caches ---------------------------------------------------------------------------
+
+    def _cache(self, index: CorpusIndex) -> _IndexCache:
+        entry = self._caches.get(id(index))
+        if entry is not None and entry[0] is index:
+            return entry[1]
+        blocks = index.parsed_blocks(self.analyzer.vocab)
+        spans = {
+            doc_id: sentence_spans(blocks.get(doc_id, []), sentences) if blocks.get(doc_id) else []
+            for doc_id, sentences in index.sentences.items()
+        }
+        cache = _IndexCache(corpus_stats(index, spans), spans)
+        self._caches = {id(index): (index, cache)}  # one index at a time is plenty
+        return cache
+
+    def _similarities(self, cache: _IndexCache, question: str, keys: list[tuple[str, int]]) -> list[float]:
+        if self.embedder is None or not keys:
+            return [0.0] * len(keys)
+        missing = [k for k in keys if k not in cache.vectors]
+        texts = [question] + [cache.spans[d][i][1].text for d, i in missing]
+        vectors = self.embedder.embed(texts)
+        for key, vector in zip(missing, vectors[1:]):
+            cache.vectors[key] = vector
+        query = vectors[0]
+        return [float(np.dot(query, cache.vectors[k])) for k in keys]
+
+    # -- answering ------------------------------------------------------------------------
+
+    def answer(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> Answer:
+        """Answer ``question`` from ``passages`` of ``index``.
+
+        Raises:
+            InvalidQuestion: the question has no words.
+        """
+        if not question or not any(ch.isalnum() for ch in question):
+            raise InvalidQuestion("the question is empty")
+        analysis = analyze_question(self.analyzer(question.strip()))
+        if not passages:
+            return Answer.not_found(analysis.text)
+        cache = self._cache(index)
+        rows = []
+        seen = set()
+        for rank, passage in enumerate(passages, start=1):
+            chunk = passage.chunk
+            doc_spans = cache.spans.get(chunk.doc_id, [])
+            sentences = index.sentences.get(chunk.doc_id, [])
+            for i in range(chunk.first_sentence, min(chunk.last_sentence + 1, len(doc_spans))):
+                if (chunk.doc_id, i) in seen:
+                    continue
+                seen.add((chunk.doc_id, i))
+                offset, span = doc_spans[i]
+                start, end = sentences[i]
+                rows.append((chunk.doc_id, i, start, end, offset, span, rank))
+        if not rows:
+            return Answer.not_found(analysis.text)
+        similarities = self._similarities(cache, analysis.text, [(r[0], r[1]) for r in rows])
+        ranked = score_sentences(analysis, rows, similarities, cache.stats)[: self.max_sentences]
+
+        best: list[ScoredSpan] = []
+        for sentence in ranked:
+            anchors = sentence_anchors(analysis, sentence.span)
+            for candidate in generate_candidates(sentence.span, analysis):
+                score, fit = score_candidate(analysis, candidate, sentence, anchors)
+                if score == -math.inf:
+                    continue
+                best.append(ScoredSpan(candidate, sentence, score + 1.6 * sentence.score, fit))
+        if not best:
+            return Answer.not_found(analysis.text)
+        best.sort(key=lambda s: -s.score)
+        chosen = best[0]
+        chosen_text = chosen.sentence.span.doc[chosen.candidate.start : chosen.candidate.end].text.lower()
+        rival = next((s for s in best[1:] if (s.sentence.index != chosen.sentence.index
+                                              or s.sentence.doc_id != chosen.sentence.doc_id)
+                      and s.sentence.span.doc[s.candidate.start : s.candidate.end].text.lower() not in chosen_text
+                      and chosen_text not in s.sentence.span.doc[s.candidate.start : s.candidate.end].text.lower()),
+                     None)
+        margin = chosen.score - rival.score if rival is not None else 1.0
+
+        sentence = chosen.sentence
+        doc_spans = cache.spans[sentence.doc_id]
+        neighbours = [doc_spans[j][1] for j in (sentence.index - 1, sentence.index + 1) if 0 <= j < len(doc_spans)]
+        support = check_support(analysis, sentence.span, neighbours, cache.stats)
+        fit = chosen.fit
+        if analysis.answer_type in STRICT_TYPES and fit < 0.5:
+            fit = 0.0
+        # Without an embedder, lexical overlap stands in for similarity.
+        semantic = sentence.semantic if self.embedder is not None else sentence.lexical
+        confidence = calibrate_confidence(support, semantic, fit, margin)
+        if confidence < self.min_confidence:
+            return Answer.not_found(analysis.text, confidence)
+        return self._build_answer(analysis.text, chosen, index, confidence)
+
+    @staticmethod
+    def _build_answer(question: str, chosen: ScoredSpan, index: CorpusIndex, confidence: float) -> Answer:
+        sentence = chosen.sentence
+        doc = sentence.span.doc
+        tokens = doc[chosen.candidate.start : chosen.candidate.end]
+        start = sentence.offset + tokens.start_char
+        end = sentence.offset + tokens.end_char
+        document = index.document(sentence.doc_id)
+        quote_start, quote_end = min(sentence.start, start), max(sentence.end, end)
+        text = document.text
+        citation = Citation(
+            doc_id=document.doc_id,
+            title=document.title,
+            start=start,
+            end=end,
+            quote_start=quote_start,
+            quote_end=quote_end,
+            url=citation_url(document.doc_id, start, end),
+        )
+        return Answer(
+            question=question,
+            answer=text[start:end],
+            found=True,
+            confidence=round(confidence, 4),
+            quote=text[quote_start:quote_end],
+            citations=[citation],
+        )
