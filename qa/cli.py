@@ -221,5 +221,10 @@ def pipeline_question(pipeline, question: str) -> str:
     return clean_question(question, pipeline.settings.max_question_chars)
 
 
+from qa.chat_cli import chat, serve  # noqa: E402
+main.add_command(serve)
+main.add_command(chat)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

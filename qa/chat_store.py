@@ -1,0 +1,166 @@
+"""Conversations kept in an embedded SQLite database.
+
+The database lives beside the index folder, not inside it, because a rebuild replaces the
+index folder; so neither a restart nor a rebuild loses a conversation. Conversations idle for
+longer than ``ttl_seconds`` expire: they are invisible at once and deleted on the next write.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from qa.conversation import Turn
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, position)
+);
+CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_at);
+"""
+
+
+def default_chat_db(index_dir: Path) -> Path:
+    """``<index folder>.chats.sqlite3`` beside the index folder (a rebuild replaces the folder)."""
+    index_dir = Path(index_dir)
+    return index_dir.parent / f"{index_dir.name}.chats.sqlite3"
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """A turn as stored: the resolver's state and the answer object shown to the user."""
+
+    position: int
+    created_at: float
+    turn: Turn
+    answer: dict
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    created_at: float
+    updated_at: float
+    turns: list[StoredTurn] = field(default_factory=list)
+
+    @property
+    def history(self) -> list[Turn]:
+        return [t.turn for t in self.turns]
+
+
+class ChatStore:
+    """Create, read, extend and delete conversations.
+
+    Args:
+        path: the SQLite file (created with its folder when missing).
+        ttl_seconds: idle time after which a conversation expires.
+        clock: returns the current time in seconds (tests pass a fake).
+    """
+
+    def __init__(self, path: str | Path, ttl_seconds: float = 7 * 24 * 3600,
+                 clock: Callable[[], float] = time.time) -> None:
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        self.path = Path(path)
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        # One connection shared by the server's worker threads; SQLite serialises writes and
+        # the lock keeps each transaction whole.
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        with self._lock:  # executescript commits on its own: no surrounding transaction
+            self._db.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+        self.expire()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _cutoff(self) -> float:
+        return self.clock() - self.ttl_seconds
+
+    def expire(self) -> int:
+        """Delete expired conversations; returns how many."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM conversations WHERE updated_at < ?", (self._cutoff(),)).rowcount
+
+    def create(self) -> Conversation:
+        """Start a new, empty conversation (and drop expired ones)."""
+        self.expire()
+        now = self.clock()
+        conversation_id = uuid.uuid4().hex
+        with self._transaction() as db:
+            db.execute("INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)",
+                       (conversation_id, now, now))
+        return Conversation(conversation_id, now, now, [])
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        """The conversation with its turns, or ``None`` when unknown or expired."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, created_at, updated_at FROM conversations WHERE id = ? AND updated_at >= ?",
+                (conversation_id, self._cutoff()),
+            ).fetchone()
+            if row is None:
+                return None
+            rows = self._db.execute(
+                "SELECT position, created_at, state, answer FROM turns WHERE conversation_id = ? ORDER BY position",
+                (conversation_id,),
+            ).fetchall()
+        turns = [StoredTurn(p, c, Turn.from_dict(json.loads(s)), json.loads(a)) for p, c, s, a in rows]
+        return Conversation(row[0], row[1], row[2], turns)
+
+    def append(self, conversation_id: str, turn: Turn, answer: dict) -> StoredTurn | None:
+        """Add a turn at the end; ``None`` when the conversation is unknown or expired."""
+        now = self.clock()
+        with self._transaction() as db:
+            updated = db.execute("UPDATE conversations SET updated_at = ? WHERE id = ? AND updated_at >= ?",
+                                 (now, conversation_id, self._cutoff())).rowcount
+            if not updated:
+                return None
+            position = db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM turns WHERE conversation_id = ?",
+                                  (conversation_id,)).fetchone()[0]
+            db.execute(
+                "INSERT INTO turns (conversation_id, position, created_at, state, answer) VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, position, now, json.dumps(turn.to_dict(), ensure_ascii=False),
+                 json.dumps(answer, ensure_ascii=False)),
+            )
+        return StoredTurn(position, now, turn, answer)
+
+    def delete(self, conversation_id: str) -> bool:
+        """End a conversation; ``False`` when it did not exist (or had expired)."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM conversations WHERE id = ? AND updated_at >= ?",
+                              (conversation_id, self._cutoff())).rowcount > 0
