@@ -55,6 +55,8 @@ DEFAULT_MIN_CONFIDENCE = 0.35
 #: Sentences of the retrieved chunks whose candidates are considered.
 MAX_SENTENCES = 6
 MAX_CANDIDATE_TOKENS = 25
+#: At most this many sentences are embedded per question (the rest are cached from earlier ones).
+MAX_EMBEDDED_SENTENCES = 12
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{1,80})[\"“”]|'([^']{3,60})'")
 _REASON_MARKERS = {"because", "since", "as", "so", "due", "in order", "for"}
 _NEIGHBOUR_WEIGHT = 0.6
@@ -163,12 +165,15 @@ class ScoredSentence:
     score: float
 
 
+_DERIVING_SUFFIXES = ("s", "es", "n", "an", "ian", "ese", "ish", "i", "d", "ed", "ing", "al")
+
+
 def terms_match(a: str, b: str) -> bool:
-    """Whether two terms are the same word, allowing derived forms ("russia" / "russian")."""
+    """Whether two terms are the same word, allowing derived forms ("korea" / "korean")."""
     if a == b:
         return True
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 3
+    return len(short) >= 4 and long_.startswith(short) and long_[len(short):] in _DERIVING_SUFFIXES
 
 
 def _question_forms(question: QuestionAnalysis) -> list[tuple[str, str]]:
@@ -415,16 +420,17 @@ def generate_candidates(span, question: QuestionAnalysis) -> list[CandidateSpan]
 
 def tree_distance(a, b, limit: int = 8) -> int:
     """Number of dependency edges between two tokens of the same sentence (``limit`` if farther)."""
+    # spaCy makes a new Token object on each access: compare positions, never identity.
     ancestors_a = {a.i: 0}
     node, d = a, 0
-    while node.head is not node and d < limit:
+    while node.head.i != node.i and d < limit:
         node, d = node.head, d + 1
         ancestors_a[node.i] = d
     node, d = b, 0
     while True:
         if node.i in ancestors_a:
             return min(limit, d + ancestors_a[node.i])
-        if node.head is node or d >= limit:
+        if node.head.i == node.i or d >= limit:
             return limit
         node, d = node.head, d + 1
 
@@ -454,10 +460,15 @@ def role_score(question: QuestionAnalysis, candidate: CandidateSpan, tokens, anc
     head = doc[candidate.head]
     dep = head.dep_
     governor = head.head
+    if dep == "appos":
+        # "An aide, Jane Roe, said ...": the name takes the role of the noun it renames.
+        dep, governor = governor.dep_, governor.head
     if candidate.kind == "prep":
         dep = "prep"
     elif dep == "pobj" and governor.dep_ in {"prep", "agent"}:
         dep = "agent" if governor.dep_ == "agent" or governor.lower_ == "by" else "pobj"
+        if question.wh_role == "advmod" and governor.dep_ == "prep":
+            dep = "prep"  # "in March" answers "when" as well as "March" does
         governor = governor.head
     anchor_ids = {a.i for a in anchors}
     attached = governor.i in anchor_ids or any(c.i in anchor_ids for c in governor.children)
@@ -493,11 +504,14 @@ def type_score(question: QuestionAnalysis, tokens, candidate: CandidateSpan) -> 
         if head.pos_ == "PROPN":
             return 0.5
         if head.pos_ == "NOUN" and is_person_noun(head.lemma_.lower()):
-            return 0.45
+            return 0.35
         if head.pos_ == "PRON" and head.lower_ in {"they", "he", "she", "them", "him", "her"}:
             return 0.2
         return 0.3 if kind in {"noun", "entity"} else 0.0
     if kind_t in STRICT_TYPES:
+        if kind_t == NUMBER and head.pos_ == "NOUN" and any(t.like_num and t.head.i == head.i for t in tokens) \
+                and share > 0:
+            return 1.0  # the amount with its unit: "40 million euros"
         if share >= 0.5:
             return 0.7 + 0.3 * share
         if share > 0:
@@ -607,7 +621,8 @@ def score_candidate(
     overlap = question_overlap(question, tokens)
     if overlap >= 0.5 and question.answer_type != DESCRIPTION:
         return -math.inf, 0.0
-    if question.head_noun and all(term_of(t) == question.head_noun for t in tokens if is_content(t)):
+    if question.head_noun and all(term_of(t) == question.head_noun for t in tokens if is_content(t)) \
+            and not any(t.dep_ == "poss" for t in tokens):
         return -math.inf, 0.0  # "which provisions" is not answered by "provisions"
     head = doc[candidate.head]
     if candidate.kind in {"noun", "prep", "clause", "adjective"} and head.dep_ == "compound" and head.head.pos_ == "PROPN" \
@@ -786,6 +801,15 @@ class RuleAnswerer:
         query = vectors[0]
         return [float(np.dot(query, cache.vectors[k])) for k in keys]
 
+    def warm_up(self, index: CorpusIndex | None = None) -> None:
+        """Load the spaCy model now and, given an index, decode it and embed all its sentences."""
+        _ = self.analyzer.nlp
+        if index is not None:
+            cache = self._cache(index)
+            keys = [(doc_id, i) for doc_id, spans in cache.spans.items() for i in range(len(spans))]
+            if self.embedder is not None and keys:
+                self._similarities(cache, "warm up", keys)
+
     # -- answering ------------------------------------------------------------------------
 
     def answer(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> Answer:
@@ -815,6 +839,10 @@ class RuleAnswerer:
                 rows.append((chunk.doc_id, i, start, end, offset, span, rank))
         if not rows:
             return Answer.not_found(analysis.text)
+        if len(rows) > MAX_EMBEDDED_SENTENCES:
+            # Embedding is the costly step: keep the sentences with the most lexical evidence.
+            lexical = {id(r): lexical_overlap(analysis, r[5], cache.stats) + 0.2 / r[6] for r in rows}
+            rows = sorted(rows, key=lambda r: -lexical[id(r)])[:MAX_EMBEDDED_SENTENCES]
         similarities = self._similarities(cache, analysis.text, [(r[0], r[1]) for r in rows])
         ranked = score_sentences(analysis, rows, similarities, cache.stats)[: self.max_sentences]
 

@@ -182,7 +182,8 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
                  index_dir: str | None, model: str | None) -> None:
     """Evaluate on a JSONL file of questions ({"question", "answers"}) and chats ({"turns"}).
 
-    Prints exact match, token F1, hit rate, abstention accuracy, retrieval recall and latency
+    Chat turns are asked in order as one conversation, so follow-ups ("he", "it", "there")
+    are resolved against the earlier turns. Prints exact match, token F1, hit rate, abstention accuracy, retrieval recall and latency
     per category.
 
     \b
@@ -203,9 +204,20 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
         pipeline = QAPipeline.open(settings, on_step=_info)
         pipeline.warm_up()
 
+        histories: dict[str, list] = {}
+
         def answer(item):
-            passages = pipeline.search(item.question, top_k)
-            result = pipeline.answerer.answer(pipeline_question(pipeline, item.question), passages, pipeline.index)
+            if item.conversation is not None:  # chat turns are played as one conversation, in order
+                from qa.conversation import answer_in_conversation
+
+                history = histories.setdefault(item.conversation, [])
+                resolution, result, turn = answer_in_conversation(
+                    pipeline, history, item.question, nlp=pipeline.analyzer.nlp, top_k=top_k)
+                history.append(turn)
+                passages = pipeline.search(resolution.retrieval_query, top_k)
+            else:
+                passages = pipeline.search(item.question, top_k)
+                result = pipeline.answerer.answer(pipeline_question(pipeline, item.question), passages, pipeline.index)
             return result, [p.chunk.text for p in passages]
 
         report = evaluate(items, answer)

@@ -589,7 +589,7 @@ def answer_in_conversation(pipeline, history: Sequence[Turn], message: str, *, n
     resolution = resolve_followup(history, message, nlp)
     passages = pipeline.search(resolution.retrieval_query, top_k)
     answer = pipeline.answerer.answer(resolution.question, passages, pipeline.index)
-    return resolution, answer, Turn.from_answer(message, resolution.question, answer, nlp)
+    return resolution, answer, Turn.from_answer(message, resolution.question, answer, nlp, resolution.replacements)
 
 
 def reply_text(answer: Answer) -> str:

@@ -197,7 +197,7 @@ def _focus_verb(doc, wh) -> object | None:
     # Prefer the verb closest to the root (the main predicate).
     def depth(token):
         d = 0
-        while token.head is not token and d < 50:
+        while token.head.i != token.i and d < 50:
             token = token.head
             d += 1
         return d

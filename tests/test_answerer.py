@@ -1,0 +1,152 @@
+"""The rule answerer on tiny hand-written documents, with the real small spaCy model and a fake embedder."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.analysis import SpacyAnalyzer
+from index.documents import document_from_text
+from index.store import build_index, load_index
+from qa.answerer import (
+    CorpusStats,
+    Support,
+    calibrate_confidence,
+    RuleAnswerer,
+    terms_match,
+    tree_distance,
+)
+from qa.errors import InvalidQuestion
+from qa.retrieval import HybridRetriever
+from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder
+
+MUSEUM = """Museum Notes
+
+The Lindholm Museum opened in 1931 in Bergstad. It was founded by Clara Voss, a retired sea captain.
+The museum closed for two years because the roof had collapsed.
+"""
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return SpacyAnalyzer()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, analyzer):
+    embedder = FakeEmbedder()
+    documents = [
+        document_from_text("harbour.txt", HARBOUR),
+        document_from_text("orchard.md", ORCHARD),
+        document_from_text("museum.txt", MUSEUM),
+    ]
+    folder = tmp_path_factory.mktemp("answerer-index")
+    build_index(documents, folder, embedder, analyzer)
+    index = load_index(folder)
+    return index, HybridRetriever(index, embedder), RuleAnswerer(analyzer, embedder)
+
+
+def ask(setup, question):
+    index, retriever, answerer = setup
+    return answerer.answer(question, retriever.retrieve(question, top_k=3), index)
+
+
+@pytest.mark.parametrize(
+    "question, expected, doc_id",
+    [
+        ("Who chairs the harbour board of Eastport?", "Maria Lindqvist", "harbour.txt"),
+        ("When was Maria Lindqvist elected?", "March 2021", "harbour.txt"),
+        ("Where will Lindqvist speak next month?", "Oslo", "harbour.txt"),
+        ("How much would the terminal cost?", "40 million euros", "harbour.txt"),
+        ("How many varieties of apples does the Appleby orchard grow?", "12", "orchard.md"),
+        ("Who planted the oldest tree of the orchard?", "Thomas Green", "orchard.md"),
+        ("In which year did the Lindholm Museum open?", "1931", "museum.txt"),
+        ("Who is Jonas Berg?", "the Norwegian transport minister", "harbour.txt"),
+        ("Who is Clara Voss?", "a retired sea captain", "museum.txt"),
+        ("Why did the museum close for two years?", "because the roof had collapsed", "museum.txt"),
+    ],
+)
+def test_answers_are_exact_spans_with_exact_citations(setup, question, expected, doc_id):
+    index = setup[0]
+    result = ask(setup, question)
+    assert result.found, result
+    assert result.answer == expected
+    citation = result.citations[0]
+    assert citation.doc_id == doc_id
+    text = index.document(doc_id).text
+    assert text[citation.start : citation.end] == expected
+    assert citation.start == text.index(expected)
+    assert text[citation.quote_start : citation.quote_end] == result.quote
+    assert expected in result.quote
+    assert citation.url == f"/documents/{doc_id}?start={citation.start}&end={citation.end}"
+    assert 0.0 <= result.confidence <= 1.0
+
+
+def test_quote_is_the_supporting_sentence(setup):
+    result = ask(setup, "When was Maria Lindqvist elected?")
+    assert result.quote == "She was elected in March 2021."
+
+
+def test_unrelated_question_is_not_found(setup):
+    result = ask(setup, "What is the boiling point of mercury?")
+    assert not result.found
+    assert result.answer is None and result.citations == [] and result.quote is None
+
+
+def test_question_about_an_unknown_person_is_not_found(setup):
+    result = ask(setup, "When was Peter Holm elected?")
+    assert not result.found
+
+
+def test_no_passages_is_not_found(setup):
+    index, _, answerer = setup
+    assert not answerer.answer("Who chairs the harbour board?", [], index).found
+
+
+def test_empty_question_is_refused(setup):
+    index, _, answerer = setup
+    with pytest.raises(InvalidQuestion):
+        answerer.answer("  ?", [], index)
+
+
+def test_min_confidence_is_checked(analyzer):
+    with pytest.raises(ValueError):
+        RuleAnswerer(analyzer, min_confidence=1.5)
+
+
+def test_works_without_an_embedder(setup, analyzer):
+    index, retriever, _ = setup
+    answerer = RuleAnswerer(analyzer, None)
+    question = "Who planted the oldest tree of the orchard?"
+    assert answerer.answer(question, retriever.retrieve(question, 3), index).answer == "Thomas Green"
+
+
+def test_terms_match_allows_derived_forms_only():
+    assert terms_match("norway", "norway")
+    assert terms_match("korea", "korean")
+    assert not terms_match("art", "artist")
+    assert not terms_match("plan", "planet")
+
+
+def test_tree_distance(analyzer):
+    doc = analyzer("Maria chairs the harbour board.")
+    chairs, board = doc[1], doc[4]
+    assert tree_distance(chairs, board) == 1
+    assert tree_distance(doc[0], board) == 2
+    assert tree_distance(board, board) == 0
+
+
+def test_confidence_is_monotone_in_support_and_bounded():
+    weak = Support(coverage=0.2, missing=("x",), absent_from_corpus=(), entities_supported=True)
+    strong = Support(coverage=0.9, missing=(), absent_from_corpus=(), entities_supported=True)
+    low, high = calibrate_confidence(weak, 0.2, 0.5, 0.1), calibrate_confidence(strong, 0.7, 1.0, 0.5)
+    assert 0.0 <= low < high <= 1.0
+    absent = Support(coverage=0.9, missing=(), absent_from_corpus=("Holm",), entities_supported=False)
+    assert calibrate_confidence(absent, 0.9, 1.0, 1.0) == 0.0
+
+
+def test_corpus_stats_idf_ranks_rare_terms_higher():
+    from collections import Counter
+
+    stats = CorpusStats(num_sentences=10, document_frequency=Counter({"board": 5, "ferry": 1}), lowered_text="")
+    assert stats.idf("ferry") > stats.idf("board")
+    assert stats.idf("unseen") > stats.idf("ferry")
