@@ -745,6 +745,16 @@ class ScoredSpan:
     fit: float
 
 
+@dataclass
+class Ranking:
+    """What the rules found for a question: its analysis, candidate spans and sentences, best first."""
+
+    analysis: QuestionAnalysis
+    spans: list[ScoredSpan]
+    sentences: list[ScoredSentence]
+    cache: _IndexCache | None
+
+
 class RuleAnswerer:
     """Extracts a short verbatim answer from retrieved passages, or abstains.
 
@@ -818,11 +828,22 @@ class RuleAnswerer:
         Raises:
             InvalidQuestion: the question has no words.
         """
+        ranking = self.rank(question, passages, index)
+        if not ranking.spans:
+            return Answer.not_found(ranking.analysis.text)
+        return self.decide(ranking, ranking.spans[0], index)
+
+    def rank(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> "Ranking":
+        """Score the sentences of ``passages`` and the candidate spans of the best ones.
+
+        Raises:
+            InvalidQuestion: the question has no words.
+        """
         if not question or not any(ch.isalnum() for ch in question):
             raise InvalidQuestion("the question is empty")
         analysis = analyze_question(self.analyzer(question.strip()))
         if not passages:
-            return Answer.not_found(analysis.text)
+            return Ranking(analysis, [], [], None)
         cache = self._cache(index)
         rows = []
         seen = set()
@@ -838,33 +859,44 @@ class RuleAnswerer:
                 start, end = sentences[i]
                 rows.append((chunk.doc_id, i, start, end, offset, span, rank))
         if not rows:
-            return Answer.not_found(analysis.text)
+            return Ranking(analysis, [], [], cache)
         if len(rows) > MAX_EMBEDDED_SENTENCES:
             # Embedding is the costly step: keep the sentences with the most lexical evidence.
             lexical = {id(r): lexical_overlap(analysis, r[5], cache.stats) + 0.2 / r[6] for r in rows}
             rows = sorted(rows, key=lambda r: -lexical[id(r)])[:MAX_EMBEDDED_SENTENCES]
         similarities = self._similarities(cache, analysis.text, [(r[0], r[1]) for r in rows])
-        ranked = score_sentences(analysis, rows, similarities, cache.stats)[: self.max_sentences]
+        scored_sentences = score_sentences(analysis, rows, similarities, cache.stats)
 
         best: list[ScoredSpan] = []
-        for sentence in ranked:
+        for sentence in scored_sentences[: self.max_sentences]:
             anchors = sentence_anchors(analysis, sentence.span)
             for candidate in generate_candidates(sentence.span, analysis):
                 score, fit = score_candidate(analysis, candidate, sentence, anchors)
                 if score == -math.inf:
                     continue
                 best.append(ScoredSpan(candidate, sentence, score + 1.6 * sentence.score, fit))
-        if not best:
-            return Answer.not_found(analysis.text)
         best.sort(key=lambda s: -s.score)
-        chosen = best[0]
+        return Ranking(analysis, best, scored_sentences, cache)
+
+    def decide(self, ranking: "Ranking", chosen: ScoredSpan, index: CorpusIndex, *, agreement: float = 0.0) -> Answer:
+        """Check the support of ``chosen`` and turn it into an answer, or abstain.
+
+        Args:
+            ranking: what :meth:`rank` returned for the question.
+            chosen: the span to answer with (the best of the ranking, or one a reader picked).
+            index: the index the passages come from.
+            agreement: in [0, 1], how strongly an independent reader backs the same span; it
+                stands in for the score margin over rival answers.
+        """
+        analysis, best, cache = ranking.analysis, ranking.spans, ranking.cache
         chosen_text = chosen.sentence.span.doc[chosen.candidate.start : chosen.candidate.end].text.lower()
-        rival = next((s for s in best[1:] if (s.sentence.index != chosen.sentence.index
-                                              or s.sentence.doc_id != chosen.sentence.doc_id)
+        rival = next((s for s in best if s is not chosen and (s.sentence.index != chosen.sentence.index
+                                                              or s.sentence.doc_id != chosen.sentence.doc_id)
                       and s.sentence.span.doc[s.candidate.start : s.candidate.end].text.lower() not in chosen_text
                       and chosen_text not in s.sentence.span.doc[s.candidate.start : s.candidate.end].text.lower()),
                      None)
         margin = chosen.score - rival.score if rival is not None else 1.0
+        margin = max(margin, agreement)
 
         sentence = chosen.sentence
         doc_spans = cache.spans[sentence.doc_id]
@@ -879,6 +911,36 @@ class RuleAnswerer:
         if confidence < self.min_confidence:
             return Answer.not_found(analysis.text, confidence)
         return self._build_answer(analysis.text, chosen, index, confidence)
+
+    def sentence_at(self, ranking: "Ranking", index: CorpusIndex, doc_id: str, position: int, rank: int) -> ScoredSentence:
+        """The scored sentence ``position`` of ``doc_id``, scoring it now if :meth:`rank` did not."""
+        for sentence in ranking.sentences:
+            if sentence.doc_id == doc_id and sentence.index == position:
+                return sentence
+        cache = ranking.cache
+        offset, span = cache.spans[doc_id][position]
+        start, end = index.sentences[doc_id][position]
+        similarity = self._similarities(cache, ranking.analysis.text, [(doc_id, position)])
+        scored = score_sentences(ranking.analysis, [(doc_id, position, start, end, offset, span, rank)], similarity, cache.stats)[0]
+        ranking.sentences.append(scored)
+        return scored
+
+    def score_span(self, ranking: "Ranking", sentence: ScoredSentence, char_start: int, char_end: int) -> ScoredSpan | None:
+        """Score an arbitrary span of a sentence (given in document offsets) with the rule features.
+
+        Returns ``None`` when the offsets do not fall on tokens of the sentence, or the span only
+        repeats the question.
+        """
+        doc = sentence.span.doc
+        span = doc.char_span(char_start - sentence.offset, char_end - sentence.offset, alignment_mode="expand")
+        if span is None or len(span) == 0:
+            return None
+        root = span.root
+        candidate = CandidateSpan(span.start, span.end, "reader", root.i)
+        score, fit = score_candidate(ranking.analysis, candidate, sentence, sentence_anchors(ranking.analysis, sentence.span))
+        if score == -math.inf:
+            return None
+        return ScoredSpan(candidate, sentence, score + 1.6 * sentence.score, fit)
 
     @staticmethod
     def _build_answer(question: str, chosen: ScoredSpan, index: CorpusIndex, confidence: float) -> Answer:

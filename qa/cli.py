@@ -227,6 +227,25 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
         click.echo(format_report(report))
 
 
+@main.command("train-reader", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def train_reader_command(ctx: click.Context) -> None:
+    """Train the span reader from the SQuAD sample (seeded, CPU by default).
+
+    All options go to the trainer; see `qa train-reader --help-trainer`.
+
+    \b
+    Examples:
+      qa train-reader                          # the shipped recipe, into qa/reader/weights
+      qa train-reader --out /tmp/reader --epochs 1 --device cuda
+      qa train-reader --eval-only              # re-measure the shipped weights
+    """
+    from qa.reader.train import main as train_main
+
+    args = ["--help" if a == "--help-trainer" else a for a in ctx.args]
+    sys.exit(train_main(args))
+
+
 def pipeline_question(pipeline, question: str) -> str:
     from qa.pipeline import clean_question
 

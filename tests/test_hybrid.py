@@ -1,0 +1,89 @@
+"""The hybrid answerer: reader and rule votes merged on document offsets (fake reader, real spaCy)."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.analysis import SpacyAnalyzer
+from index.documents import document_from_text
+from index.store import build_index, load_index
+from qa.answerer import RuleAnswerer
+from qa.hybrid import HybridAnswerer, overlap_ratio, softmax
+from qa.reader.reader import ReaderOutput, SpanCandidate
+from qa.retrieval import HybridRetriever
+from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder
+
+
+class ScriptedReader:
+    """Returns a fixed span (found by text in the passages) with a fixed probability."""
+
+    def __init__(self, text: str | None, score: float = 0.9):
+        self.text = text
+        self.score = score
+        self.calls = 0
+
+    def warm_up(self):
+        return self
+
+    def read(self, question, passages, passage_scores=None, top_n=None):
+        self.calls += 1
+        for i, passage in enumerate(passages):
+            if self.text and self.text in passage:
+                start = passage.index(self.text)
+                return ReaderOutput([SpanCandidate(i, start, start + len(self.text), self.text, self.score)], 0.05)
+        return ReaderOutput([], 1.0)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    analyzer = SpacyAnalyzer()
+    embedder = FakeEmbedder()
+    folder = tmp_path_factory.mktemp("hybrid-index")
+    build_index([document_from_text("harbour.txt", HARBOUR), document_from_text("orchard.md", ORCHARD)],
+                folder, embedder, analyzer)
+    index = load_index(folder)
+    return index, HybridRetriever(index, embedder), RuleAnswerer(analyzer, embedder)
+
+
+def ask(setup, question, reader, weight=0.5):
+    index, retriever, rules = setup
+    answerer = HybridAnswerer(rules, reader, reader_weight=weight)
+    return answerer.answer(question, retriever.retrieve(question, top_k=3), index)
+
+
+def test_pure_helpers():
+    assert overlap_ratio((0, 10), (5, 15)) == pytest.approx(5 / 15)
+    assert overlap_ratio((0, 4), (4, 8)) == 0.0
+    assert softmax([1.0, 1.0], 1.0) == [0.5, 0.5]
+    assert softmax([], 1.0) == []
+    with pytest.raises(ValueError, match="reader_weight"):
+        HybridAnswerer(None, None, reader_weight=1.5)
+
+
+def test_without_reader_it_is_the_rule_answer(setup):
+    index, retriever, rules = setup
+    question = "When was Maria Lindqvist elected?"
+    passages = retriever.retrieve(question, top_k=3)
+    assert HybridAnswerer(rules, None).answer(question, passages, index) == rules.answer(question, passages, index)
+
+
+def test_reader_vote_decides_and_offsets_are_exact(setup):
+    index = setup[0]
+    answer = ask(setup, "Who is the Norwegian transport minister?", ScriptedReader("Jonas Berg"), weight=0.9)
+    assert answer.found and answer.answer == "Jonas Berg"
+    citation = answer.citations[0]
+    text = index.document(citation.doc_id).text
+    assert text[citation.start : citation.end] == "Jonas Berg"
+    assert text[citation.quote_start : citation.quote_end] == answer.quote
+    assert "Jonas Berg" in answer.quote
+
+
+def test_reader_span_outside_rule_candidates_is_scored(setup):
+    # the reader proposes a span the rules did not: it is mapped to document offsets and scored
+    answer = ask(setup, "What did frost damage in April?", ScriptedReader("the blossoms"), weight=1.0)
+    assert answer.answer in ("the blossoms", "blossoms")
+
+
+def test_unrelated_question_still_abstains(setup):
+    answer = ask(setup, "What is the boiling point of mercury?", ScriptedReader("12 varieties", 0.2))
+    assert answer.found is False and answer.answer is None
