@@ -8,15 +8,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.dependencies import AppState, Services
+from api.dependencies import AppState, Services, require_api_key
+from api.limits import BodySizeLimit, TimeLimit
 from api.routes import ask, chat, documents, health, openai_compat, web
+from api.schemas import ErrorOut
 from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound, QAError
-from qa.chat_store import ChatStore, default_chat_db
+from qa.chat_store import ChatStore
 from qa.config import Settings
 from qa.errors import InvalidQuestion
 
@@ -24,6 +27,11 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 ServicesLoader = Callable[[Settings], Services]
+_LIMIT_RESPONSES = {
+    401: {"model": ErrorOut, "description": "Missing or wrong API key (only when `QA_API_KEY` is set)."},
+    413: {"model": ErrorOut, "description": "The request body is larger than `QA_MAX_BODY_BYTES`."},
+    504: {"model": ErrorOut, "description": "Not answered within `QA_REQUEST_TIMEOUT_SECONDS`."},
+}
 
 
 def load_services(settings: Settings) -> Services:
@@ -32,7 +40,7 @@ def load_services(settings: Settings) -> Services:
 
     pipeline = QAPipeline.open(settings, on_step=logger.info)
     pipeline.warm_up()
-    store = ChatStore(settings.chat_db or default_chat_db(settings.index_dir), settings.chat_ttl_seconds)
+    store = ChatStore.from_settings(settings)
     return Services(pipeline=pipeline, nlp=pipeline.analyzer.nlp, store=store)
 
 
@@ -45,24 +53,38 @@ def create_app(settings: Settings | None = None, *, loader: ServicesLoader = loa
     """
     settings = settings or Settings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        state = AppState(settings)
-        app.state.qa = state
+    async def load(state: AppState) -> None:
         logger.info("loading the index from %s", settings.index_dir)
         try:
-            state.services = await asyncio.to_thread(loader, settings)
+            services = await asyncio.to_thread(loader, settings)
         except QAError as exc:
             # Keep serving: /health and every route that needs the index answer 503 with the reason.
             state.error = str(exc)
             logger.error("the index could not be loaded: %s", exc)
+        except Exception as exc:  # a model that fails to load must not leave /health saying "loading"
+            state.error = f"{type(exc).__name__}: {exc}"
+            logger.exception("the services could not be loaded")
         else:
-            manifest = state.services.pipeline.index.manifest
+            state.services = services
+            manifest = services.pipeline.index.manifest
             logger.info("ready: %d document(s), %d chunk(s), model %s",
                         len(manifest.documents), manifest.num_chunks, manifest.model)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state = AppState(settings)
+        app.state.qa = state
+        loading = None
+        if settings.load_in_background:
+            # Answer at once: /health says 503 "still loading" until the index is ready.
+            loading = asyncio.create_task(load(state))
+        else:
+            await load(state)
         try:
             yield
         finally:
+            if loading is not None:
+                await loading  # a thread cannot be cancelled; let it finish, then close what it opened
             if state.services is not None:
                 state.services.store.close()
 
@@ -80,9 +102,19 @@ def create_app(settings: Settings | None = None, *, loader: ServicesLoader = loa
         lifespan=lifespan,
     )
     _add_error_handlers(app)
-    for module in (health, ask, chat, documents, openai_compat, web):
+    # /health, the page shell (/, /static) and the API description (/docs, /openapi.json) hold no
+    # data and must load in a browser before it knows the key; everything else needs the key.
+    for module in (health, web):
         app.include_router(module.router)
+    for module in (ask, chat, documents, openai_compat):
+        app.include_router(module.router, dependencies=[Depends(require_api_key)], responses=_LIMIT_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Added innermost first: CORS wraps everything so that even 401/413/504 answers carry its headers.
+    app.add_middleware(TimeLimit, seconds=settings.request_timeout_seconds)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
     return app
 
 

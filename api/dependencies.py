@@ -7,14 +7,27 @@ below, which tests replace with ``app.dependency_overrides``.
 
 from __future__ import annotations
 
+import hmac
+import math
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Iterator
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qa.chat_store import ChatStore
 from qa.config import Settings
+
+
+class ModelsBusy(HTTPException):
+    """503: the models stayed busy with other requests until this request's time limit."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(status_code=503, headers={"Retry-After": "5"}, detail=(
+            f"the server is busy answering other questions (waited {waited:.1f} s); retry shortly"))
 
 
 @dataclass
@@ -25,14 +38,36 @@ class Services:
         pipeline: the :class:`qa.pipeline.QAPipeline`.
         nlp: spaCy pipeline with parser and entities, for follow-up resolution.
         store: where conversations are kept.
-        lock: serialises use of the models (spaCy and the answerer are not meant to be
-            shared between threads; the machine has few cores anyway).
+        lock: serialises use of the models: spaCy, torch, faiss and bm25s objects are shared
+            and not documented as thread-safe, the answerer keeps caches, and the machine has
+            few cores, so one request at a time uses them (see :meth:`models`).
     """
 
     pipeline: object
     nlp: object
     store: ChatStore
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def models(self, deadline: float = math.inf) -> Iterator[None]:
+        """Hold the models for one request; every use of the pipeline or ``nlp`` goes through here.
+
+        Args:
+            deadline: ``time.monotonic()`` by which the request must be done.
+
+        Raises:
+            ModelsBusy: the models were not free before the deadline.
+        """
+        started = time.monotonic()
+        # Give up a little before the deadline, so that a request that never got the models is
+        # told "busy" (503) rather than cut off by the time limit (504).
+        timeout = -1 if deadline == math.inf else max(0.0, (deadline - started) * 0.9)
+        if not self.lock.acquire(timeout=timeout):
+            raise ModelsBusy(time.monotonic() - started)
+        try:
+            yield
+        finally:
+            self.lock.release()
 
 
 @dataclass
@@ -60,5 +95,30 @@ def get_services(state: Annotated[AppState, Depends(get_state)]) -> Services:
     return state.services
 
 
+def get_deadline(request: Request) -> float:
+    """When this request must be answered (``time.monotonic()``), set by the time-limit middleware."""
+    return getattr(request.state, "deadline", math.inf)
+
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <QA_API_KEY>` (only when a key is set).")
+
+
+def require_api_key(state: Annotated[AppState, Depends(get_state)],
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """401 unless ``Settings.api_key`` is unset or the request carries it as a bearer token."""
+    key = state.settings.api_key
+    if key is None:
+        return
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise HTTPException(status_code=401, detail="missing API key: send the header 'Authorization: Bearer <key>'",
+                            headers=challenge)
+    # Constant-time comparison of the raw header bytes (Starlette decodes headers as latin-1)
+    # with the key's UTF-8 bytes, so timing tells nothing and a non-ASCII key works too.
+    if not hmac.compare_digest(credentials.credentials.encode("latin-1"), key.get_secret_value().encode("utf-8")):
+        raise HTTPException(status_code=401, detail="invalid API key", headers=challenge)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServicesDep = Annotated[Services, Depends(get_services)]
+DeadlineDep = Annotated[float, Depends(get_deadline)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence
 
 #: spaCy refuses texts longer than its ``max_length``; blocks are cut well below it.
 MAX_BLOCK_CHARS = 20_000
@@ -42,27 +42,39 @@ def split_blocks(text: str, max_chars: int = MAX_BLOCK_CHARS) -> list[Block]:
 
 
 def _append_stripped(text: str, start: int, end: int, max_chars: int, out: list[Block]) -> None:
+    # A loop, not recursion: a 50 MB paragraph is thousands of blocks deep.
+    while True:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            return
+        if end - start <= max_chars:
+            out.append(Block(start, end))
+            return
+        # Too long for one parse: cut at the last newline, else sentence end, else space before the limit.
+        limit = start + max_chars
+        cut = -1
+        for pattern in ("\n", ". ", " "):
+            cut = text.rfind(pattern, start + max_chars // 2, limit)
+            if cut != -1:
+                cut += len(pattern)
+                break
+        if cut == -1:
+            cut = limit
+        head_end = cut
+        while head_end > start and text[head_end - 1].isspace():
+            head_end -= 1
+        if head_end > start:
+            out.append(Block(_skip_space(text, start, head_end), head_end))
+        start = cut
+
+
+def _skip_space(text: str, start: int, end: int) -> int:
     while start < end and text[start].isspace():
         start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if start >= end:
-        return
-    if end - start <= max_chars:
-        out.append(Block(start, end))
-        return
-    # Too long for one parse: cut at the last newline, else sentence end, else space before the limit.
-    limit = start + max_chars
-    cut = -1
-    for pattern in ("\n", ". ", " "):
-        cut = text.rfind(pattern, start + max_chars // 2, limit)
-        if cut != -1:
-            cut += len(pattern)
-            break
-    if cut == -1:
-        cut = limit
-    _append_stripped(text, start, cut, max_chars, out)
-    _append_stripped(text, cut, end, max_chars, out)
+    return start
 
 
 class Analyzer(Protocol):
@@ -85,6 +97,7 @@ class SpacyAnalyzer:
         self.model = model
         self.batch_size = batch_size
         self._nlp = None
+        self._splitter = None
 
     @property
     def nlp(self):
@@ -105,12 +118,32 @@ class SpacyAnalyzer:
     def vocab(self):
         return self.nlp.vocab
 
-    def pipe(self, texts: Sequence[str]) -> Iterator[object]:
-        """Analyse ``texts`` in batches, yielding one ``Doc`` per text."""
+    def pipe(self, texts: Iterable[str]) -> Iterator[object]:
+        """Analyse ``texts`` in batches, yielding one ``Doc`` per text (a generator is read lazily)."""
         return self.nlp.pipe(texts, batch_size=self.batch_size)
 
     def __call__(self, text: str):
         return self.nlp(text)
+
+    @property
+    def sentence_splitter(self):
+        """A tokenizer plus spaCy's rule-based ``sentencizer``, in the pipeline's language.
+
+        Tens of times faster than the full pipeline and with no parse to keep: what very large
+        documents are split with (see :func:`index.store.analyse_documents`).
+        """
+        if self._splitter is None:
+            import spacy
+
+            splitter = spacy.blank(self.nlp.lang)
+            splitter.add_pipe("sentencizer")
+            splitter.max_length = self.nlp.max_length
+            self._splitter = splitter
+        return self._splitter
+
+    def split_sentences(self, texts: Iterable[str]) -> Iterator[object]:
+        """Like :meth:`pipe`, but sentence boundaries only (no tags, parse or entities)."""
+        return self.sentence_splitter.pipe(texts, batch_size=self.batch_size)
 
 
 def sentence_offsets(doc, base: int = 0) -> list[tuple[int, int]]:

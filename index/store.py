@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -62,6 +63,8 @@ class Manifest:
     documents: list[dict] = field(default_factory=list)
     num_chunks: int = 0
     files: dict = field(default_factory=dict)
+    #: Documents longer than this were split with the fast sentence splitter and not parsed.
+    large_document_chars: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
@@ -69,7 +72,7 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: dict) -> "Manifest":
         names = {f for f in cls.__dataclass_fields__}
-        missing = names - set(data) - {"files", "documents", "num_chunks", "dense_index"}
+        missing = names - set(data) - {"files", "documents", "num_chunks", "dense_index", "large_document_chars"}
         if missing:
             raise IndexCorrupt(f"manifest lacks {sorted(missing)}")
         return cls(**{k: v for k, v in data.items() if k in names})
@@ -84,28 +87,57 @@ def rebuild_hint(index_dir: Path) -> str:
 _DOCBIN_ATTRS = ["ORTH", "TAG", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "LEMMA", "POS", "SENT_START", "SPACY", "MORPH"]
 
 
+#: Documents longer than this (characters) are split into sentences by the fast rule-based
+#: splitter and their parse is not stored: the full pipeline would take hours and gigabytes
+#: on a 50 MB file. ``QA_LARGE_DOCUMENT_CHARS`` overrides it.
+LARGE_DOCUMENT_CHARS = 1_000_000
+#: Chunks embedded per call while indexing, so memory does not grow with a document's size.
+EMBED_BATCH_CHUNKS = 1024
+
+
 @dataclass
 class AnalysedDocument:
-    """Sentences, chunks and parsed blocks of one document."""
+    """Sentences, chunks and parsed blocks of one document.
+
+    ``blocks`` is empty for a large document (see :data:`LARGE_DOCUMENT_CHARS`): only its
+    sentence offsets are known, and a reader parses its sentences on demand.
+    """
 
     document: Document
     sentences: list[tuple[int, int]]
     chunks: list[Chunk]
     blocks: list[tuple[int, object]]  # (block start offset, spaCy Doc)
 
+    @property
+    def parsed(self) -> bool:
+        return bool(self.blocks)
+
 
 def analyse_documents(
-    documents: Sequence[Document], analyzer: SpacyAnalyzer, settings: ChunkerSettings
+    documents: Sequence[Document], analyzer: SpacyAnalyzer, settings: ChunkerSettings,
+    *, large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
 ) -> Iterator[AnalysedDocument]:
-    """Split each document into sentences and chunks, keeping its parsed blocks."""
+    """Split each document into sentences and chunks, keeping its parsed blocks.
+
+    Args:
+        documents: the documents.
+        analyzer: the spaCy pipeline.
+        settings: chunk bounds.
+        large_document_chars: documents longer than this are split with the analyser's fast
+            rule-based sentence splitter, block by block, and no parse is kept (``None``: never).
+    """
     for document in documents:
         blocks = split_blocks(document.text)
-        texts = [document.text[b.start : b.end] for b in blocks]
+        large = large_document_chars is not None and len(document.text) > large_document_chars
+        # A generator: spaCy reads the blocks batch by batch, so only a batch of Docs is alive.
+        texts = (document.text[b.start : b.end] for b in blocks)
+        docs = analyzer.split_sentences(texts) if large else analyzer.pipe(texts)
         sentences: list[tuple[int, int]] = []
         parsed = []
-        for block, doc in zip(blocks, analyzer.pipe(texts)):
+        for block, doc in zip(blocks, docs):
             sentences.extend(sentence_offsets(doc, base=block.start))
-            parsed.append((block.start, doc))
+            if not large:
+                parsed.append((block.start, doc))
         sentences = bound_sentences(document.text, sentences, settings.max_words)
         chunks = chunk_sentences(document.doc_id, document.text, sentences, settings)
         yield AnalysedDocument(document, sentences, chunks, parsed)
@@ -175,34 +207,80 @@ class DocumentCache:
         return removed
 
 
+def embed_in_batches(embedder: Embedder, texts: Iterable[str], count: int, batch: int = EMBED_BATCH_CHUNKS,
+                     show_progress: bool = False) -> np.ndarray:
+    """Embed ``count`` texts drawn lazily from ``texts``, ``batch`` at a time, into one array.
+
+    Only one batch of texts is alive at a time and the result is written into a preallocated
+    array, so memory is the vectors plus one batch, whatever ``count`` is.
+    """
+    if batch < 1:
+        raise ValueError("batch must be positive")
+    iterator = iter(texts)
+    out: np.ndarray | None = None
+    done = 0
+    while done < count:
+        group = list(itertools.islice(iterator, min(batch, count - done)))
+        if not group:
+            break
+        vectors = embedder.embed(group, show_progress=show_progress)
+        if out is None:
+            out = np.empty((count, vectors.shape[1]), dtype=np.float32)
+        out[done : done + len(group)] = vectors
+        done += len(group)
+    if out is None:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    if done != count:
+        raise ValueError(f"expected {count} texts to embed, got {done}")
+    return out
+
+
 def _analyse_and_embed(
     documents: Sequence[Document], analyzer: SpacyAnalyzer, embedder: Embedder, settings: ChunkerSettings,
-    embed_title: bool, show_progress: bool,
-) -> list[CachedDocument]:
+    embed_title: bool, show_progress: bool, *, large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
+    embed_batch: int = EMBED_BATCH_CHUNKS,
+) -> Iterator[CachedDocument]:
+    """Analyse and embed documents, yielding one entry per document in order.
+
+    Documents are analysed one at a time; their chunks are embedded together once about
+    ``embed_batch`` are waiting (small documents share forward passes), and a document with
+    more chunks than that is embedded ``embed_batch`` at a time.
+    """
     from spacy.tokens import DocBin
 
-    analysed = list(analyse_documents(documents, analyzer, settings))
-    passages = [passage_text(a.document, c, embed_title) for a in analysed for c in a.chunks]
-    vectors = embedder.embed(passages, show_progress=show_progress) if passages else None
-    entries = []
-    position = 0
-    for a in analysed:
+    pending: list[tuple[AnalysedDocument, np.ndarray, bytes]] = []
+    waiting = 0
+
+    def flush() -> Iterator[CachedDocument]:
+        texts = (passage_text(a.document, c, embed_title) for a, _, _ in pending for c in a.chunks)
+        vectors = embed_in_batches(embedder, texts, waiting, embed_batch, show_progress)
+        position = 0
+        for a, block_offsets, analysis in pending:
+            count = len(a.chunks)
+            yield CachedDocument(
+                sentences=np.asarray(a.sentences, dtype=np.int64).reshape(-1, 2),
+                chunks=np.asarray([(c.start, c.end, c.first_sentence, c.last_sentence) for c in a.chunks],
+                                  dtype=np.int64).reshape(-1, 4),
+                vectors=vectors[position : position + count],
+                block_offsets=block_offsets,
+                analysis=analysis,
+            )
+            position += count
+        pending.clear()
+
+    for a in analyse_documents(documents, analyzer, settings, large_document_chars=large_document_chars):
         doc_bin = DocBin(attrs=_DOCBIN_ATTRS)
         for _, doc in a.blocks:
             doc_bin.add(doc)
-        count = len(a.chunks)
-        dimension = vectors.shape[1] if vectors is not None else 0
-        entries.append(CachedDocument(
-            sentences=np.asarray(a.sentences, dtype=np.int64).reshape(-1, 2),
-            chunks=np.asarray([(c.start, c.end, c.first_sentence, c.last_sentence) for c in a.chunks],
-                              dtype=np.int64).reshape(-1, 4),
-            vectors=(vectors[position : position + count] if vectors is not None
-                     else np.zeros((0, dimension), dtype=np.float32)),
-            block_offsets=np.asarray([offset for offset, _ in a.blocks], dtype=np.int64),
-            analysis=doc_bin.to_bytes(),
-        ))
-        position += count
-    return entries
+        block_offsets = np.asarray([offset for offset, _ in a.blocks], dtype=np.int64)
+        pending.append((a, block_offsets, doc_bin.to_bytes()))
+        a.blocks.clear()  # the Docs live on as DocBin bytes; drop the objects
+        waiting += len(a.chunks)
+        if waiting >= embed_batch:
+            yield from flush()
+            waiting = 0
+    if pending:
+        yield from flush()
 
 
 # --------------------------------------------------------------------------- BM25
@@ -331,8 +409,15 @@ def build_index(
     dense_index: str = "auto",
     show_progress: bool = False,
     on_step: Callable[[str], None] | None = None,
+    large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
+    embed_batch: int = EMBED_BATCH_CHUNKS,
 ) -> Manifest:
     """Build a complete index of ``documents`` and make it the current one, atomically.
+
+    Args:
+        large_document_chars: documents longer than this are split into sentences by the fast
+            rule-based splitter and not parsed (see :func:`analyse_documents`); ``None``: never.
+        embed_batch: chunks embedded per call (bounds memory on a large document).
 
     Raises:
         CorpusError: when there is nothing to index or another build holds the lock.
@@ -353,20 +438,22 @@ def build_index(
         tmp.mkdir()
 
         recipe = {"model": embedder.name, "chunker": chunker.to_dict(), "analyzer": analyzer.model,
-                  "embed_title": embed_title, "format": FORMAT_VERSION}
+                  "embed_title": embed_title, "format": FORMAT_VERSION, "large_document_chars": large_document_chars}
         cache = DocumentCache(index_dir / "cache", recipe)
         entries: list[CachedDocument | None] = [cache.get(d) for d in documents]
         missing = [i for i, e in enumerate(entries) if e is None]
         say(f"analysing and embedding {len(missing)} new or changed document(s) with {embedder.name}; "
             f"reusing {len(documents) - len(missing)} unchanged")
-        batch = 256  # documents per analyse+embed round, so memory stays bounded on big corpora
-        for first in range(0, len(missing), batch):
-            group = missing[first : first + batch]
-            computed = _analyse_and_embed([documents[i] for i in group], analyzer, embedder, chunker,
-                                          embed_title, show_progress)
-            for i, entry in zip(group, computed):
-                cache.put(documents[i], entry)
-                entries[i] = entry
+        computed = _analyse_and_embed([documents[i] for i in missing], analyzer, embedder, chunker, embed_title,
+                                      show_progress, large_document_chars=large_document_chars, embed_batch=embed_batch)
+        for i, entry in zip(missing, computed):
+            cache.put(documents[i], entry)
+            entries[i] = entry
+        large = [documents[i].doc_id for i in missing
+                 if large_document_chars is not None and len(documents[i].text) > large_document_chars]
+        if large:
+            say(f"{len(large)} large document(s) split into sentences without a full parse: {', '.join(large[:5])}"
+                + (" ..." if len(large) > 5 else ""))
 
         chunk_rows: list[np.ndarray] = []
         sentence_rows: list[np.ndarray] = []
@@ -398,7 +485,10 @@ def build_index(
             for d, s_, e_, f_, l_ in chunks_table.tolist()
         ]
         retriever = bm25s.BM25(method=BM25_SETTINGS["method"], k1=BM25_SETTINGS["k1"], b=BM25_SETTINGS["b"])
-        retriever.index(bm25_tokenize(passages), show_progress=False)
+        tokens = bm25_tokenize(passages)
+        del passages  # a copy of the corpus text: free it before BM25 builds its matrices
+        retriever.index(tokens, show_progress=False)
+        del tokens
         retriever.save(str(tmp / "bm25"))
 
         np.save(tmp / "chunks.npy", chunks_table)
@@ -422,6 +512,7 @@ def build_index(
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             documents=[{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title} for d in documents],
             num_chunks=len(chunks_table),
+            large_document_chars=large_document_chars,
             files={name: _file_digest(tmp / name) for name in (*_DATA_FILES, "blocks.npy")},
         )
         (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")

@@ -3,15 +3,21 @@
 The database lives beside the index folder, not inside it, because a rebuild replaces the
 index folder; so neither a restart nor a rebuild loses a conversation. Conversations idle for
 longer than ``ttl_seconds`` expire: they are invisible at once and deleted on the next write.
+The store is bounded: beyond ``max_conversations`` the least recently used conversations are
+dropped, and beyond ``max_turns`` a conversation's oldest turns.
+
+Every write is one transaction committed before the method returns (WAL journal,
+``synchronous=FULL``), so a turn the server has acknowledged survives a crash of the server.
+Conversation ids are 128 random bits (``secrets``): holding the id is what grants access.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +50,11 @@ def default_chat_db(index_dir: Path) -> Path:
     return index_dir.parent / f"{index_dir.name}.chats.sqlite3"
 
 
+def new_conversation_id() -> str:
+    """32 hex digits of 128 random bits from the OS's CSPRNG (a UUID4 has only 122)."""
+    return secrets.token_hex(16)
+
+
 @dataclass(frozen=True)
 class StoredTurn:
     """A turn as stored: the resolver's state and the answer object shown to the user."""
@@ -73,14 +84,21 @@ class ChatStore:
         path: the SQLite file (created with its folder when missing).
         ttl_seconds: idle time after which a conversation expires.
         clock: returns the current time in seconds (tests pass a fake).
+        max_conversations: conversations kept; creating one more drops the least recently used.
+        max_turns: turns kept per conversation; appending one more drops the oldest.
     """
 
     def __init__(self, path: str | Path, ttl_seconds: float = 7 * 24 * 3600,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *, max_conversations: int = 10_000,
+                 max_turns: int = 200) -> None:
         if ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive")
+        if max_conversations < 1 or max_turns < 1:
+            raise ValueError("max_conversations and max_turns must be positive")
         self.path = Path(path)
         self.ttl_seconds = ttl_seconds
+        self.max_conversations = max_conversations
+        self.max_turns = max_turns
         self.clock = clock
         # One connection shared by the server's worker threads; SQLite serialises writes and
         # the lock keeps each transaction whole.
@@ -89,9 +107,18 @@ class ChatStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
+        # Durable at COMMIT even on power loss (WAL's default, NORMAL, only survives a process crash).
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA busy_timeout = 5000")
         with self._lock:  # executescript commits on its own: no surrounding transaction
             self._db.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
         self.expire()
+
+    @classmethod
+    def from_settings(cls, settings) -> "ChatStore":
+        """The store a :class:`qa.config.Settings` describes (path, expiry and bounds)."""
+        return cls(settings.chat_db or default_chat_db(settings.index_dir), settings.chat_ttl_seconds,
+                   max_conversations=settings.chat_max_conversations, max_turns=settings.chat_max_turns)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -117,13 +144,16 @@ class ChatStore:
             return db.execute("DELETE FROM conversations WHERE updated_at < ?", (self._cutoff(),)).rowcount
 
     def create(self) -> Conversation:
-        """Start a new, empty conversation (and drop expired ones)."""
+        """Start a new, empty conversation (and drop expired ones and, beyond the bound, the least recently used)."""
         self.expire()
         now = self.clock()
-        conversation_id = uuid.uuid4().hex
+        conversation_id = new_conversation_id()
         with self._transaction() as db:
             db.execute("INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)",
                        (conversation_id, now, now))
+            db.execute(
+                "DELETE FROM conversations WHERE id IN (SELECT id FROM conversations "
+                "ORDER BY updated_at DESC, rowid DESC LIMIT -1 OFFSET ?)", (self.max_conversations,))
         return Conversation(conversation_id, now, now, [])
 
     def get(self, conversation_id: str) -> Conversation | None:
@@ -157,6 +187,8 @@ class ChatStore:
                 (conversation_id, position, now, json.dumps(turn.to_dict(), ensure_ascii=False),
                  json.dumps(answer, ensure_ascii=False)),
             )
+            db.execute("DELETE FROM turns WHERE conversation_id = ? AND position <= ?",
+                       (conversation_id, position - self.max_turns))
         return StoredTurn(position, now, turn, answer)
 
     def delete(self, conversation_id: str) -> bool:

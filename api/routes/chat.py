@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Sequence
 
 from fastapi import APIRouter, HTTPException, Path, Response
 
-from api.dependencies import Services, ServicesDep, SettingsDep
+from api.dependencies import DeadlineDep, Services, ServicesDep, SettingsDep
 from api.schemas import SESSION_ID_PATTERN, AnswerOut, ChatRequest, ChatResponse, ConversationOut, ErrorOut, TurnOut
 from qa.conversation import Resolution, Turn, answer_from_dict, answer_in_conversation, reply_text
 from qa.models import Answer
@@ -26,17 +27,24 @@ def unknown_session(session_id: str) -> HTTPException:
 
 def run_turn(services: Services, history: Sequence[Turn], message: str, top_k: int | None = None
              ) -> tuple[Resolution, Answer, Turn]:
-    """Answer ``message`` after ``history`` (used by /chat and /v1/chat/completions)."""
-    with services.lock:
-        return answer_in_conversation(services.pipeline, history, message, nlp=services.nlp, top_k=top_k)
+    """Answer ``message`` after ``history`` (used by /chat and /v1/chat/completions).
+
+    The caller holds ``services.models()``.
+    """
+    return answer_in_conversation(services.pipeline, history, message, nlp=services.nlp, top_k=top_k)
+
+
+def past_deadline() -> HTTPException:
+    return HTTPException(status_code=504, detail="the answer came after the time limit and was not kept; retry later")
 
 
 @router.post("/chat", response_model=ChatResponse, summary="Send a chat message",
              responses={**_UNKNOWN,
                         422: {"model": ErrorOut, "description": "Empty, too long or malformed message.",
                               "content": {"application/json": {"example": {"detail": "the question is empty"}}}},
-                        503: {"model": ErrorOut, "description": "The index is not loaded."}})
-def post_chat(request: ChatRequest, services: ServicesDep, settings: SettingsDep) -> ChatResponse:
+                        503: {"model": ErrorOut, "description": "The index is not loaded, or the server stayed busy."},
+                        504: {"model": ErrorOut, "description": "Not answered within the time limit (the turn is not kept)."}})
+def post_chat(request: ChatRequest, services: ServicesDep, settings: SettingsDep, deadline: DeadlineDep) -> ChatResponse:
     """Answer a message as the next turn of a conversation.
 
     Leave `session_id` out to start a conversation; send the returned `session_id` with the
@@ -45,18 +53,24 @@ def post_chat(request: ChatRequest, services: ServicesDep, settings: SettingsDep
     the message was understood.
     """
     store = services.store
-    if request.session_id is None:
-        conversation = store.create()
-    else:
+    history: list[Turn] = []
+    if request.session_id is not None:
         conversation = store.get(request.session_id)
         if conversation is None:
             raise unknown_session(request.session_id)
-    history = conversation.history[-settings.chat_history_turns:]
-    resolution, answer, turn = run_turn(services, history, request.message)
-    stored = store.append(conversation.id, turn, answer.to_dict())
+        history = conversation.history[-settings.chat_history_turns:]
+    with services.models(deadline):
+        resolution, answer, turn = run_turn(services, history, request.message)
+    if time.monotonic() > deadline:
+        # The client has already been told 504: keeping the turn would add one it never saw.
+        raise past_deadline()
+    # A new conversation is created only once its first message is answered: a refused
+    # message leaves nothing behind.
+    session_id = request.session_id or store.create().id
+    stored = store.append(session_id, turn, answer.to_dict())
     if stored is None:  # ended by a DELETE while this message was being answered
-        raise unknown_session(conversation.id)
-    return ChatResponse(**answer.to_dict(), session_id=conversation.id, message=turn.message,
+        raise unknown_session(session_id)
+    return ChatResponse(**answer.to_dict(), session_id=session_id, message=turn.message,
                         referred_back=resolution.referred_back, turn=stored.position, reply=reply_text(answer))
 
 

@@ -15,7 +15,7 @@ from typing import Iterator
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 
-from api.dependencies import ServicesDep, SettingsDep
+from api.dependencies import DeadlineDep, ServicesDep, SettingsDep
 from api.routes.chat import run_turn
 from api.schemas import (AnswerOut, ChatCompletion, ChatCompletionRequest, CompletionChoice, CompletionMessage,
                          ErrorOut, ModelList, ModelOut, OpenAIMessage, Usage)
@@ -62,7 +62,8 @@ def list_models(settings: SettingsDep) -> ModelList:
                             'data: {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": '
                             '{"content": "Maria "}, "finish_reason": null}], ...}\n\ndata: [DONE]\n\n')}},
                             "description": "A chat completion, or with `stream: true` server-sent chunks."}})
-def chat_completions(request: ChatCompletionRequest, services: ServicesDep, settings: SettingsDep):
+def chat_completions(request: ChatCompletionRequest, services: ServicesDep, settings: SettingsDep,
+                     deadline: DeadlineDep):
     """Answer the last user message, follow-ups resolved from the earlier messages.
 
     `choices[0].message.content` holds the answer with `[n]` citation markers, the quote and
@@ -73,8 +74,10 @@ def chat_completions(request: ChatCompletionRequest, services: ServicesDep, sett
     last = request.messages[-1]
     if last.role != "user":
         raise HTTPException(status_code=422, detail=f"the last message must come from the user (got {last.role!r})")
-    history = _history(request.messages[:-1], services.nlp, settings.max_question_chars, settings.chat_history_turns)
-    _, answer, _ = run_turn(services, history, last.text())
+    # Rebuilding the history runs spaCy too: it goes under the models' lock with the answer.
+    with services.models(deadline):
+        history = _history(request.messages[:-1], services.nlp, settings.max_question_chars, settings.chat_history_turns)
+        _, answer, _ = run_turn(services, history, last.text())
     content = reply_text(answer)
     answer_out = AnswerOut.model_validate(answer.to_dict())
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

@@ -1,5 +1,7 @@
 // The chat page: POST /chat per message, the session id kept in localStorage, the history
 // restored from GET /chat/{id}. Text from answers is only ever inserted with textContent.
+// When the server has an API key (QA_API_KEY), a 401 makes the page ask for it; the key is kept
+// for this tab only (sessionStorage) and sent as "Authorization: Bearer <key>".
 "use strict";
 
 const log = document.getElementById("log");
@@ -7,6 +9,39 @@ const form = document.getElementById("ask-form");
 const input = document.getElementById("message");
 const send = document.getElementById("send");
 const SESSION_KEY = "qa-bot-session";
+const API_KEY = "qa-bot-api-key";
+
+function authHeaders(headers) {
+  const key = sessionStorage.getItem(API_KEY);
+  return key ? Object.assign({}, headers, { Authorization: "Bearer " + key }) : Object.assign({}, headers);
+}
+
+// fetch() with the API key; on 401 ask for the key (again) and retry.
+async function apiFetch(url, options) {
+  options = options || {};
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(url, Object.assign({}, options, { headers: authHeaders(options.headers) }));
+    if (response.status !== 401 || attempt >= 2) return response;
+    const key = window.prompt(attempt === 0 && !sessionStorage.getItem(API_KEY)
+      ? "This server needs an API key:" : "That API key was refused. API key:");
+    if (!key) return response;
+    sessionStorage.setItem(API_KEY, key.trim());
+  }
+}
+
+// Citation links: a browser cannot add a header to a plain link, so with a key the page
+// fetches the citation view itself and opens it from a blob.
+async function openCitation(event) {
+  if (!sessionStorage.getItem(API_KEY)) return;  // no key: the plain link works
+  event.preventDefault();
+  const url = event.currentTarget.href;
+  const view = window.open("", "_blank");  // opened now, inside the click, so it is not blocked
+  const response = await apiFetch(url, { headers: { Accept: "text/html" } });
+  const page = await response.text();
+  if (!view) return;
+  view.opener = null;
+  view.location = URL.createObjectURL(new Blob([page], { type: response.ok ? "text/html" : "text/plain" }));
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -28,6 +63,7 @@ function citeLink(citation, n) {
   a.target = "_blank";
   a.rel = "noopener";
   a.title = citation.title + " (" + citation.doc_id + "), characters " + citation.start + "\u2013" + citation.end;
+  a.addEventListener("click", openCitation);
   return a;
 }
 
@@ -54,6 +90,7 @@ function showAnswer(message, answer) {
         a.href = c.url;
         a.target = "_blank";
         a.rel = "noopener";
+        a.addEventListener("click", openCitation);
         item.appendChild(a);
         item.appendChild(document.createTextNode(" \u2014 " + c.doc_id + ", characters " + c.start + "\u2013" + c.end));
         list.appendChild(item);
@@ -82,7 +119,7 @@ function detailText(body, status) {
 async function restore() {
   const id = localStorage.getItem(SESSION_KEY);
   if (!id) return;
-  const response = await fetch("/chat/" + encodeURIComponent(id));
+  const response = await apiFetch("/chat/" + encodeURIComponent(id));
   if (!response.ok) { localStorage.removeItem(SESSION_KEY); return; }
   const conversation = await response.json();
   conversation.turns.forEach((t) => { showUser(t.message); showAnswer(t.message, t.answer); });
@@ -92,14 +129,14 @@ async function ask(message) {
   const body = { message: message };
   const id = localStorage.getItem(SESSION_KEY);
   if (id) body.session_id = id;
-  let response = await fetch("/chat", {
+  let response = await apiFetch("/chat", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
   if (response.status === 404 && id) {
     // The conversation expired or was ended elsewhere: start a new one.
     localStorage.removeItem(SESSION_KEY);
     delete body.session_id;
-    response = await fetch("/chat", {
+    response = await apiFetch("/chat", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
   }
@@ -124,7 +161,7 @@ document.getElementById("new-chat").addEventListener("click", async () => {
   const id = localStorage.getItem(SESSION_KEY);
   localStorage.removeItem(SESSION_KEY);
   log.textContent = "";
-  if (id) await fetch("/chat/" + encodeURIComponent(id), { method: "DELETE" }).catch(() => {});
+  if (id) await apiFetch("/chat/" + encodeURIComponent(id), { method: "DELETE" }).catch(() => {});
   input.focus();
 });
 

@@ -86,14 +86,15 @@ def api_index_dir(tmp_path_factory, api_docs, spacy_analyzer) -> Path:
 
 @pytest.fixture
 def api_settings(api_index_dir, tmp_path) -> Settings:
-    return Settings(index_dir=api_index_dir, chat_db=tmp_path / "chats.sqlite3")
+    # Loaded before the first request, so that tests need not wait for /health.
+    return Settings(index_dir=api_index_dir, chat_db=tmp_path / "chats.sqlite3", load_in_background=False)
 
 
 def fake_loader(spacy_analyzer):
     def load(settings: Settings) -> Services:
         pipeline = QAPipeline(settings, embedder=FakeEmbedder(), analyzer=spacy_analyzer, answerer=SentenceAnswerer())
         return Services(pipeline=pipeline, nlp=spacy_analyzer.nlp,
-                        store=ChatStore(settings.chat_db, settings.chat_ttl_seconds))
+                        store=ChatStore.from_settings(settings))
     return load
 
 
