@@ -121,11 +121,39 @@ def sentence_spans(blocks: Sequence[tuple[int, object]], sentences: Sequence[tup
     return out
 
 
+class OnDemandSentences:
+    """The sentences of a document whose parse was not stored (a very large one), parsed when
+    first asked for and kept, so that only the retrieved part of it is ever parsed.
+
+    Behaves like the list of ``(offset, Span)`` that :func:`sentence_spans` returns.
+    """
+
+    def __init__(self, text: str, sentences: Sequence[tuple[int, int]], nlp) -> None:
+        self.text = text
+        self.sentences = sentences
+        self.nlp = nlp
+        self.parsed: dict[int, tuple[int, object]] = {}
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def __getitem__(self, position: int) -> tuple[int, object]:
+        if position < 0:
+            position += len(self.sentences)
+        if position not in self.parsed:
+            start, end = self.sentences[position]
+            doc = self.nlp(self.text[start:end])
+            self.parsed[position] = (start, doc[:])
+        return self.parsed[position]
+
+
 def corpus_stats(index: CorpusIndex, spans: dict[str, list[tuple[int, object]]]) -> CorpusStats:
-    """Sentence frequencies of every content term of the corpus."""
+    """Sentence frequencies of every content term of the corpus (parsed documents only)."""
     frequency: Counter = Counter()
     count = 0
     for doc_spans in spans.values():
+        if isinstance(doc_spans, OnDemandSentences):
+            continue
         for _, span in doc_spans:
             count += 1
             frequency.update({term_of(t) for t in span if is_content(t)})
@@ -793,7 +821,8 @@ class RuleAnswerer:
             return entry[1]
         blocks = index.parsed_blocks(self.analyzer.vocab)
         spans = {
-            doc_id: sentence_spans(blocks.get(doc_id, []), sentences) if blocks.get(doc_id) else []
+            doc_id: sentence_spans(blocks[doc_id], sentences) if blocks.get(doc_id)
+            else OnDemandSentences(index.document(doc_id).text, sentences, self.analyzer)
             for doc_id, sentences in index.sentences.items()
         }
         cache = _IndexCache(corpus_stats(index, spans), spans)
@@ -816,7 +845,8 @@ class RuleAnswerer:
         _ = self.analyzer.nlp
         if index is not None:
             cache = self._cache(index)
-            keys = [(doc_id, i) for doc_id, spans in cache.spans.items() for i in range(len(spans))]
+            keys = [(doc_id, i) for doc_id, spans in cache.spans.items()
+                    if not isinstance(spans, OnDemandSentences) for i in range(len(spans))]
             if self.embedder is not None and keys:
                 self._similarities(cache, "warm up", keys)
 

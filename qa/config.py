@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +23,9 @@ class Settings(BaseSettings):
         corpus: folder indexed when no index exists yet.
         top_k: passages handed to the answerer.
         candidates: results each retriever contributes before fusion.
+        reader: use the learned span reader beside the rules (``QA_READER=0``: rules only).
+        reader_weights: folder with the reader's weights; ``None`` is the shipped ``qa/reader/weights``.
+        reader_int8: run the reader with dynamic int8 matrix multiplies (faster, slightly less exact).
         dense_index: FAISS index type: exact ``flat``, approximate ``hnsw``, or ``auto``
             (exact up to 50,000 chunks).
         chat_db: SQLite file of the conversations (``qa serve``, ``qa chat``); ``None`` means
@@ -30,6 +33,20 @@ class Settings(BaseSettings):
         chat_ttl_seconds: conversations idle for longer expire.
         chat_history_turns: earlier turns a follow-up is resolved against.
         api_model_name: model id the OpenAI-compatible endpoint reports.
+        api_key: when set, every HTTP route except ``/health`` and the page shell (``/``,
+            ``/static``, ``/docs``) requires ``Authorization: Bearer <key>``.
+        cors_origins: origins allowed to call the API from a browser (CORS); empty turns CORS off.
+        max_body_bytes: largest request body accepted (413 above).
+        request_timeout_seconds: longest a request may take, waiting for the models included
+            (503 when the models stay busy that long, 504 when answering takes longer).
+        chat_max_conversations: conversations kept; the least recently used are dropped beyond it.
+        chat_max_turns: turns kept per conversation; the oldest are dropped beyond it.
+        load_in_background: ``qa serve`` answers at once (``/health`` 503 while loading) and
+            loads the index in the background; off, start-up waits for the index.
+        large_document_chars: documents longer than this are split into sentences with a fast
+            rule-based splitter and their parse is not stored (the answerer parses their
+            sentences on demand), so that indexing a 50 MB file stays fast and bounded.
+        embed_batch_chunks: chunks embedded per call while indexing (bounds memory).
     """
 
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
@@ -42,7 +59,19 @@ class Settings(BaseSettings):
     candidates: int = Field(default=50, ge=1, le=10_000)
     max_question_chars: int = Field(default=2000, ge=10)
     dense_index: Literal["auto", "flat", "hnsw"] = "auto"
+    reader: bool = True
+    reader_weights: Path | None = None
+    reader_int8: bool = False
     chat_db: Path | None = None
     chat_ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     chat_history_turns: int = Field(default=10, ge=1, le=100)
     api_model_name: str = "qa-bot"
+    api_key: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    chat_max_conversations: int = Field(default=10_000, ge=1)
+    chat_max_turns: int = Field(default=200, ge=1)
+    load_in_background: bool = True
+    large_document_chars: int = Field(default=1_000_000, ge=1)
+    embed_batch_chunks: int = Field(default=1024, ge=1)

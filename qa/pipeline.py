@@ -76,16 +76,29 @@ def index_corpus(
     analyzer = analyzer or SpacyAnalyzer(settings.spacy_model)
     manifest = build_index(
         documents, settings.index_dir, embedder, analyzer, ChunkerSettings(),
-        dense_index=settings.dense_index, show_progress=show_progress, on_step=on_step,
+        dense_index=settings.dense_index, large_document_chars=settings.large_document_chars,
+        embed_batch=settings.embed_batch_chunks, show_progress=show_progress, on_step=on_step,
     )
     return IndexReport(manifest, skipped, time.perf_counter() - started)
 
 
-def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder):
-    """The answerer used when none is injected."""
+def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Settings | None = None):
+    """The answerer used when none is injected: the rules, joined by the learned reader when its
+    weights are there (and ``settings.reader`` is on)."""
     from qa.answerer import RuleAnswerer
+    from qa.hybrid import HybridAnswerer
 
-    return RuleAnswerer(analyzer, embedder)
+    settings = settings or Settings()
+    reader = None
+    if settings.reader:
+        from qa.reader.reader import DEFAULT_WEIGHTS_DIR, SpanReader
+
+        folder = Path(settings.reader_weights or DEFAULT_WEIGHTS_DIR)
+        if any(folder.glob("*.safetensors")):
+            reader = SpanReader(str(folder), dynamic_int8=settings.reader_int8)
+        else:
+            logger.warning("no reader weights in %s: answering with the rules only", folder)
+    return HybridAnswerer(RuleAnswerer(analyzer, embedder), reader)
 
 
 class QAPipeline:
@@ -111,7 +124,7 @@ class QAPipeline:
         self.embedder = embedder or SentenceTransformerEmbedder(self.index.manifest.model)
         self.analyzer = analyzer or SpacyAnalyzer(self.index.manifest.analyzer)
         self.retriever = HybridRetriever(self.index, self.embedder, candidates=self.settings.candidates)
-        self.answerer = answerer or default_answerer(self.analyzer, self.embedder)
+        self.answerer = answerer or default_answerer(self.analyzer, self.embedder, self.settings)
 
     @classmethod
     def open(

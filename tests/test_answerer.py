@@ -150,3 +150,22 @@ def test_corpus_stats_idf_ranks_rare_terms_higher():
     stats = CorpusStats(num_sentences=10, document_frequency=Counter({"board": 5, "ferry": 1}), lowered_text="")
     assert stats.idf("ferry") > stats.idf("board")
     assert stats.idf("unseen") > stats.idf("ferry")
+
+
+def test_large_documents_without_a_stored_parse_are_parsed_on_demand(tmp_path, analyzer):
+    """Documents above the size threshold keep no parse in the index; the answerer parses the
+    retrieved sentences when asked and still cites exact offsets."""
+    embedder = FakeEmbedder()
+    documents = [document_from_text("harbour.txt", HARBOUR), document_from_text("museum.txt", MUSEUM)]
+    build_index(documents, tmp_path / "ix", embedder, analyzer, large_document_chars=200)
+    index = load_index(tmp_path / "ix")
+    assert len(HARBOUR) > 200 > len(MUSEUM)
+    assert index.parsed_blocks(analyzer.vocab).get("harbour.txt") is None
+    assert index.parsed_blocks(analyzer.vocab).get("museum.txt")
+    answerer = RuleAnswerer(analyzer, embedder)
+    question = "When was Maria Lindqvist elected?"
+    answer = answerer.answer(question, HybridRetriever(index, embedder).retrieve(question, top_k=3), index)
+    assert answer.found and answer.answer == "March 2021"
+    citation = answer.citations[0]
+    assert citation.doc_id == "harbour.txt"
+    assert index.document(citation.doc_id).text[citation.start : citation.end] == "March 2021"

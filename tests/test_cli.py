@@ -15,7 +15,7 @@ from tests.conftest import FakeEmbedder
 class FirstSentenceAnswerer:
     """Answers with the first word of the top passage's first sentence; abstains on 'unicorn'."""
 
-    def __init__(self, analyzer, embedder):
+    def __init__(self, analyzer, embedder, settings=None):
         pass
 
     def answer(self, question, passages, index):
