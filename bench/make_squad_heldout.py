@@ -1,0 +1,57 @@
+"""Write the reader's held-out SQuAD articles as a corpus folder and a questions file for `qa eval`.
+
+Usage:
+    python bench/make_squad_heldout.py OUT_DIR [--limit 300] [--seed 1]
+    qa eval OUT_DIR/questions.jsonl --corpus OUT_DIR/corpus            # hybrid (default)
+    QA_READER=0 qa eval OUT_DIR/questions.jsonl --corpus OUT_DIR/corpus  # rules only
+
+Only the articles the reader never trained on (``qa.reader.data.DEFAULT_HELDOUT``) are used, and
+all of their paragraphs form one corpus, so retrieval has to find the paragraph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from qa.reader import data
+    from qa.reader.train import DEFAULT_DATA
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out")
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    paragraphs = data.load_corpus(args.data)
+    questions = data.load_questions(args.data)
+    data.align_questions(paragraphs, questions)
+    held = set(data.DEFAULT_HELDOUT)
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "corpus").mkdir(parents=True)
+    for article in sorted(held):
+        shutil.copytree(Path(args.data) / "corpus" / article, out / "corpus" / article)
+    chosen = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held]
+    random.Random(args.seed).shuffle(chosen)
+    chosen = chosen[: args.limit]
+    with open(out / "questions.jsonl", "w", encoding="utf-8") as handle:
+        for q in chosen:
+            handle.write(json.dumps({"id": q.qid, "question": q.question, "answers": q.answers}) + "\n")
+    print(f"{len(chosen)} questions ({sum(not q.answers for q in chosen)} unanswerable) over "
+          f"{len(list((out / 'corpus').rglob('*.txt')))} paragraphs of {len(held)} held-out articles in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
