@@ -21,7 +21,7 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import replace, dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -941,6 +941,21 @@ class RuleAnswerer:
         if confidence < self.min_confidence:
             return Answer.not_found(analysis.text, confidence)
         return self._build_answer(analysis.text, chosen, index, confidence)
+
+    @staticmethod
+    def expand_to_entities(chosen: ScoredSpan) -> ScoredSpan:
+        """Widen a span that cuts through a named entity so that it covers the whole entity.
+
+        An answer is never half a name or half a date ("month" of "earlier this month").
+        """
+        doc = chosen.sentence.span.doc
+        start, end = chosen.candidate.start, chosen.candidate.end
+        for entity in doc.ents:
+            if entity.start < end and start < entity.end and (entity.start < start or entity.end > end):
+                start, end = min(start, entity.start), max(end, entity.end)
+        if (start, end) == (chosen.candidate.start, chosen.candidate.end):
+            return chosen
+        return replace(chosen, candidate=replace(chosen.candidate, start=start, end=end))
 
     def sentence_at(self, ranking: "Ranking", index: CorpusIndex, doc_id: str, position: int, rank: int) -> ScoredSentence:
         """The scored sentence ``position`` of ``doc_id``, scoring it now if :meth:`rank` did not."""

@@ -128,4 +128,5 @@ class HybridAnswerer:
         if not pool:
             return Answer.not_found(ranking.analysis.text)
         chosen = pool[0]
-        return self.rules.decide(ranking, chosen.span, index, agreement=chosen.mixed(self.reader_weight))
+        span = self.rules.expand_to_entities(chosen.span)
+        return self.rules.decide(ranking, span, index, agreement=chosen.mixed(self.reader_weight))

@@ -87,3 +87,9 @@ def test_reader_span_outside_rule_candidates_is_scored(setup):
 def test_unrelated_question_still_abstains(setup):
     answer = ask(setup, "What is the boiling point of mercury?", ScriptedReader("12 varieties", 0.2))
     assert answer.found is False and answer.answer is None
+
+
+def test_a_span_inside_a_named_entity_is_widened_to_the_entity(setup):
+    # the reader proposes only part of a date; the answer is the whole date entity
+    answer = ask(setup, "When was Maria Lindqvist elected?", ScriptedReader("2021", 0.99), weight=1.0)
+    assert answer.answer == "March 2021"
