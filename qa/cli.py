@@ -68,6 +68,16 @@ def main(verbose: bool) -> None:
       qa eval questions.jsonl
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        # Libraries that log or draw progress bars on their own: keep the CLI's output clean.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+            pass
 
 
 @main.command("index")
