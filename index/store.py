@@ -286,8 +286,16 @@ def _analyse_and_embed(
 # --------------------------------------------------------------------------- BM25
 
 
-def bm25_tokenize(texts: Sequence[str], show_progress: bool = False):
+def import_bm25s():
+    """Import bm25s, undoing the DEBUG level it gives its own logger at import time."""
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.INFO)
+    return bm25s
+
+
+def bm25_tokenize(texts: Sequence[str], show_progress: bool = False):
+    bm25s = import_bm25s()
     import Stemmer
 
     return bm25s.tokenize(
@@ -297,7 +305,7 @@ def bm25_tokenize(texts: Sequence[str], show_progress: bool = False):
 
 
 def bm25_query_tokens(question: str) -> list[str]:
-    import bm25s
+    bm25s = import_bm25s()
     import Stemmer
 
     tokens = bm25s.tokenize(
@@ -422,7 +430,7 @@ def build_index(
     Raises:
         CorpusError: when there is nothing to index or another build holds the lock.
     """
-    import bm25s
+    bm25s = import_bm25s()
     import faiss
     from spacy.tokens import DocBin
 
@@ -590,7 +598,7 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         IndexMismatch: the index was built with another model or format.
         IndexCorrupt: a file is missing, truncated, or changed since it was written.
     """
-    import bm25s
+    bm25s = import_bm25s()
     import faiss
 
     index_dir = Path(index_dir)
