@@ -45,18 +45,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HARBOUR = """Harbour News
+sys.path.insert(0, str(ROOT))
+from tests.conftest import HARBOUR, ORCHARD  # noqa: E402  (the documents the tests use)
 
-Maria Lindqvist chairs the harbour board of Eastport. She was elected in March 2021.
-
-The board met on Tuesday to discuss a new ferry terminal. Lindqvist said the terminal would cost 40 million euros.
-She will speak in Oslo next month. In Oslo she will meet the Norwegian transport minister, Jonas Berg.
-"""
-ORCHARD = """Orchard Report
-
-The Appleby orchard grows 12 varieties of apples. Its oldest tree was planted in 1892 by Thomas Green.
-Frost damaged the blossoms in April, so the harvest was smaller than usual.
-"""
 QUESTIONS = [
     "Who chairs the harbour board?",
     "When was Maria Lindqvist elected?",
