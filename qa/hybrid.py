@@ -56,6 +56,28 @@ def overlap_ratio(a: tuple[int, int], b: tuple[int, int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+#: Reader candidates considered per question.
+READER_CANDIDATES = 10
+
+
+def reader_votes(output, passages: list[RetrievedPassage]) -> dict[tuple[str, int, int], tuple[float, int]]:
+    """The reader's probability per document span, summed over the passages that hold it.
+
+    Retrieved chunks overlap by a sentence, so one occurrence of an answer can be read twice;
+    its probability mass is split between the copies and belongs together.
+
+    Returns:
+        ``{(doc_id, start, end): (probability, best rank of a passage holding it)}``.
+    """
+    votes: dict[tuple[str, int, int], tuple[float, int]] = {}
+    for candidate in output.candidates:
+        chunk = passages[candidate.passage_index].chunk
+        key = (chunk.doc_id, chunk.start + candidate.start, chunk.start + candidate.end)
+        probability, rank = votes.get(key, (0.0, candidate.passage_index + 1))
+        votes[key] = (min(1.0, probability + candidate.score), min(rank, candidate.passage_index + 1))
+    return votes
+
+
 def softmax(scores: list[float], temperature: float) -> list[float]:
     if not scores:
         return []
@@ -99,25 +121,23 @@ class HybridAnswerer:
             start, end = span_offsets(span)
             pool.append(VotedSpan(span, span.sentence.doc_id, start, end, prob))
         if self.reader is not None and ranking.cache is not None:
-            output = self.reader.read(ranking.analysis.text, [p.chunk.text for p in passages])
+            output = self.reader.read(ranking.analysis.text, [p.chunk.text for p in passages], top_n=READER_CANDIDATES)
             top_rule = max((s.score for s in ranking.spans), default=0.0)
-            for candidate in output.candidates:
-                chunk = passages[candidate.passage_index].chunk
-                start, end = chunk.start + candidate.start, chunk.start + candidate.end
-                same = [v for v in pool if v.doc_id == chunk.doc_id and overlap_ratio((v.start, v.end), (start, end)) >= SAME_SPAN_IOU]
+            for (doc_id, start, end), (probability, first_rank) in reader_votes(output, passages).items():
+                same = [v for v in pool if v.doc_id == doc_id and overlap_ratio((v.start, v.end), (start, end)) >= SAME_SPAN_IOU]
                 if same:
                     for voted in same:
-                        voted.reader_prob = max(voted.reader_prob, candidate.score)
+                        voted.reader_prob = max(voted.reader_prob, probability)
                     continue
-                starts = [s for s, _ in index.sentences[chunk.doc_id]]
+                starts = [s for s, _ in index.sentences[doc_id]]
                 position = max(0, bisect_right(starts, start) - 1)
-                sentence = self.rules.sentence_at(ranking, index, chunk.doc_id, position, candidate.passage_index + 1)
+                sentence = self.rules.sentence_at(ranking, index, doc_id, position, first_rank)
                 scored = self.rules.score_span(ranking, sentence, start, end)
                 if scored is None:
                     continue
                 # a span the rules did not propose gets the rule probability its score would have had
                 prob = probabilities[0] * math.exp((scored.score - top_rule) / self.rule_temperature) if probabilities else 0.0
-                pool.append(VotedSpan(scored, chunk.doc_id, *span_offsets(scored), min(prob, 1.0), candidate.score))
+                pool.append(VotedSpan(scored, doc_id, *span_offsets(scored), min(prob, 1.0), probability))
         pool.sort(key=lambda v: -v.mixed(self.reader_weight))
         return pool
 

@@ -93,3 +93,20 @@ def test_a_span_inside_a_named_entity_is_widened_to_the_entity(setup):
     # the reader proposes only part of a date; the answer is the whole date entity
     answer = ask(setup, "When was Maria Lindqvist elected?", ScriptedReader("2021", 0.99), weight=1.0)
     assert answer.answer == "March 2021"
+
+
+def test_reader_votes_sum_the_copies_of_one_occurrence():
+    from index.chunking import Chunk
+    from qa.hybrid import reader_votes
+    from qa.retrieval import RetrievedPassage
+
+    text = "One. Two three. Four."
+    first = Chunk("d", 0, 15, text[0:15], 0, 1)   # "One. Two three."
+    second = Chunk("d", 5, 21, text[5:21], 1, 2)  # "Two three. Four." (shares a sentence)
+    passages = [RetrievedPassage(0, first, 1.0, 0, 0, 1, 1), RetrievedPassage(1, second, 0.9, 0, 0, 2, 2)]
+    output = ReaderOutput([SpanCandidate(0, 5, 14, "Two three", 0.3), SpanCandidate(1, 0, 9, "Two three", 0.25),
+                           SpanCandidate(1, 11, 15, "Four", 0.2)], 0.1)
+    votes = reader_votes(output, passages)
+    assert votes[("d", 5, 14)] == (pytest.approx(0.55), 1)
+    assert votes[("d", 16, 20)] == (pytest.approx(0.2), 2)
+    assert text[16:20] == "Four"
