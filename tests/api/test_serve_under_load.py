@@ -31,8 +31,10 @@ MAX_GROWTH_MIB = 150
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve-load")
     process, base = load_test.start_server(folder)
-    yield {"process": process, "base": base, "folder": folder}
-    load_test.stop_server(process, signal.SIGKILL)
+    state = {"process": process, "base": base, "folder": folder}
+    yield state
+    # a test may have replaced the server by a restarted one: stop whichever runs now
+    load_test.stop_server(state["process"], signal.SIGKILL)
 
 
 def test_short_load_has_no_errors_lost_turns_or_changed_answers(server):
