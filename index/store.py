@@ -317,9 +317,11 @@ def bm25_query_tokens(question: str) -> list[str]:
 
 # --------------------------------------------------------------------------- dense index
 
-#: Above this many chunks an approximate (HNSW) index replaces exact search.
+#: Above this many chunks an approximate (HNSW) index replaces exact search. efSearch 128:
+#: recall@10 against exact search was 0.976 on 20k real MiniLM passages with real questions
+#: (64 gave 0.951 and falls as the index grows), at 0.17 ms per query (bench/bench_ann.py).
 HNSW_THRESHOLD = 50_000
-HNSW_DEFAULTS = {"type": "hnsw", "M": 32, "efConstruction": 80, "efSearch": 64}
+HNSW_DEFAULTS = {"type": "hnsw", "M": 32, "efConstruction": 80, "efSearch": 128}
 
 
 def choose_dense_index(num_vectors: int, requested: str = "auto") -> dict:

@@ -155,9 +155,9 @@ def test_dense_index_choice():
 
 def test_hnsw_index_is_recorded_and_searchable(tmp_path, small_docs, fake_embedder, blank_analyzer):
     manifest = build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer, dense_index="hnsw")
-    assert manifest.dense_index == {"type": "hnsw", "M": 32, "efConstruction": 80, "efSearch": 64}
+    assert manifest.dense_index == {"type": "hnsw", "M": 32, "efConstruction": 80, "efSearch": 128}
     index = load_index(tmp_path / "ix")
-    assert index.dense.hnsw.efSearch == 64
+    assert index.dense.hnsw.efSearch == 128
     query = fake_embedder.embed(["apple orchard"])
     _, ids = index.dense.search(query, 1)
     assert index.chunks[ids[0][0]].doc_id == "orchard.md"

@@ -1,0 +1,67 @@
+"""The pure helpers of the scale benchmarks (bench/bench_ann.py, bench_haystack.py, make_corpus.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}_under_test", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+bench_ann = _load("bench_ann")
+bench_haystack = _load("bench_haystack")
+make_corpus = _load("make_corpus")
+
+
+def test_recall_at_k_counts_shared_ids_per_row_and_ignores_missing():
+    exact = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    approximate = np.array([[4, 3, 9, -1], [8, 7, 6, 5]])
+    assert bench_ann.recall_at_k(approximate, exact) == (2 / 4 + 4 / 4) / 2
+
+
+def test_contains_answer_normalises_and_needs_whole_words():
+    assert bench_haystack.contains_answer("It opened in 1889, said The Times.", ["the times"])
+    assert bench_haystack.contains_answer("Chaired by Mrs. Okafor.", ["mrs okafor"])
+    assert not bench_haystack.contains_answer("A total of 18890 visitors.", ["1889"])
+    assert not bench_haystack.contains_answer("anything", [""])
+
+
+def test_recall_at_k_skips_unanswerable_questions():
+    questions = [bench_haystack.Question("q1", ["Paris"]), bench_haystack.Question("q2", []),
+                 bench_haystack.Question("q3", ["Rome"])]
+    passages = ["Paris is big.", "Rome is old.", "Nothing here."]
+    assert bench_haystack.recall_at_k([[2, 0], [1], [2]], passages, questions) == 0.5
+
+
+def test_swap_entities_keeps_text_between_mentions_and_one_replacement_per_mention():
+    text = "Ada met Bob in 1901. Ada left."
+    paragraph = make_corpus.Paragraph("a", "A", text, ((0, 3, "PERSON"), (8, 11, "PERSON"), (15, 19, "DATE"),
+                                                       (21, 24, "PERSON")))
+    pools = {"PERSON": ["Zoe"], "DATE": ["2020"]}
+    chosen: dict = {}
+    assert make_corpus.swap_entities(paragraph, pools, random.Random(0), chosen) == "Zoe met Zoe in 2020. Zoe left."
+    assert chosen == {("PERSON", "Ada"): "Zoe", ("PERSON", "Bob"): "Zoe", ("DATE", "1901"): "2020"}
+
+
+def test_make_document_is_deterministic_and_titled():
+    paragraphs = [make_corpus.Paragraph("art", "Article", f"Para {i} by Ada.", ((10, 13, "PERSON"),)) for i in range(3)]
+    pools = {"PERSON": ["Bea", "Cy"]}
+    first = make_corpus.make_document(1234, paragraphs, {"art": [0, 1, 2]}, pools, 2, seed=1)
+    again = make_corpus.make_document(1234, paragraphs, {"art": [0, 1, 2]}, pools, 2, seed=1)
+    assert first == again
+    path, text = first
+    assert path == "0001/001234.txt"
+    assert text.startswith("Article (1234)\n\n")
+    assert text.count("\n\n") == 2 and "Ada" not in text
