@@ -43,3 +43,22 @@ def test_question_with_unknown_words_only_uses_dense(tmp_path, small_docs, fake_
     build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
     results = HybridRetriever(load_index(tmp_path / "ix"), fake_embedder).retrieve("zyzzyva quokka", top_k=3)
     assert all(r.sparse_rank == 0 for r in results)
+
+
+def test_sparse_search_matches_bm25s_ranking():
+    from index.store import bm25_query_tokens, bm25_tokenize, import_bm25s
+    from qa.retrieval import sparse_search
+
+    bm25s = import_bm25s()
+    texts = ["the harbour board met", "a board of apples", "harbour lights and harbour walls", "nothing here",
+             "the board of the harbour chairs"]
+    index = bm25s.BM25()
+    index.index(bm25_tokenize(texts), show_progress=False)
+    tokens = bm25_query_tokens("harbour board")
+    ids, scores = index.retrieve([tokens], k=4, show_progress=False)
+    ours = sparse_search(index, tokens, 4)
+    assert [round(s, 5) for _, s in ours] == [round(float(s), 5) for s in scores[0] if s > 0]
+    assert {i for i, _ in ours} == {int(i) for i, s in zip(ids[0], scores[0]) if s > 0}
+    assert 3 not in {i for i, _ in ours}  # no shared word: not returned
+    assert sparse_search(index, ["zyzzyva"], 4) == []
+    assert len(sparse_search(index, tokens, 100)) == 4
