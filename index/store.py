@@ -563,16 +563,14 @@ class CorpusIndex:
     block_rows: np.ndarray
     analysis_bytes: bytes
     _analysis: dict | None = None
+    _by_id: dict[str, Document] = field(init=False, repr=False)
 
-    @property
-    def by_id(self) -> dict[str, Document]:
-        return {d.doc_id: d for d in self.documents}
+    def __post_init__(self) -> None:
+        self._by_id = {d.doc_id: d for d in self.documents}
 
     def document(self, doc_id: str) -> Document | None:
         """The document with this id, or ``None``."""
-        if not hasattr(self, "_by_id_cache"):
-            self._by_id_cache = self.by_id
-        return self._by_id_cache.get(doc_id)
+        return self._by_id.get(doc_id)
 
     def parsed_blocks(self, vocab) -> dict[str, list[tuple[int, object]]]:
         """Parsed blocks per document id, decoded from the index on first use."""

@@ -202,7 +202,7 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
       qa eval squad/questions.jsonl --corpus squad/corpus --json > report.json
     """
     from qa.evaluation import evaluate, format_report, load_eval_file
-    from qa.pipeline import QAPipeline, index_corpus
+    from qa.pipeline import QAPipeline, clean_question, index_corpus
 
     items = load_eval_file(file)[:limit]
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
@@ -226,8 +226,9 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
                 history.append(turn)
                 passages = pipeline.search(resolution.retrieval_query, top_k)
             else:
-                passages = pipeline.search(item.question, top_k)
-                result = pipeline.answerer.answer(pipeline_question(pipeline, item.question), passages, pipeline.index)
+                question = clean_question(item.question, pipeline.settings.max_question_chars)
+                passages = pipeline.search(question, top_k)
+                result = pipeline.answerer.answer(question, passages, pipeline.index)
             return result, [p.chunk.text for p in passages]
 
         report = evaluate(items, answer)
@@ -254,12 +255,6 @@ def train_reader_command(ctx: click.Context) -> None:
 
     args = ["--help" if a == "--help-trainer" else a for a in ctx.args]
     sys.exit(train_main(args))
-
-
-def pipeline_question(pipeline, question: str) -> str:
-    from qa.pipeline import clean_question
-
-    return clean_question(question, pipeline.settings.max_question_chars)
 
 
 from qa.chat_cli import chat, serve  # noqa: E402
