@@ -22,7 +22,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import replace, dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -630,9 +630,19 @@ def sentence_anchors(question: QuestionAnalysis, span) -> list:
     return [t for t in span if is_anchor(t, question)]
 
 
+class CandidateParts(NamedTuple):
+    """The terms of a candidate's rule score besides its type fit (features for a learned ranker)."""
+
+    proximity: float  # closeness in the parse tree to the question's words in the sentence
+    role: float  # syntactic role bonus for the answer type
+    head_match: float  # the span's head is the question's head noun ("which city" / "the city of X")
+    overlap: float  # fraction of the span's content words that the question already has
+    length: float  # length prior (≤ 0)
+
+
 def score_candidate(
     question: QuestionAnalysis, candidate: CandidateSpan, sentence: ScoredSentence, anchors: Sequence[object]
-) -> tuple[float, float]:
+) -> tuple[float, float, CandidateParts | None]:
     """Score a candidate span.
 
     Args:
@@ -642,20 +652,21 @@ def score_candidate(
         anchors: the sentence's tokens that match question words (:func:`sentence_anchors`).
 
     Returns:
-        ``(score, type score)``; the score is ``-inf`` for spans that only repeat the question.
+        ``(score, type score, parts)``; the score is ``-inf`` (and the parts ``None``) for spans
+        that only repeat the question.
     """
     doc = sentence.span.doc
     tokens = doc[candidate.start : candidate.end]
     overlap = question_overlap(question, tokens)
     if overlap >= 0.5 and question.answer_type != DESCRIPTION:
-        return -math.inf, 0.0
+        return -math.inf, 0.0, None
     if question.head_noun and all(term_of(t) == question.head_noun for t in tokens if is_content(t)) \
             and not any(t.dep_ == "poss" for t in tokens):
-        return -math.inf, 0.0  # "which provisions" is not answered by "provisions"
+        return -math.inf, 0.0, None  # "which provisions" is not answered by "provisions"
     head = doc[candidate.head]
     if candidate.kind in {"noun", "prep", "clause", "adjective"} and head.dep_ == "compound" and head.head.pos_ == "PROPN" \
             and not candidate.start <= head.head.i < candidate.end:
-        return -math.inf, 0.0  # a title or first word cut from a name ("Mr." of "Mr. Smith")
+        return -math.inf, 0.0, None  # a title or first word cut from a name ("Mr." of "Mr. Smith")
     fit = type_score(question, tokens, candidate)
     anchors = [t for t in anchors if not (candidate.start <= t.i < candidate.end)]
     proximity = 0.0
@@ -669,8 +680,9 @@ def score_candidate(
         head_match = 0.6
         if question.answer_type == PERSON and not any(t.ent_type_ == "PERSON" for t in tokens):
             head_match = 0.0  # "which adviser" asks for the adviser's name
-    score = 1.1 * fit + 0.9 * proximity + role + head_match - 0.6 * overlap + length_prior(question, len(tokens), candidate.kind)
-    return score, fit
+    length = length_prior(question, len(tokens), candidate.kind)
+    score = 1.1 * fit + 0.9 * proximity + role + head_match - 0.6 * overlap + length
+    return score, fit, CandidateParts(proximity, role, head_match, overlap, length)
 
 
 # --------------------------------------------------------------------------- support and confidence
@@ -760,6 +772,25 @@ def calibrate_confidence(support: Support, semantic: float, fit: float, margin: 
     return float(1.0 / (1.0 + math.exp(-8.0 * (evidence - 0.55))))
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """The support check of one candidate answer.
+
+    Attributes:
+        support: which question terms and names its sentence and neighbours hold.
+        semantic: embedding similarity of its sentence to the question.
+        fit: its answer-type score (0 for a strict type it does not fit).
+        margin: score gap to the best rival answer, or the reader's agreement if larger.
+        confidence: the hand-calibrated confidence (:func:`calibrate_confidence`).
+    """
+
+    support: Support
+    semantic: float
+    fit: float
+    margin: float
+    confidence: float
+
+
 # --------------------------------------------------------------------------- the component
 
 
@@ -771,6 +802,7 @@ class ScoredSpan:
     sentence: ScoredSentence
     score: float
     fit: float
+    parts: CandidateParts | None = None
 
 
 @dataclass
@@ -901,20 +933,19 @@ class RuleAnswerer:
         for sentence in scored_sentences[: self.max_sentences]:
             anchors = sentence_anchors(analysis, sentence.span)
             for candidate in generate_candidates(sentence.span, analysis):
-                score, fit = score_candidate(analysis, candidate, sentence, anchors)
+                score, fit, parts = score_candidate(analysis, candidate, sentence, anchors)
                 if score == -math.inf:
                     continue
-                best.append(ScoredSpan(candidate, sentence, score + 1.6 * sentence.score, fit))
+                best.append(ScoredSpan(candidate, sentence, score + 1.6 * sentence.score, fit, parts))
         best.sort(key=lambda s: -s.score)
         return Ranking(analysis, best, scored_sentences, cache)
 
-    def decide(self, ranking: "Ranking", chosen: ScoredSpan, index: CorpusIndex, *, agreement: float = 0.0) -> Answer:
-        """Check the support of ``chosen`` and turn it into an answer, or abstain.
+    def evidence(self, ranking: "Ranking", chosen: ScoredSpan, *, agreement: float = 0.0) -> "Evidence":
+        """Support check of ``chosen``: what its sentence and neighbours say for the question.
 
         Args:
             ranking: what :meth:`rank` returned for the question.
             chosen: the span to answer with (the best of the ranking, or one a reader picked).
-            index: the index the passages come from.
             agreement: in [0, 1], how strongly an independent reader backs the same span; it
                 stands in for the score margin over rival answers.
         """
@@ -937,10 +968,21 @@ class RuleAnswerer:
             fit = 0.0
         # Without an embedder, lexical overlap stands in for similarity.
         semantic = sentence.semantic if self.embedder is not None else sentence.lexical
-        confidence = calibrate_confidence(support, semantic, fit, margin)
+        return Evidence(support, semantic, fit, margin, calibrate_confidence(support, semantic, fit, margin))
+
+    def decide(self, ranking: "Ranking", chosen: ScoredSpan, index: CorpusIndex, *, agreement: float = 0.0) -> Answer:
+        """Check the support of ``chosen`` and turn it into an answer, or abstain.
+
+        Args:
+            ranking: what :meth:`rank` returned for the question.
+            chosen: the span to answer with (the best of the ranking, or one a reader picked).
+            index: the index the passages come from.
+            agreement: see :meth:`evidence`.
+        """
+        confidence = self.evidence(ranking, chosen, agreement=agreement).confidence
         if confidence < self.min_confidence:
-            return Answer.not_found(analysis.text, confidence)
-        return self._build_answer(analysis.text, chosen, index, confidence)
+            return Answer.not_found(ranking.analysis.text, confidence)
+        return self.build_answer(ranking.analysis.text, chosen, index, confidence)
 
     @staticmethod
     def expand_to_entities(chosen: ScoredSpan) -> ScoredSpan:
@@ -982,13 +1024,15 @@ class RuleAnswerer:
             return None
         root = span.root
         candidate = CandidateSpan(span.start, span.end, "reader", root.i)
-        score, fit = score_candidate(ranking.analysis, candidate, sentence, sentence_anchors(ranking.analysis, sentence.span))
+        score, fit, parts = score_candidate(ranking.analysis, candidate, sentence,
+                                            sentence_anchors(ranking.analysis, sentence.span))
         if score == -math.inf:
             return None
-        return ScoredSpan(candidate, sentence, score + 1.6 * sentence.score, fit)
+        return ScoredSpan(candidate, sentence, score + 1.6 * sentence.score, fit, parts)
 
     @staticmethod
-    def _build_answer(question: str, chosen: ScoredSpan, index: CorpusIndex, confidence: float) -> Answer:
+    def build_answer(question: str, chosen: ScoredSpan, index: CorpusIndex, confidence: float) -> Answer:
+        """The answer object for ``chosen``: its text, the quote around it and the citation."""
         sentence = chosen.sentence
         doc = sentence.span.doc
         tokens = doc[chosen.candidate.start : chosen.candidate.end]

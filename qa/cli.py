@@ -257,6 +257,24 @@ def train_reader_command(ctx: click.Context) -> None:
     sys.exit(train_main(args))
 
 
+@main.command("train-ranker", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def train_ranker_command(ctx: click.Context) -> None:
+    """Fit the learned answer ranker and abstention model on the reader's held-out articles.
+
+    All options go to the trainer; see `qa train-ranker --help-trainer`.
+
+    \b
+    Examples:
+      qa train-ranker                          # the shipped recipe, into qa/reader/weights/ranker.json
+      qa train-ranker --work /tmp/rk --out /tmp/rk/ranker.json
+    """
+    from qa.reader.train_ranker import main as train_main
+
+    args = ["--help" if a == "--help-trainer" else a for a in ctx.args]
+    sys.exit(train_main(args))
+
+
 from qa.chat_cli import chat, serve  # noqa: E402
 main.add_command(serve)
 main.add_command(chat)

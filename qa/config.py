@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         reader: use the learned span reader beside the rules (``QA_READER=0``: rules only).
         reader_weights: folder with the reader's weights; ``None`` is the shipped ``qa/reader/weights``.
         reader_int8: run the reader with dynamic int8 matrix multiplies (faster, slightly less exact).
+        ranker: with the reader on, pick the answer and decide whether to abstain with the learned
+            ranker (``QA_RANKER=0``: the hand-set mixture and the rules' confidence instead).
+        ranker_weights: the ranker's JSON file; ``None`` is the shipped ``qa/reader/weights/ranker.json``.
         dense_index: FAISS index type: exact ``flat``, approximate ``hnsw``, or ``auto``
             (exact up to 50,000 chunks).
         chat_db: SQLite file of the conversations (``qa serve``, ``qa chat``); ``None`` means
@@ -62,6 +65,8 @@ class Settings(BaseSettings):
     reader: bool = True
     reader_weights: Path | None = None
     reader_int8: bool = False
+    ranker: bool = True
+    ranker_weights: Path | None = None
     chat_db: Path | None = None
     chat_ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     chat_history_turns: int = Field(default=10, ge=1, le=100)

@@ -12,9 +12,13 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
+import numpy as np
+
 from index.store import CorpusIndex
 from qa.answerer import Ranking, RuleAnswerer, ScoredSpan
+from qa.features import answer_features, candidate_features, shortlist
 from qa.models import Answer
+from qa.ranker import LearnedRanker
 from qa.retrieval import RetrievedPassage
 
 # Mixture settings, chosen on half of the reader's held-out SQuAD articles (a grid over
@@ -27,6 +31,20 @@ RULE_TEMPERATURE = 0.5
 SAME_SPAN_IOU = 0.5
 
 
+@dataclass(frozen=True)
+class LearnedChoice:
+    """What the learned ranker saw and picked for a question."""
+
+    candidates: list["VotedSpan"]
+    rows: np.ndarray  # candidate features
+    probabilities: np.ndarray  # ranker probabilities of the candidates
+    best: int  # index of the pick
+    span: ScoredSpan  # the pick, widened to whole entities
+    answer_row: np.ndarray  # answer-model features of the pick
+    confidence: float  # answer-model probability that the pick is right
+    supported: bool  # the rules' support check passes for the pick
+
+
 @dataclass
 class VotedSpan:
     """A span with the probability each answerer gives it."""
@@ -37,6 +55,8 @@ class VotedSpan:
     end: int
     rule_prob: float
     reader_prob: float = 0.0
+    #: the reader's probability of exactly this span (any span, not only its own top candidates)
+    reader_span_prob: float = 0.0
 
     def mixed(self, reader_weight: float) -> float:
         return (1 - reader_weight) * self.rule_prob + reader_weight * self.reader_prob
@@ -78,6 +98,16 @@ def reader_votes(output, passages: list[RetrievedPassage]) -> dict[tuple[str, in
     return votes
 
 
+def span_probability(output, passages: list[RetrievedPassage], doc_id: str, start: int, end: int) -> float:
+    """The reader's probability of a document span, summed over the retrieved chunks that hold it."""
+    total = 0.0
+    for i, passage in enumerate(passages):
+        chunk = passage.chunk
+        if chunk.doc_id == doc_id and chunk.start <= start and end <= chunk.end:
+            total += output.span_probability(i, start - chunk.start, end - chunk.start)
+    return min(1.0, total)
+
+
 def softmax(scores: list[float], temperature: float) -> list[float]:
     if not scores:
         return []
@@ -95,10 +125,13 @@ class HybridAnswerer:
         reader: a :class:`qa.reader.reader.SpanReader` (loaded lazily), or ``None`` for rules only.
         reader_weight: mixture weight of the reader.
         rule_temperature: softmax temperature of rule scores.
+        ranker: a fitted :class:`qa.ranker.LearnedRanker`; when given it picks the span among
+            the candidates in place of the hand-set mixture, and the answer is given only when
+            both its answer model and the rules' support check accept the pick.
     """
 
     def __init__(self, rules: RuleAnswerer, reader=None, *, reader_weight: float = READER_WEIGHT,
-                 rule_temperature: float = RULE_TEMPERATURE) -> None:
+                 rule_temperature: float = RULE_TEMPERATURE, ranker: LearnedRanker | None = None) -> None:
         if not 0.0 <= reader_weight <= 1.0:
             raise ValueError("reader_weight must be in [0, 1]")
         if rule_temperature <= 0:
@@ -107,6 +140,7 @@ class HybridAnswerer:
         self.reader = reader
         self.reader_weight = reader_weight
         self.rule_temperature = rule_temperature
+        self.ranker = ranker
 
     def warm_up(self, index: CorpusIndex | None = None) -> None:
         self.rules.warm_up(index)
@@ -115,13 +149,20 @@ class HybridAnswerer:
 
     def vote(self, ranking: Ranking, passages: list[RetrievedPassage], index: CorpusIndex) -> list[VotedSpan]:
         """All candidate spans with their rule and reader probabilities, best mixture first."""
+        return self.read_and_vote(ranking, passages, index)[0]
+
+    def read_and_vote(self, ranking: Ranking, passages: list[RetrievedPassage],
+                      index: CorpusIndex) -> tuple[list[VotedSpan], float]:
+        """:meth:`vote`, plus the reader's no-answer probability (1.0 without a reader)."""
         probabilities = softmax([s.score for s in ranking.spans], self.rule_temperature)
         pool = []
+        no_answer = 1.0
         for span, prob in zip(ranking.spans, probabilities):
             start, end = span_offsets(span)
             pool.append(VotedSpan(span, span.sentence.doc_id, start, end, prob))
         if self.reader is not None and ranking.cache is not None:
             output = self.reader.read(ranking.analysis.text, [p.chunk.text for p in passages], top_n=READER_CANDIDATES)
+            no_answer = output.no_answer_prob
             top_rule = max((s.score for s in ranking.spans), default=0.0)
             for (doc_id, start, end), (probability, first_rank) in reader_votes(output, passages).items():
                 same = [v for v in pool if v.doc_id == doc_id and overlap_ratio((v.start, v.end), (start, end)) >= SAME_SPAN_IOU]
@@ -138,15 +179,35 @@ class HybridAnswerer:
                 # a span the rules did not propose gets the rule probability its score would have had
                 prob = probabilities[0] * math.exp((scored.score - top_rule) / self.rule_temperature) if probabilities else 0.0
                 pool.append(VotedSpan(scored, doc_id, *span_offsets(scored), min(prob, 1.0), probability))
+            for voted in pool:
+                voted.reader_span_prob = span_probability(output, passages, voted.doc_id, voted.start, voted.end)
         pool.sort(key=lambda v: -v.mixed(self.reader_weight))
-        return pool
+        return pool, no_answer
+
+    def learned_choice(self, ranking: Ranking, pool: list[VotedSpan], no_answer: float,
+                       passages: list[RetrievedPassage]) -> LearnedChoice:
+        """The learned ranker's pick among the shortlisted candidates, with its features."""
+        candidates = shortlist(pool)
+        rows = candidate_features(candidates, ranking)
+        probabilities = self.ranker.rank(rows)
+        best = int(np.argmax(probabilities))
+        span = self.rules.expand_to_entities(candidates[best].span)
+        evidence = self.rules.evidence(ranking, span, agreement=float(probabilities[best]))
+        answer_row = answer_features(best, probabilities, rows, evidence, no_answer, ranking, passages)
+        return LearnedChoice(candidates, rows, probabilities, best, span, answer_row,
+                             self.ranker.confidence(answer_row), evidence.confidence >= self.ranker.min_support)
 
     def answer(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> Answer:
         """Answer ``question`` from ``passages`` (``found=False`` when the support check fails)."""
         ranking = self.rules.rank(question, passages, index)
-        pool = self.vote(ranking, passages, index)
+        pool, no_answer = self.read_and_vote(ranking, passages, index)
         if not pool:
             return Answer.not_found(ranking.analysis.text)
+        if self.ranker is not None:
+            choice = self.learned_choice(ranking, pool, no_answer, passages)
+            if not choice.supported or choice.confidence < self.ranker.threshold:
+                return Answer.not_found(ranking.analysis.text, round(choice.confidence, 4))
+            return self.rules.build_answer(ranking.analysis.text, choice.span, index, choice.confidence)
         chosen = pool[0]
         span = self.rules.expand_to_entities(chosen.span)
         return self.rules.decide(ranking, span, index, agreement=chosen.mixed(self.reader_weight))

@@ -98,7 +98,19 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
             reader = SpanReader(str(folder), dynamic_int8=settings.reader_int8)
         else:
             logger.warning("no reader weights in %s: answering with the rules only", folder)
-    return HybridAnswerer(RuleAnswerer(analyzer, embedder), reader)
+    ranker = None
+    if reader is not None and settings.ranker:
+        from qa.features import ANSWER_FEATURES, CANDIDATE_FEATURES
+        from qa.ranker import DEFAULT_RANKER_PATH, LearnedRanker, RankerFormatError
+
+        path = Path(settings.ranker_weights or DEFAULT_RANKER_PATH)
+        try:
+            ranker = LearnedRanker.load(path, candidate_features=CANDIDATE_FEATURES, answer_features=ANSWER_FEATURES)
+        except RankerFormatError as exc:
+            if settings.ranker_weights is not None:
+                raise  # asked for by name: say so rather than answer differently
+            logger.warning("%s: using the hand-set mixture instead", exc)
+    return HybridAnswerer(RuleAnswerer(analyzer, embedder), reader, ranker=ranker)
 
 
 class QAPipeline:

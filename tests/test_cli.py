@@ -132,3 +132,10 @@ def test_eval_missing_file(fakes):
     result = run("eval", "/nonexistent/q.jsonl")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot read /nonexistent/q.jsonl")
+
+
+def test_train_ranker_without_data_says_where_it_looked(tmp_path):
+    result = CliRunner().invoke(main, ["train-ranker", "--data", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "no SQuAD sample at" in result.output and "nowhere" in result.output
+

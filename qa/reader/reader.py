@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 import os
+from bisect import bisect_left, bisect_right
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 
@@ -36,10 +37,47 @@ class SpanCandidate:
 class ReaderOutput:
     candidates: List[SpanCandidate] = field(default_factory=list)   # best first
     no_answer_prob: float = 1.0                                      # in [0, 1]
+    #: ``(passage_index, start, end) -> probability`` of any character span (0.0 when it is not
+    #: on token boundaries of a window that holds it, or longer than the longest answer)
+    span_scorer: Optional[Callable[[int, int, int], float]] = field(default=None, compare=False, repr=False)
 
     @property
     def best(self) -> Optional[SpanCandidate]:
         return self.candidates[0] if self.candidates else None
+
+    def span_probability(self, passage_index: int, start: int, end: int) -> float:
+        """The reader's probability of an arbitrary span of a passage (the same scale as the
+        candidates' scores, summed over the windows that hold it)."""
+        return self.span_scorer(passage_index, start, end) if self.span_scorer is not None else 0.0
+
+
+class _SpanScorer:
+    """Scores character spans from a question's start/end logits (see :func:`decode_question`)."""
+
+    def __init__(self, S, E, offsets, ctx, feat_passage, log_z: float, max_answer_tokens: int):
+        S, E, offsets, ctx = S.tolist(), E.tolist(), offsets.tolist(), ctx.tolist()
+        self.log_z = log_z
+        self.max_answer_tokens = max_answer_tokens
+        # passage -> windows: (start logits, end logits, token starts, token ends) of passage tokens
+        self.windows: dict = {}
+        for f, passage in enumerate(feat_passage):
+            tokens = [j for j, inside in enumerate(ctx[f]) if inside]
+            if tokens:
+                self.windows.setdefault(passage, []).append((
+                    [S[f][j] for j in tokens], [E[f][j] for j in tokens],
+                    [offsets[f][j][0] for j in tokens], [offsets[f][j][1] for j in tokens]))
+
+    def __call__(self, passage_index: int, start: int, end: int) -> float:
+        total = 0.0
+        for starts_logit, ends_logit, tok_start, tok_end in self.windows.get(passage_index, ()):
+            if tok_start[0] > start or tok_end[-1] < end:
+                continue
+            first = bisect_right(tok_end, start)          # first token ending after `start`
+            last = bisect_left(tok_start, end) - 1         # last token starting before `end`
+            if last < first or last - first >= self.max_answer_tokens:
+                continue
+            total += math.exp(starts_logit[first] + ends_logit[last] - self.log_z)
+        return min(1.0, total)
 
 
 # --------------------------------------------------------------------------- features
@@ -154,7 +192,10 @@ def decode_question(start_logits: torch.Tensor, end_logits: torch.Tensor, ctx: t
             cands.append(SpanCandidate(pi, cs, ce, passages[pi][cs:ce], min(1.0, p)))
         cands.sort(key=lambda c: -c.score)
         cands = cands[:top_n]
-    return ReaderOutput(cands, min(1.0, max(0.0, no_answer)))
+    scorer = None
+    if passage_bias is None:  # (a retrieval prior would make span scores differ from the softmax)
+        scorer = _SpanScorer(S, E, offsets, ctx, feat_passage, float(logZ), max_answer_tokens)
+    return ReaderOutput(cands, min(1.0, max(0.0, no_answer)), scorer)
 
 
 # --------------------------------------------------------------------------- reader
@@ -250,7 +291,15 @@ class SpanReader:
             bias = lp[torch.tensor(sample)]
         out = decode_question(S, E, ctx, offsets, sample, live, self.max_answer_tokens, top_n, bias)
         cands = [SpanCandidate(idx[c.passage_index], c.start, c.end, c.text, c.score) for c in out.candidates]
-        return ReaderOutput(cands, out.no_answer_prob)
+        scorer = None
+        if out.span_scorer is not None:
+            live_index = {original: k for k, original in enumerate(idx)}
+            inner = out.span_scorer
+
+            def scorer(passage_index: int, start: int, end: int) -> float:
+                k = live_index.get(passage_index)
+                return 0.0 if k is None else inner(k, start, end)
+        return ReaderOutput(cands, out.no_answer_prob, scorer)
 
 
 def _dynamic_int8(model):

@@ -482,6 +482,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--n-distractors", type=float)
     ap.add_argument("--max-seq-len", type=int)
     ap.add_argument("--neg-passage-prob", type=float)
+    ap.add_argument("--crop-prob", type=float, help="probability of cropping a passage to a few sentences")
     ap.add_argument("--limit", type=int, help="train on a random subset of N questions (debug)")
     ap.add_argument("--eval-limit", type=int)
     ap.add_argument("--no-eval", action="store_true")
@@ -510,7 +511,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r = train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
                      evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
                      n_distractors=a.n_distractors, max_seq_len=a.max_seq_len,
-                     neg_passage_prob=a.neg_passage_prob)
+                     neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob)
     summ = {k: {kk: vv for kk, vv in v.items() if kk != "threshold_sweep"} if isinstance(v, dict) else v
             for k, v in r.get("metrics_heldout", {}).items()}
     print(json.dumps(summ, indent=1))

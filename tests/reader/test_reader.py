@@ -184,3 +184,31 @@ def test_shipped_weights_answer():
     _check_output(out, passages, r.top_n)
     assert out.best.passage_index == 1 and "1889" in out.best.text
     assert out.no_answer_prob < 0.5
+
+
+def test_span_probability_scores_any_span(tokenizer):
+    passages = ["Paris is the capital of France.", "Berlin is the capital of Germany."]
+    enc, sample, offsets, ctx = encode_pairs(tokenizer, ["capital of France?"] * 2, passages, 64, 16)
+    F, L = enc["input_ids"].shape
+    S = torch.zeros((F, L))
+    E = torch.zeros((F, L))
+    tokens = [i for i in range(L) if ctx[0, i]]
+    S[0, tokens[0]] = 4.0          # "Paris" ... "capital" gets start mass at "Paris"
+    E[0, tokens[3]] = 3.0          # and end mass at "capital"
+    out = decode_question(S, E, ctx, offsets, sample, passages, top_n=3)
+    best = out.candidates[0]
+    assert best.text == "Paris is the capital"
+    assert out.span_probability(0, best.start, best.end) == pytest.approx(best.score, rel=1e-5)
+    # a span the decoder did not list still gets its (smaller) probability
+    other = out.span_probability(0, 0, len("Paris"))
+    assert 0.0 < other < best.score
+    # spans off the passage, past the longest answer, or reversed get nothing
+    assert out.span_probability(5, 0, 5) == 0.0
+    assert out.span_probability(0, 20, 10) == 0.0
+
+
+def test_read_keeps_span_probability_indices(tiny_reader):
+    out = tiny_reader.read("When was the tower completed?", PASSAGES)
+    for c in out.candidates:
+        assert out.span_probability(c.passage_index, c.start, c.end) > 0.0
+    assert out.span_probability(2, 0, 1) == 0.0   # the empty passage was not read

@@ -1,0 +1,381 @@
+"""Fit the learned ranker and answer model (:mod:`qa.ranker`) on articles the reader never saw.
+
+    qa train-ranker                              # the shipped recipe, into qa/reader/weights/ranker.json
+    qa train-ranker --work /tmp/rk --limit 200   # a quick run
+
+Steps:
+
+1. The reader's held-out SQuAD articles (``recipe.json`` of the reader weights) become one
+   corpus, indexed like any user folder, and every question about them is answered in open
+   retrieval: search, the rules' candidates, the reader's candidates (``qa.hybrid``). Each
+   shortlisted candidate's features, its support check and its token F1 against the gold
+   answers are kept (``dump.json`` in the work folder; reused when present).
+2. Leave-one-article-out cross-validation: fit on four articles, predict the fifth. This gives
+   the reported figures (EM/F1 of the picks, and the answer/abstain trade-off curve), all on
+   articles neither the reader nor the ranker was fitted on. The abstention threshold is chosen
+   on that curve.
+3. The shipped models are fitted on all the articles, and saved with the recipe.
+
+Deterministic: no sampling anywhere; the fit is L-BFGS from zero weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from qa.ranker import DEFAULT_RANKER_PATH, LearnedRanker, LinearModel, fit_conditional_logit, fit_logistic, softmax
+
+THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.01)]
+SUPPORT_THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 0.9001, 0.05)]
+#: Share of unanswerable held-out questions (%) the chosen threshold must decline.
+TARGET_ABSTENTION = 60.0
+RANKER_L2 = 1.0
+ANSWER_L2 = 1.0
+
+
+def log(message: str) -> None:
+    print(time.strftime("%H:%M:%S"), message, flush=True)
+
+
+# --------------------------------------------------------------------------- 1. dump
+
+
+def _heldout_articles(reader_dir: Path) -> list[str]:
+    from qa.reader import data as D
+
+    recipe = reader_dir / "recipe.json"
+    if recipe.exists():
+        return list(json.loads(recipe.read_text())["data"]["heldout_articles"])
+    return list(D.DEFAULT_HELDOUT)
+
+
+def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional[int] = None) -> list[dict]:
+    """Answer every held-out question in open retrieval and keep each candidate's features."""
+    from qa.answerer import RuleAnswerer
+    from qa.config import Settings
+    from qa.evaluation import exact_match, token_f1
+    from qa.features import ANSWER_FEATURES, answer_features, candidate_features, shortlist
+    from qa.hybrid import HybridAnswerer, span_offsets
+    from qa.pipeline import QAPipeline, index_corpus
+    from qa.reader import data as D
+    from qa.reader.reader import SpanReader
+
+    paragraphs = D.load_corpus(data_dir)
+    questions = D.load_questions(data_dir)
+    D.align_questions(paragraphs, questions)
+    held = _heldout_articles(reader_dir)
+    corpus = work / "corpus"
+    if corpus.exists():
+        shutil.rmtree(corpus)
+    for article in held:
+        shutil.copytree(Path(data_dir) / "corpus" / article, corpus / article)
+    settings = Settings(index_dir=work / "index", reader=False)
+    index_corpus([corpus], settings, on_step=log)
+    pipeline = QAPipeline(settings)
+    rules = RuleAnswerer(pipeline.analyzer, pipeline.embedder)
+    hybrid = HybridAnswerer(rules, SpanReader(str(reader_dir)).load())
+    hybrid.warm_up(pipeline.index)
+    chosen = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held]
+    if limit and limit < len(chosen):  # evenly spaced, so that every article is represented
+        chosen = [chosen[int(i * len(chosen) / limit)] for i in range(limit)]
+    log(f"{len(chosen)} questions ({sum(not q.answers for q in chosen)} unanswerable) on {len(held)} articles")
+
+    def candidates_of(question: str, passages, answers: list[str]) -> list[dict]:
+        ranking = rules.rank(question, passages, pipeline.index)
+        pool, no_answer = hybrid.read_and_vote(ranking, passages, pipeline.index)
+        candidates = shortlist(pool)
+        features = candidate_features(candidates, ranking)
+        placeholder = np.full(len(candidates), 1.0 / max(len(candidates), 1))
+        items = []
+        for i, voted in enumerate(candidates):
+            span = rules.expand_to_entities(voted.span)
+            start, end = span_offsets(span)
+            text = pipeline.index.document(voted.doc_id).text[start:end]
+            evidence = rules.evidence(ranking, span)
+            answer_row = answer_features(i, placeholder, features, evidence, no_answer, ranking, passages)
+            items.append({"text": text, "f1": token_f1(text, answers) if answers else 0.0,
+                          "em": exact_match(text, answers) if answers else 0.0,
+                          "x": features[i].tolist(), "a": answer_row.tolist(), "ev": evidence_parts(evidence),
+                          "rule_score": voted.span.score, "mixed": voted.mixed(hybrid.reader_weight)})
+        return items
+
+    rows, started = [], time.time()
+    top_k = settings.top_k
+    for n, q in enumerate(chosen, start=1):
+        article = paragraphs[q.pid].article
+        passages = pipeline.search(q.question)
+        rows.append({"id": q.qid, "article": article, "answers": q.answers, "synthetic": False,
+                     "candidates": candidates_of(q.question, passages, q.answers)})
+        if q.answers:
+            # The same question with its paragraph gone from the corpus: the documents no longer
+            # say, though retrieval still finds passages on the topic. Kept as an unanswerable
+            # question unless an answer string survives in what is read.
+            gold_doc = f"{article}/{paragraphs[q.pid].name}"
+            others = [p for p in pipeline.search(q.question, top_k + 10) if p.chunk.doc_id != gold_doc][:top_k]
+            if others and not any(a.lower() in p.chunk.text.lower() for a in q.answers for p in others):
+                rows.append({"id": q.qid + "/without-paragraph", "article": article, "answers": [],
+                             "synthetic": True, "candidates": candidates_of(q.question, others, [])})
+        if n % 100 == 0:
+            log(f"dumped {n}/{len(chosen)} ({(time.time() - started) / n * 1000:.0f} ms per question)")
+    assert list(ANSWER_FEATURES)  # the dump's "a" columns follow ANSWER_FEATURES
+    return rows
+
+
+# --------------------------------------------------------------------------- 2. fit and cross-validate
+
+
+def _column(name: str) -> int:
+    from qa.features import ANSWER_FEATURES
+
+    return ANSWER_FEATURES.index(name)
+
+
+def fit(rows: Sequence[dict], ranker_l2: float = RANKER_L2, answer_l2: float = ANSWER_L2) -> LearnedRanker:
+    """Fit the ranker on the answerable questions and the answer model on all of them."""
+    from qa.features import ANSWER_FEATURES, ANSWER_SIGNS, CANDIDATE_FEATURES, CANDIDATE_SIGNS
+
+    groups, targets = [], []
+    for row in rows:
+        cands = row["candidates"]
+        if not row["answers"] or not cands:  # (synthetic unanswerable rows have no answers either)
+            continue
+        f1 = np.array([c["f1"] for c in cands])
+        if f1.max() <= 0:
+            continue  # no candidate overlaps the gold answer: nothing to learn about ranking
+        best = (f1 >= f1.max() - 1e-9).astype(np.float64)
+        groups.append(np.array([c["x"] for c in cands]))
+        targets.append(best / best.sum())
+    ranker = fit_conditional_logit(groups, targets, CANDIDATE_FEATURES, l2=ranker_l2, signs=CANDIDATE_SIGNS)
+    xs, ys = [], []
+    for row in rows:
+        pick = ranker_pick(ranker, row)
+        if pick is None:
+            continue
+        xs.append(pick[1])
+        ys.append(pick[0]["f1"] if row["answers"] else 0.0)
+    answer = fit_logistic(np.array(xs), np.array(ys), ANSWER_FEATURES, l2=answer_l2, signs=ANSWER_SIGNS)
+    return LearnedRanker(ranker, answer, 0.5)
+
+
+def evidence_parts(evidence) -> dict:
+    """What :func:`qa.answerer.calibrate_confidence` needs of a candidate's support check, so that
+    its confidence can be recomputed once the ranker's agreement is known."""
+    support = evidence.support
+    return {"coverage": support.coverage, "absent": bool(support.absent_from_corpus),
+            "entities_supported": support.entities_supported,
+            "people_unsupported": support.names_unsupported_are_people, "focus_missing": support.focus_missing,
+            "semantic": evidence.semantic, "fit": evidence.fit, "margin": evidence.margin}
+
+
+def support_confidence(parts: dict, agreement: float) -> float:
+    """The rules' confidence of a candidate, with the ranker's probability as its agreement."""
+    from qa.answerer import Support, calibrate_confidence
+
+    support = Support(parts["coverage"], (), ("?",) if parts["absent"] else (), parts["entities_supported"],
+                      parts["people_unsupported"], parts["focus_missing"])
+    return calibrate_confidence(support, parts["semantic"], parts["fit"], max(parts["margin"], agreement))
+
+
+def ranker_pick(ranker: LinearModel, row: dict):
+    """``(candidate, answer features)`` of the ranker's pick among a dumped question's candidates."""
+    cands = row["candidates"]
+    if not cands:
+        return None
+    probabilities = softmax(ranker.scores(np.array([c["x"] for c in cands])))
+    best = int(np.argmax(probabilities))
+    others = np.delete(probabilities, best)
+    a = np.array(cands[best]["a"], dtype=np.float64)
+    a[_column("p_chosen")] = probabilities[best]
+    a[_column("p_margin")] = probabilities[best] - (others.max() if others.size else 0.0)
+    a[_column("rule_confidence")] = support_confidence(cands[best]["ev"], float(probabilities[best]))
+    return cands[best], a
+
+
+def choose(model: LearnedRanker, row: dict):
+    """``(candidate, learned confidence, support confidence)`` of the model's pick, or ``None``."""
+    pick = ranker_pick(model.ranker, row)
+    if pick is None:
+        return None
+    return pick[0], model.confidence(pick[1]), float(pick[1][_column("rule_confidence")])
+
+
+def score_picks(picks: Sequence[tuple], threshold: float, min_support: float) -> dict:
+    """EM/F1 on answerable questions (abstaining scores 0), abstention accuracy on the real
+    unanswerable questions and on the synthetic ones (a question whose paragraph was removed).
+
+    ``picks`` holds ``(row, candidate or None, learned confidence, support confidence)``; a pick
+    is answered when both reach their threshold."""
+    em = f1 = answerable = answered_answerable = 0
+    unanswerable = {False: [0, 0], True: [0, 0]}   # synthetic -> [questions, abstained]
+    for row, cand, confidence, support in picks:
+        answered = cand is not None and confidence >= threshold and support >= min_support
+        if row["answers"]:
+            answerable += 1
+            if answered:
+                answered_answerable += 1
+                em += cand["em"]
+                f1 += cand["f1"]
+        else:
+            counts = unanswerable[bool(row.get("synthetic"))]
+            counts[0] += 1
+            counts[1] += not answered
+    real, synthetic = unanswerable[False], unanswerable[True]
+    return {"threshold": threshold, "min_support": min_support, "EM": round(100 * em / max(answerable, 1), 2),
+            "F1": round(100 * f1 / max(answerable, 1), 2),
+            "answered_answerable": round(answered_answerable / max(answerable, 1), 4),
+            "abstain_unanswerable": round(100 * real[1] / max(real[0], 1), 2),
+            "abstain_synthetic": round(100 * synthetic[1] / max(synthetic[0], 1), 2),
+            "overall": round(100 * (f1 + real[1]) / max(answerable + real[0], 1), 2)}
+
+
+def pick_operating_point(grid: Sequence[dict], target_abstention: float = TARGET_ABSTENTION) -> dict:
+    """Among the (threshold, min_support) pairs that decline at least ``target_abstention`` % of the
+    unanswerable questions, the one with the best answerable F1 (ties: lower thresholds); without
+    one, the pair with the best overall score."""
+    reaching = [c for c in grid if c["abstain_unanswerable"] >= target_abstention]
+    if reaching:
+        return max(reaching, key=lambda c: (c["F1"], -c["threshold"], -c["min_support"]))
+    return max(grid, key=lambda c: (c["overall"], -c["threshold"], -c["min_support"]))
+
+
+def cross_validate(rows: Sequence[dict]) -> tuple[list, list[dict]]:
+    """Leave-one-article-out predictions ``[(row, candidate, learned confidence, support confidence)]``,
+    and per-fold EM/F1 of the picks (answering everything)."""
+    articles = sorted({r["article"] for r in rows})
+    picks, folds = [], []
+    for article in articles:
+        train = [r for r in rows if r["article"] != article]
+        test = [r for r in rows if r["article"] == article]
+        model = fit(train)
+        fold = []
+        for row in test:
+            pick = choose(model, row)
+            fold.append((row, *pick) if pick else (row, None, 0.0, 0.0))
+        picks.extend(fold)
+        everything = score_picks(fold, 0.0, 0.0)
+        folds.append({"article": article, "questions": sum(1 for r in test if not r.get("synthetic")),
+                      "EM": everything["EM"], "F1": everything["F1"]})
+    return picks, folds
+
+
+def baseline_picks(rows: Sequence[dict], key: str) -> list:
+    """Picks of the hand-set answerers on the same candidates: ``key`` is "mixed" (the hybrid
+    mixture) or "rule_score" (the rules); their support confidence as they computed it."""
+    out = []
+    for row in rows:
+        cands = row["candidates"]
+        if not cands:
+            out.append((row, None, 0.0, 0.0))
+            continue
+        best = max(cands, key=lambda c: c[key])
+        agreement = best["mixed"] if key == "mixed" else 0.0
+        out.append((row, best, 1.0, support_confidence(best["ev"], agreement)))
+    return out
+
+
+def train_ranker(data_dir: str, work: Path, out: Path, reader_dir: Path, limit: Optional[int] = None,
+                 refresh: bool = False) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    dump_path = work / "dump.json"
+    started = time.time()
+    if dump_path.exists() and not refresh:
+        rows = json.loads(dump_path.read_text())
+        log(f"reusing {dump_path} ({len(rows)} questions); --refresh to redo it")
+    else:
+        rows = dump_candidates(data_dir, work, reader_dir, limit)
+        dump_path.write_text(json.dumps(rows))
+    dump_seconds = time.time() - started
+
+    from qa.answerer import DEFAULT_MIN_CONFIDENCE
+    from qa.features import ANSWER_FEATURES, CANDIDATE_FEATURES
+
+    picks, folds = cross_validate(rows)
+    grid = [score_picks(picks, t, m) for m in SUPPORT_THRESHOLDS for t in THRESHOLDS]
+    chosen = pick_operating_point(grid)
+    curve = [c for c in grid if c["min_support"] == chosen["min_support"]]
+    answer_all = score_picks(picks, 0.0, 0.0)
+    before = {
+        "rules": score_picks(baseline_picks(rows, "rule_score"), 0.0, DEFAULT_MIN_CONFIDENCE),
+        "hybrid_mixture": score_picks(baseline_picks(rows, "mixed"), 0.0, DEFAULT_MIN_CONFIDENCE),
+    }
+    oracle = sum(max((c["f1"] for c in r["candidates"]), default=0.0) for r in rows if r["answers"])
+    answerable = sum(1 for r in rows if r["answers"])
+    synthetic = sum(1 for r in rows if r.get("synthetic"))
+    final = fit(rows)
+    recipe = {
+        "data": {"data_dir": data_dir, "articles": sorted({r["article"] for r in rows}), "questions": len(rows) - synthetic,
+                 "unanswerable": len(rows) - answerable - synthetic,
+                 "synthetic_unanswerable": synthetic, "setting": "open retrieval over all paragraphs of these "
+                 "articles (the reader's held-out articles), default top_k"},
+        "features": {"candidate": list(CANDIDATE_FEATURES), "answer": list(ANSWER_FEATURES)},
+        "fit": {"ranker": "conditional logit, L-BFGS, l2=%s" % RANKER_L2,
+                "answer": "logistic regression on the pick's F1 (0 for unanswerable), l2=%s" % ANSWER_L2,
+                "decision": "answer when the answer model's probability reaches `threshold` and the rules' "
+                            "support confidence (with the ranker's probability as agreement) reaches `min_support`",
+                "threshold_rule": f"the pair with the best answerable F1 among those declining >= {TARGET_ABSTENTION}% "
+                                  "of the unanswerable questions, on the cross-validated predictions"},
+        "cross_validation": {"scheme": "leave one article out", "folds": folds,
+                             "curve_at_chosen_min_support": curve, "chosen": chosen, "no_abstention": answer_all},
+        "before_same_candidates": before,
+        "candidate_oracle_F1": round(100 * oracle / max(answerable, 1), 2),
+        "dump_seconds": round(dump_seconds, 1),
+    }
+    model = LearnedRanker(final.ranker, final.answer, chosen["threshold"], chosen["min_support"], recipe)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    log(f"saved {out}")
+    return recipe
+
+
+def format_summary(recipe: dict) -> str:
+    cv = recipe["cross_validation"]
+    everything = cv["no_abstention"]
+    lines = [f"candidate oracle F1 (best shortlisted span): {recipe['candidate_oracle_F1']}",
+             f"answering everything: EM {everything['EM']} F1 {everything['F1']}",
+             f"support check: min_support {cv['chosen']['min_support']}",
+             "threshold  EM     F1     answered  abstained(unans)  abstained(synthetic)  overall"]
+    for c in cv["curve_at_chosen_min_support"]:
+        mark = "  <- chosen" if c["threshold"] == cv["chosen"]["threshold"] else ""
+        if not mark and round(c["threshold"] * 100) % 5:
+            continue  # the printed curve is every 0.05; recipe["cross_validation"]["curve"] has it all
+        lines.append(f"{c['threshold']:<9}  {c['EM']:<5}  {c['F1']:<5}  {c['answered_answerable']:<8}  "
+                     f"{c['abstain_unanswerable']:<16}  {c['abstain_synthetic']:<20}  {c['overall']}{mark}")
+    for name, s in recipe["before_same_candidates"].items():
+        lines.append(f"before ({name}): EM {s['EM']} F1 {s['F1']} abstained {s['abstain_unanswerable']}% "
+                     f"(synthetic {s['abstain_synthetic']}%)")
+    for f in cv["folds"]:
+        lines.append(f"fold {f['article']}: {f['questions']} questions, EM {f['EM']} F1 {f['F1']} (answering everything)")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from qa.reader.reader import DEFAULT_WEIGHTS_DIR
+    from qa.reader.train import DEFAULT_DATA
+
+    parser = argparse.ArgumentParser(prog="qa train-ranker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=DEFAULT_DATA, help="the SQuAD sample folder")
+    parser.add_argument("--work", default=".qa-ranker-work", help="scratch folder (corpus, index, dump.json)")
+    parser.add_argument("--out", default=str(DEFAULT_RANKER_PATH))
+    parser.add_argument("--reader", default=DEFAULT_WEIGHTS_DIR, help="reader weights folder")
+    parser.add_argument("--limit", type=int, help="only the first N held-out questions (quick runs)")
+    parser.add_argument("--refresh", action="store_true", help="redo the dump even if the work folder has one")
+    args = parser.parse_args(argv)
+    if not Path(args.data, "questions.jsonl").exists():
+        print(f"qa train-ranker: no SQuAD sample at {args.data} (set --data or QA_READER_DATA)", file=sys.stderr)
+        return 2
+    recipe = train_ranker(args.data, Path(args.work), Path(args.out), Path(args.reader), args.limit, args.refresh)
+    print(format_summary(recipe))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

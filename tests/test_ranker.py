@@ -1,0 +1,172 @@
+"""The learned ranker: fitting, saving/loading, and its use by the hybrid answerer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qa.features import ANSWER_FEATURES, CANDIDATE_FEATURES
+from qa.hybrid import HybridAnswerer
+from qa.ranker import (
+    LearnedRanker, LinearModel, RankerFormatError, fit_conditional_logit, fit_logistic, sigmoid, softmax,
+)
+from qa.reader.train_ranker import pick_operating_point, score_picks
+from qa.reader.reader import ReaderOutput
+from tests.test_hybrid import ScriptedReader, setup  # noqa: F401  (module fixture)
+
+
+def _groups(rng, n_groups=200, size=6, d=3, true_w=(2.0, -1.0, 0.0)):
+    groups, targets = [], []
+    for _ in range(n_groups):
+        x = rng.normal(size=(size, d))
+        t = np.zeros(size)
+        t[int(np.argmax(x @ np.asarray(true_w)))] = 1.0
+        groups.append(x)
+        targets.append(t)
+    return groups, targets
+
+
+def test_conditional_logit_learns_which_feature_ranks():
+    rng = np.random.default_rng(0)
+    groups, targets = _groups(rng)
+    model = fit_conditional_logit(groups, targets, ["a", "b", "c"], l2=0.1)
+    w = np.asarray(model.weights) / np.asarray(model.scale)
+    assert w[0] > 0 > w[1] and abs(w[2]) < 0.3 * w[0]
+    test_groups, test_targets = _groups(np.random.default_rng(1), n_groups=100)
+    hits = [t[int(np.argmax(model.scores(g)))] for g, t in zip(test_groups, test_targets)]
+    assert np.mean(hits) > 0.85
+
+
+def test_conditional_logit_with_tied_targets_spreads_mass():
+    # two identical best candidates: both are targets, the fit must not blow up
+    x = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    model = fit_conditional_logit([x] * 20, [np.array([0.5, 0.5, 0.0])] * 20, ["a", "b"], l2=0.01)
+    p = softmax(model.scores(x))
+    assert p[0] == pytest.approx(p[1]) and p[2] < 0.1
+
+
+def test_logistic_is_calibrated_on_soft_labels():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(4000, 2))
+    y = (rng.random(4000) < sigmoid(1.5 * x[:, 0] - 0.5)).astype(float)
+    model = fit_logistic(x, y, ["a", "b"], l2=0.1)
+    p = sigmoid(model.scores(x))
+    assert abs(p.mean() - y.mean()) < 0.02
+    assert np.corrcoef(p, sigmoid(1.5 * x[:, 0] - 0.5))[0, 1] > 0.98
+
+
+def test_fit_rejects_empty_data():
+    with pytest.raises(ValueError):
+        fit_conditional_logit([], [], ["a"])
+    with pytest.raises(ValueError):
+        fit_logistic(np.zeros((0, 1)), np.zeros(0), ["a"])
+
+
+def _model(threshold=0.5, **weights):
+    ranker = LinearModel(CANDIDATE_FEATURES, tuple(weights.get(n, 0.0) for n in CANDIDATE_FEATURES),
+                         (0.0,) * len(CANDIDATE_FEATURES), (1.0,) * len(CANDIDATE_FEATURES))
+    answer = LinearModel(ANSWER_FEATURES, (0.0,) * len(ANSWER_FEATURES), (0.0,) * len(ANSWER_FEATURES),
+                         (1.0,) * len(ANSWER_FEATURES), weights.get("bias", 0.0))
+    return LearnedRanker(ranker, answer, threshold, 0.0, {"note": "test"})
+
+
+def test_save_load_round_trip_and_refusals(tmp_path):
+    path = tmp_path / "ranker.json"
+    model = _model(threshold=0.3, reader_logp=1.5)
+    model.save(path)
+    loaded = LearnedRanker.load(path, candidate_features=CANDIDATE_FEATURES, answer_features=ANSWER_FEATURES)
+    assert loaded == model and loaded.recipe == {"note": "test"}
+
+    with pytest.raises(RankerFormatError, match="other candidate features"):
+        LearnedRanker.load(path, candidate_features=CANDIDATE_FEATURES[:-1])
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "format": 99}))
+    with pytest.raises(RankerFormatError, match="unknown ranker format"):
+        LearnedRanker.load(path)
+    path.write_text(json.dumps({**data, "threshold": 2}))
+    with pytest.raises(RankerFormatError, match="threshold"):
+        LearnedRanker.load(path)
+    path.write_text(json.dumps({**data, "min_support": "high"}))
+    with pytest.raises(RankerFormatError, match="malformed threshold"):
+        LearnedRanker.load(path)
+    path.write_text("{not json")
+    with pytest.raises(RankerFormatError, match="cannot read"):
+        LearnedRanker.load(path)
+    with pytest.raises(RankerFormatError, match="cannot read"):
+        LearnedRanker.load(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="features per row"):
+        model.ranker.scores(np.zeros((2, 3)))
+
+
+def test_shipped_ranker_matches_this_code():
+    model = LearnedRanker.load(candidate_features=CANDIDATE_FEATURES, answer_features=ANSWER_FEATURES)
+    assert 0.0 <= model.threshold <= 1.0
+    assert model.recipe["cross_validation"]["scheme"] == "leave one article out"
+
+
+def test_operating_point_reaches_the_abstention_target_with_the_best_f1():
+    grid = [{"threshold": 0.0, "min_support": 0.0, "F1": 60.0, "abstain_unanswerable": 10.0, "overall": 50.0},
+            {"threshold": 0.2, "min_support": 0.0, "F1": 57.0, "abstain_unanswerable": 50.0, "overall": 55.0},
+            {"threshold": 0.4, "min_support": 0.0, "F1": 55.5, "abstain_unanswerable": 65.0, "overall": 54.0},
+            {"threshold": 0.1, "min_support": 0.3, "F1": 56.0, "abstain_unanswerable": 61.0, "overall": 54.5},
+            {"threshold": 0.6, "min_support": 0.0, "F1": 50.0, "abstain_unanswerable": 90.0, "overall": 52.0}]
+    assert pick_operating_point(grid, target_abstention=60.0)["threshold"] == 0.1
+    assert pick_operating_point(grid, target_abstention=10.0)["threshold"] == 0.0
+    assert pick_operating_point(grid, target_abstention=95.0)["threshold"] == 0.2  # unreachable: best overall
+
+
+def test_score_picks_counts_abstentions():
+    rows = [{"answers": ["x"]}, {"answers": ["y"]}, {"answers": []}, {"answers": [], "synthetic": True}]
+    cand = {"em": 1.0, "f1": 1.0}
+    picks = [(rows[0], cand, 0.9, 0.9), (rows[1], cand, 0.2, 0.9), (rows[2], cand, 0.1, 0.9), (rows[3], cand, 0.9, 0.1)]
+    s = score_picks(picks, 0.5, 0.5)
+    assert s["F1"] == 50.0 and s["abstain_unanswerable"] == 100.0 and s["answered_answerable"] == 0.5
+    assert s["abstain_synthetic"] == 100.0
+    s = score_picks(picks, 0.0, 0.0)
+    assert s["F1"] == 100.0 and s["abstain_unanswerable"] == 0.0
+
+
+class ScoringReader(ScriptedReader):
+    """A scripted reader that also scores arbitrary spans: ``target`` gets ``span_score``."""
+
+    def __init__(self, text, target, span_score):
+        super().__init__(text)
+        self.target, self.span_score = target, span_score
+
+    def read(self, question, passages, passage_scores=None, top_n=None):
+        out = super().read(question, passages, passage_scores, top_n)
+
+        def scorer(i, start, end):
+            return self.span_score if passages[i][start:end] == self.target else 0.0
+        return ReaderOutput(out.candidates, out.no_answer_prob, scorer)
+
+
+def test_every_candidate_gets_the_readers_span_probability(setup):  # noqa: F811
+    index, retriever, rules = setup
+    question = "Who is the Norwegian transport minister?"
+    passages = retriever.retrieve(question, top_k=3)
+    hybrid = HybridAnswerer(rules, ScoringReader(None, "Jonas Berg", 0.4))
+    ranking = rules.rank(question, passages, index)
+    pool, no_answer = hybrid.read_and_vote(ranking, passages, index)
+    assert no_answer == 1.0   # the scripted reader proposed nothing
+    scored = {index.document(v.doc_id).text[v.start:v.end]: v.reader_span_prob for v in pool}
+    assert scored.get("Jonas Berg") == pytest.approx(0.4)
+    assert all(p == 0.0 for text, p in scored.items() if text != "Jonas Berg")
+
+
+def test_default_answerer_uses_the_shipped_ranker_unless_told_otherwise(tmp_path):
+    from index.analysis import SpacyAnalyzer
+    from qa.config import Settings
+    from qa.pipeline import default_answerer
+    from tests.conftest import FakeEmbedder
+
+    analyzer, embedder = SpacyAnalyzer("blank"), FakeEmbedder()
+    assert default_answerer(analyzer, embedder, Settings()).ranker is not None
+    assert default_answerer(analyzer, embedder, Settings(ranker=False)).ranker is None
+    assert default_answerer(analyzer, embedder, Settings(reader=False)).ranker is None   # fitted with the reader
+    bad = tmp_path / "ranker.json"
+    bad.write_text("{}")
+    with pytest.raises(RankerFormatError, match="unknown ranker format"):
+        default_answerer(analyzer, embedder, Settings(ranker_weights=bad))
