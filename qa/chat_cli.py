@@ -93,7 +93,7 @@ def _chat(top_k: int | None, index_dir: str | None, model: str | None) -> None:
                 continue
             click.echo(f"> {line.strip()}")
         try:
-            resolution, answer, turn = answer_in_conversation(
+            resolution, answer, turn, _ = answer_in_conversation(
                 pipeline, history[-settings.chat_history_turns:], line, nlp=nlp, top_k=top_k)
         except QAError as exc:
             click.echo(f"error: {exc}", err=True)

@@ -221,10 +221,9 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
                 from qa.conversation import answer_in_conversation
 
                 history = histories.setdefault(item.conversation, [])
-                resolution, result, turn = answer_in_conversation(
-                    pipeline, history, item.question, nlp=pipeline.analyzer.nlp, top_k=top_k)
-                history.append(turn)
-                passages = pipeline.search(resolution.retrieval_query, top_k)
+                step = answer_in_conversation(pipeline, history, item.question, nlp=pipeline.analyzer.nlp, top_k=top_k)
+                history.append(step.turn)
+                result, passages = step.answer, step.passages
             else:
                 question = clean_question(item.question, pipeline.settings.max_question_chars)
                 passages = pipeline.search(question, top_k)

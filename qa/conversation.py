@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from qa.models import Answer, Citation
 from qa.question import ORGANIZATION, head_noun_type, is_person_noun
@@ -566,8 +566,17 @@ NOT_FOUND_REPLY = "I could not find the answer in the documents."
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+\s*$")
 
 
+class ConversationStep(NamedTuple):
+    """One answered message of a conversation."""
+
+    resolution: Resolution  # how the message was understood
+    answer: Answer
+    turn: Turn  # what to remember of it
+    passages: list  # the retrieved passages the answer was read from
+
+
 def answer_in_conversation(pipeline, history: Sequence[Turn], message: str, *, nlp, top_k: int | None = None
-                           ) -> tuple[Resolution, Answer, Turn]:
+                           ) -> ConversationStep:
     """Answer ``message`` as the next turn of a conversation.
 
     Args:
@@ -578,7 +587,7 @@ def answer_in_conversation(pipeline, history: Sequence[Turn], message: str, *, n
         top_k: passages the answerer reads.
 
     Returns:
-        How the message was understood, the answer, and the new turn to remember.
+        How the message was understood, the answer, the new turn to remember, and the passages.
 
     Raises:
         InvalidQuestion: the message is empty, too long or has no words.
@@ -589,7 +598,8 @@ def answer_in_conversation(pipeline, history: Sequence[Turn], message: str, *, n
     resolution = resolve_followup(history, message, nlp)
     passages = pipeline.search(resolution.retrieval_query, top_k)
     answer = pipeline.answerer.answer(resolution.question, passages, pipeline.index)
-    return resolution, answer, Turn.from_answer(message, resolution.question, answer, nlp, resolution.replacements)
+    turn = Turn.from_answer(message, resolution.question, answer, nlp, resolution.replacements)
+    return ConversationStep(resolution, answer, turn, passages)
 
 
 def reply_text(answer: Answer) -> str:

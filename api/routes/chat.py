@@ -9,8 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Response
 
 from api.dependencies import DeadlineDep, Services, ServicesDep, SettingsDep
 from api.schemas import SESSION_ID_PATTERN, AnswerOut, ChatRequest, ChatResponse, ConversationOut, ErrorOut, TurnOut
-from qa.conversation import Resolution, Turn, answer_from_dict, answer_in_conversation, reply_text
-from qa.models import Answer
+from qa.conversation import ConversationStep, Turn, answer_from_dict, answer_in_conversation, reply_text
 
 router = APIRouter(tags=["chat"])
 
@@ -26,7 +25,7 @@ def unknown_session(session_id: str) -> HTTPException:
 
 
 def run_turn(services: Services, history: Sequence[Turn], message: str, top_k: int | None = None
-             ) -> tuple[Resolution, Answer, Turn]:
+             ) -> ConversationStep:
     """Answer ``message`` after ``history`` (used by /chat and /v1/chat/completions).
 
     The caller holds ``services.models()``.
@@ -60,7 +59,7 @@ def post_chat(request: ChatRequest, services: ServicesDep, settings: SettingsDep
             raise unknown_session(request.session_id)
         history = conversation.history[-settings.chat_history_turns:]
     with services.models(deadline):
-        resolution, answer, turn = run_turn(services, history, request.message)
+        resolution, answer, turn, _ = run_turn(services, history, request.message)
     if time.monotonic() > deadline:
         # The client has already been told 504: keeping the turn would add one it never saw.
         raise past_deadline()

@@ -77,7 +77,7 @@ def chat_completions(request: ChatCompletionRequest, services: ServicesDep, sett
     # Rebuilding the history runs spaCy too: it goes under the models' lock with the answer.
     with services.models(deadline):
         history = _history(request.messages[:-1], services.nlp, settings.max_question_chars, settings.chat_history_turns)
-        _, answer, _ = run_turn(services, history, last.text())
+        answer = run_turn(services, history, last.text()).answer
     content = reply_text(answer)
     answer_out = AnswerOut.model_validate(answer.to_dict())
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
