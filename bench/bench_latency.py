@@ -21,12 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
+    from qa.evaluation import percentile
 
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-    return {"p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99), "mean": statistics.fmean(ordered), "n": len(ordered)}
+    return {"p50": percentile(values, 0.5), "p90": percentile(values, 0.9), "p99": percentile(values, 0.99),
+            "mean": statistics.fmean(values), "n": len(values)}
 
 
 def load_questions(path: str) -> list[str]:

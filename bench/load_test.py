@@ -46,6 +46,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 sys.path.insert(0, str(ROOT))
+from qa.evaluation import percentile  # noqa: E402
 from tests.conftest import HARBOUR, ORCHARD  # noqa: E402  (the documents the tests use)
 
 QUESTIONS = [
@@ -61,14 +62,6 @@ QUESTIONS = [
     "Who won the football match yesterday?",
 ]
 FOLLOW_UPS = ["When was she elected?", "Where will she speak next month?", "Who planted it?", "What about Oslo?"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q``-quantile (0..1) by the nearest-rank method; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))]
 
 
 def answer_key(body: dict) -> tuple:

@@ -171,7 +171,10 @@ class EvalReport:
         return asdict(self)
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-quantile (0..1) with linear interpolation between ranks; 0 for no values."""
+    if not values:
+        return 0.0
     ordered = sorted(values)
     position = (len(ordered) - 1) * q
     low = int(position)
@@ -195,8 +198,8 @@ def summarize(results: list[ItemResult]) -> Summary:
         summary.abstention_accuracy = 100 * statistics.fmean(bool(r.abstain_correct) for r in unanswerable)
     if results:
         latencies = [r.latency_ms for r in results]
-        summary.latency_p50_ms = _percentile(latencies, 0.5)
-        summary.latency_p90_ms = _percentile(latencies, 0.9)
+        summary.latency_p50_ms = percentile(latencies, 0.5)
+        summary.latency_p90_ms = percentile(latencies, 0.9)
     return summary
 
 

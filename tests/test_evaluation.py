@@ -64,3 +64,12 @@ def test_evaluate_scores_each_item(tmp_path):
     assert report.categories["a"].retrieval_recall == 50.0
     assert report.categories["n"].abstention_accuracy == 100.0
     assert report.overall.em == 50.0
+
+
+def test_percentile_interpolates_and_handles_no_values():
+    from qa.evaluation import percentile
+
+    assert percentile([], 0.5) == 0.0
+    assert percentile([5.0], 0.99) == 5.0
+    assert percentile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.9) == pytest.approx(4.6)

@@ -7,11 +7,13 @@ import json
 import math
 import os
 import re
-import string
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from qa import evaluation
+
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -271,27 +273,14 @@ def split_by_article(questions: Sequence[Question], paragraphs: Sequence[Paragra
     return tr, te
 
 
-# --------------------------------------------------------------------------- metrics (official SQuAD)
-
-def normalize_answer(s: str) -> str:
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in set(string.punctuation))
-    s = re.sub(r"\b(a|an|the)\b", " ", s)
-    return " ".join(s.split())
-
+# --------------------------------------------------------------------------- metrics (SQuAD, as qa eval computes them)
 
 def exact_match(pred: str, gold: str) -> float:
-    return float(normalize_answer(pred) == normalize_answer(gold))
+    return evaluation.exact_match(pred, [gold])
 
 
 def f1_score(pred: str, gold: str) -> float:
-    p, g = normalize_answer(pred).split(), normalize_answer(gold).split()
-    common = collections.Counter(p) & collections.Counter(g)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    prec, rec = same / len(p), same / len(g)
-    return 2 * prec * rec / (prec + rec)
+    return evaluation.token_f1(pred, [gold])
 
 
 def max_over_gold(fn, pred: str, golds: Sequence[str]) -> float:
