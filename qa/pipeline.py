@@ -95,7 +95,10 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
 
         folder = Path(settings.reader_weights or DEFAULT_WEIGHTS_DIR)
         if any(folder.glob("*.safetensors")):
-            reader = SpanReader(str(folder), dynamic_int8=settings.reader_int8)
+            from qa.reader.reader import native_bf16
+
+            bf16 = settings.reader_bf16 == "on" or (settings.reader_bf16 == "auto" and native_bf16())
+            reader = SpanReader(str(folder), dynamic_int8=settings.reader_int8, bf16=bf16)
         else:
             logger.warning("no reader weights in %s: answering with the rules only", folder)
     ranker = None

@@ -170,3 +170,16 @@ def test_default_answerer_uses_the_shipped_ranker_unless_told_otherwise(tmp_path
     bad.write_text("{}")
     with pytest.raises(RankerFormatError, match="unknown ranker format"):
         default_answerer(analyzer, embedder, Settings(ranker_weights=bad))
+
+
+def test_reader_bf16_setting():
+    from index.analysis import SpacyAnalyzer
+    from qa.config import Settings
+    from qa.pipeline import default_answerer
+    from qa.reader.reader import native_bf16
+    from tests.conftest import FakeEmbedder
+
+    analyzer, embedder = SpacyAnalyzer("blank"), FakeEmbedder()
+    assert default_answerer(analyzer, embedder, Settings(reader_bf16="on")).reader.bf16 is True
+    assert default_answerer(analyzer, embedder, Settings(reader_bf16="off")).reader.bf16 is False
+    assert default_answerer(analyzer, embedder, Settings(reader_bf16="auto")).reader.bf16 is native_bf16()

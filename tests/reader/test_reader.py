@@ -213,3 +213,16 @@ def test_read_keeps_span_probability_indices(tiny_reader):
     for c in out.candidates:
         assert out.span_probability(c.passage_index, c.start, c.end) > 0.0
     assert out.span_probability(2, 0, 1) == 0.0   # the empty passage was not read
+
+
+def test_bf16_autocast_keeps_the_answer(tiny_reader):
+    question = "When was the tower completed?"
+    plain = tiny_reader.read(question, PASSAGES)
+    tiny_reader.bf16 = True
+    try:
+        half = tiny_reader.read(question, PASSAGES)
+    finally:
+        tiny_reader.bf16 = False
+    _check_output(half, PASSAGES, 4)
+    assert half.candidates[0].text == plain.candidates[0].text
+    assert half.candidates[0].score == pytest.approx(plain.candidates[0].score, abs=0.05)
