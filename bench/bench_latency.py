@@ -43,6 +43,7 @@ def bench_in_process(index_dir: str, questions: list[str], rounds: int) -> dict:
     retrieval, answering, total = [], [], []
     for _ in range(rounds):
         for question in questions:
+            getattr(pipeline.embedder, "_queries", {}).clear()  # time every question as a new one
             t0 = time.perf_counter()
             cleaned = clean_question(question, pipeline.settings.max_question_chars)
             passages = pipeline.retriever.retrieve(cleaned, pipeline.settings.top_k)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -58,11 +60,18 @@ class SentenceTransformerEmbedder:
         device: torch device; CPU by default.
     """
 
+    #: Single texts (questions) whose vectors are kept: the retriever and then the answerer embed
+    #: the same question. A few entries cover requests in flight at once; more would let repeated
+    #: questions skip the encoder, which would flatter latency benchmarks.
+    QUERY_CACHE_SIZE = 4
+
     def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu") -> None:
         self.name = name
         self.batch_size = batch_size
         self.device = device
         self._model = None
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the model now (otherwise it loads on the first call)."""
@@ -86,6 +95,21 @@ class SentenceTransformerEmbedder:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1:
+            with self._queries_lock:
+                cached = self._queries.get(texts[0])
+                if cached is not None:
+                    self._queries.move_to_end(texts[0])
+                    return cached[None, :].copy()
+        vectors = self._encode(texts, show_progress)
+        if len(texts) == 1:
+            with self._queries_lock:
+                self._queries[texts[0]] = vectors[0].copy()
+                while len(self._queries) > self.QUERY_CACHE_SIZE:
+                    self._queries.popitem(last=False)
+        return vectors
+
+    def _encode(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:
         vectors = self._model.encode(
             list(texts),
             batch_size=self.batch_size,

@@ -62,3 +62,36 @@ def test_sparse_search_matches_bm25s_ranking():
     assert 3 not in {i for i, _ in ours}  # no shared word: not returned
     assert sparse_search(index, ["zyzzyva"], 4) == []
     assert len(sparse_search(index, tokens, 100)) == 4
+
+
+class CountingModel:
+    """Stands in for a SentenceTransformer: deterministic unit vectors, counts encoded texts."""
+
+    def __init__(self):
+        self.encoded = []
+
+    def encode(self, texts, **kwargs):
+        self.encoded.extend(texts)
+        vectors = np.array([[len(t), t.count("a") + 1.0, 1.0] for t in texts], dtype=np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_a_question_is_encoded_once_and_the_cache_is_bounded():
+    from index.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder("unused")
+    embedder._model = model = CountingModel()
+    first = embedder.embed(["Who chairs the board?"])
+    again = embedder.embed(["Who chairs the board?"])
+    assert model.encoded == ["Who chairs the board?"]
+    np.testing.assert_array_equal(first, again)
+    again[0, 0] = 42.0                       # callers get copies, not the cached vector
+    assert embedder.embed(["Who chairs the board?"])[0, 0] != 42.0
+    embedder.embed(["a", "b"])               # batches are not cached
+    embedder.embed(["a", "b"])
+    assert model.encoded.count("a") == 2
+    for i in range(embedder.QUERY_CACHE_SIZE + 5):
+        embedder.embed([f"question {i}"])
+    assert len(embedder._queries) == embedder.QUERY_CACHE_SIZE
+    embedder.embed(["Who chairs the board?"])  # evicted long ago: encoded again
+    assert model.encoded.count("Who chairs the board?") == 2
