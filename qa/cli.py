@@ -237,7 +237,16 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
         click.echo(format_report(report))
 
 
-@main.command("train-reader", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+#: Trainer commands pass every option through to their own argument parser.
+TRAINER_CONTEXT = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+def run_trainer(ctx: click.Context, trainer_main) -> None:
+    """Hand the command's arguments to a trainer's ``main`` (``--help-trainer`` shows its help)."""
+    sys.exit(trainer_main(["--help" if a == "--help-trainer" else a for a in ctx.args]))
+
+
+@main.command("train-reader", context_settings=TRAINER_CONTEXT)
 @click.pass_context
 def train_reader_command(ctx: click.Context) -> None:
     """Train the span reader from the SQuAD sample (seeded, CPU by default).
@@ -252,11 +261,10 @@ def train_reader_command(ctx: click.Context) -> None:
     """
     from qa.reader.train import main as train_main
 
-    args = ["--help" if a == "--help-trainer" else a for a in ctx.args]
-    sys.exit(train_main(args))
+    run_trainer(ctx, train_main)
 
 
-@main.command("train-ranker", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command("train-ranker", context_settings=TRAINER_CONTEXT)
 @click.pass_context
 def train_ranker_command(ctx: click.Context) -> None:
     """Fit the learned answer ranker and abstention model on the reader's held-out articles.
@@ -270,8 +278,7 @@ def train_ranker_command(ctx: click.Context) -> None:
     """
     from qa.reader.train_ranker import main as train_main
 
-    args = ["--help" if a == "--help-trainer" else a for a in ctx.args]
-    sys.exit(train_main(args))
+    run_trainer(ctx, train_main)
 
 
 from qa.chat_cli import chat, serve  # noqa: E402
