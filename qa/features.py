@@ -124,6 +124,13 @@ def candidate_features(candidates: Sequence["VotedSpan"], ranking: "Ranking") ->
     return np.asarray(rows, dtype=np.float64)
 
 
+def choice_probabilities(probabilities: np.ndarray, chosen: int) -> tuple[float, float]:
+    """``(p_chosen, p_margin)``: the pick's ranker probability and its lead over the next best."""
+    others = np.delete(probabilities, chosen)
+    p = float(probabilities[chosen])
+    return p, p - (float(others.max()) if others.size else 0.0)
+
+
 def answer_features(
     chosen: int,
     probabilities: np.ndarray,
@@ -136,13 +143,13 @@ def answer_features(
     """The :data:`ANSWER_FEATURES` of candidate ``chosen`` (an index into the candidates)."""
     column = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
     row = candidate_rows[chosen]
-    others = np.delete(probabilities, chosen)
+    p_chosen, p_margin = choice_probabilities(probabilities, chosen)
     support = evidence.support
     n_terms = max(len(ranking.analysis.content_lemmas), 1)
     p = min(max(no_answer_prob, 1e-4), 1 - 1e-4)
     values = {
-        "p_chosen": float(probabilities[chosen]),
-        "p_margin": float(probabilities[chosen] - (others.max() if others.size else 0.0)),
+        "p_chosen": p_chosen,
+        "p_margin": p_margin,
         "reader_span_logp": row[column["reader_span_logp"]],
         "rule_logp": row[column["rule_logp"]],
         "fit": evidence.fit,

@@ -19,6 +19,7 @@ from qa.answerer import Ranking, RuleAnswerer, ScoredSpan
 from qa.features import answer_features, candidate_features, shortlist
 from qa.models import Answer
 from qa.ranker import LearnedRanker
+from qa.ranker import softmax as ranker_softmax
 from qa.retrieval import RetrievedPassage
 
 # Mixture settings, chosen on half of the reader's held-out SQuAD articles (a grid over
@@ -109,12 +110,8 @@ def span_probability(output, passages: list[RetrievedPassage], doc_id: str, star
 
 
 def softmax(scores: list[float], temperature: float) -> list[float]:
-    if not scores:
-        return []
-    top = max(scores)
-    weights = [math.exp((s - top) / temperature) for s in scores]
-    total = sum(weights)
-    return [w / total for w in weights]
+    """Softmax of ``scores / temperature``."""
+    return [float(p) for p in ranker_softmax(np.asarray(scores, dtype=np.float64) / temperature)]
 
 
 class HybridAnswerer:

@@ -51,6 +51,17 @@ class ReaderOutput:
         return self.span_scorer(passage_index, start, end) if self.span_scorer is not None else 0.0
 
 
+def span_token_bounds(tok_start: Sequence[int], tok_end: Sequence[int], start: int, end: int):
+    """``(first, last)``: positions of the first and last tokens of a window (token character
+    offsets ``tok_start``/``tok_end``, in text order) that cover the character span
+    ``[start, end)``; ``None`` when the window does not hold the whole span."""
+    if not tok_start or tok_start[0] > start or tok_end[-1] < end:
+        return None
+    first = bisect_right(tok_end, start)          # first token ending after `start`
+    last = bisect_left(tok_start, end) - 1         # last token starting before `end`
+    return (first, last) if first <= last else None
+
+
 class _SpanScorer:
     """Scores character spans from a question's start/end logits (see :func:`decode_question`)."""
 
@@ -70,13 +81,10 @@ class _SpanScorer:
     def __call__(self, passage_index: int, start: int, end: int) -> float:
         total = 0.0
         for starts_logit, ends_logit, tok_start, tok_end in self.windows.get(passage_index, ()):
-            if tok_start[0] > start or tok_end[-1] < end:
+            bounds = span_token_bounds(tok_start, tok_end, start, end)
+            if bounds is None or bounds[1] - bounds[0] >= self.max_answer_tokens:
                 continue
-            first = bisect_right(tok_end, start)          # first token ending after `start`
-            last = bisect_left(tok_start, end) - 1         # last token starting before `end`
-            if last < first or last - first >= self.max_answer_tokens:
-                continue
-            total += math.exp(starts_logit[first] + ends_logit[last] - self.log_z)
+            total += math.exp(starts_logit[bounds[0]] + ends_logit[bounds[1]] - self.log_z)
         return min(1.0, total)
 
 
@@ -294,15 +302,15 @@ class SpanReader:
             bias = lp[torch.tensor(sample)]
         out = decode_question(S, E, ctx, offsets, sample, live, self.max_answer_tokens, top_n, bias)
         cands = [SpanCandidate(idx[c.passage_index], c.start, c.end, c.text, c.score) for c in out.candidates]
-        scorer = None
-        if out.span_scorer is not None:
-            live_index = {original: k for k, original in enumerate(idx)}
-            inner = out.span_scorer
-
-            def scorer(passage_index: int, start: int, end: int) -> float:
-                k = live_index.get(passage_index)
-                return 0.0 if k is None else inner(k, start, end)
+        scorer = _reindexed(out.span_scorer, idx) if out.span_scorer is not None else None
         return ReaderOutput(cands, out.no_answer_prob, scorer)
+
+
+def _reindexed(scorer: Callable[[int, int, int], float], originals: Sequence[int]) -> Callable[[int, int, int], float]:
+    """A span scorer over the caller's passage indices, given one over the passages read (``originals[k]``
+    is the caller's index of passage ``k``); passages that were not read score 0."""
+    live = {original: k for k, original in enumerate(originals)}
+    return lambda passage_index, start, end: scorer(live[passage_index], start, end) if passage_index in live else 0.0
 
 
 def native_bf16() -> bool:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from . import data as D
-from .reader import ReaderOutput, SpanReader, encode_pairs
+from .reader import ReaderOutput, SpanReader, encode_pairs, span_token_bounds
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
 DEFAULT_DATA = os.environ.get(
@@ -170,21 +170,12 @@ def hard_distractors(questions: Sequence[D.Question], paragraphs: Sequence[D.Par
 # --------------------------------------------------------------------------- loss
 
 def _token_labels(offsets: torch.Tensor, ctx: torch.Tensor, f: int, a0: int, a1: int) -> Tuple[int, int]:
+    """Sequence positions of the answer's first and last tokens in window ``f``; ``(-1, -1)``
+    when the window does not hold the whole answer."""
     idx = torch.nonzero(ctx[f]).flatten().tolist()
-    if not idx:
-        return -1, -1
-    off = offsets[f]
-    if int(off[idx[0], 0]) > a0 or int(off[idx[-1], 1]) < a1:
-        return -1, -1
-    s = e = -1
-    for t in idx:
-        if s < 0 and int(off[t, 1]) > a0:
-            s = t
-        if int(off[t, 0]) < a1:
-            e = t
-    if s < 0 or e < s:
-        return -1, -1
-    return s, e
+    off = offsets[f].tolist()
+    bounds = span_token_bounds([off[t][0] for t in idx], [off[t][1] for t in idx], a0, a1)
+    return (idx[bounds[0]], idx[bounds[1]]) if bounds else (-1, -1)
 
 
 def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str):

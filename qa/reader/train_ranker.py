@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import sys
 import time
@@ -32,6 +31,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from qa.features import choice_probabilities
 from qa.ranker import DEFAULT_RANKER_PATH, LearnedRanker, LinearModel, fit_conditional_logit, fit_logistic, softmax
 
 THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.01)]
@@ -63,7 +63,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
     from qa.answerer import RuleAnswerer
     from qa.config import Settings
     from qa.evaluation import exact_match, token_f1
-    from qa.features import ANSWER_FEATURES, answer_features, candidate_features, shortlist
+    from qa.features import answer_features, candidate_features, shortlist
     from qa.hybrid import HybridAnswerer, span_offsets
     from qa.pipeline import QAPipeline, index_corpus
     from qa.reader import data as D
@@ -126,7 +126,6 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
                              "synthetic": True, "candidates": candidates_of(q.question, others, [])})
         if n % 100 == 0:
             log(f"dumped {n}/{len(chosen)} ({(time.time() - started) / n * 1000:.0f} ms per question)")
-    assert list(ANSWER_FEATURES)  # the dump's "a" columns follow ANSWER_FEATURES
     return rows
 
 
@@ -192,10 +191,8 @@ def ranker_pick(ranker: LinearModel, row: dict):
         return None
     probabilities = softmax(ranker.scores(np.array([c["x"] for c in cands])))
     best = int(np.argmax(probabilities))
-    others = np.delete(probabilities, best)
     a = np.array(cands[best]["a"], dtype=np.float64)
-    a[_column("p_chosen")] = probabilities[best]
-    a[_column("p_margin")] = probabilities[best] - (others.max() if others.size else 0.0)
+    a[_column("p_chosen")], a[_column("p_margin")] = choice_probabilities(probabilities, best)
     a[_column("rule_confidence")] = support_confidence(cands[best]["ev"], float(probabilities[best]))
     return cands[best], a
 
