@@ -8,6 +8,8 @@ never re-parses passages at question time.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol, Sequence
 
@@ -174,3 +176,54 @@ def _split_lines(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         if s < e:
             yield s, e
         position = stop + 1
+
+
+# --------------------------------------------------------------------------- terms of parsed sentences
+
+
+def term_of(token) -> str:
+    """The normalised term of a token: lower-case lemma, or lower-case text for proper nouns."""
+    if token.pos_ == "PROPN" or token.ent_type_:
+        return token.text.lower().removesuffix("'s").removesuffix("’s")
+    lemma = token.lemma_.lower()
+    return lemma if lemma and lemma != "-pron-" else token.text.lower()
+
+
+def is_content(token) -> bool:
+    """Whether a token carries meaning of its own (not a stop word, punctuation or space)."""
+    if token.is_punct or token.is_space or token.pos_ in {"PUNCT", "SYM", "DET", "ADP", "AUX", "CCONJ", "SCONJ", "PART", "PRON"}:
+        return False
+    if token.is_stop and not token.like_num:
+        return False
+    return any(ch.isalnum() for ch in token.text)
+
+
+def sentence_spans(blocks: Sequence[tuple[int, object]], sentences: Sequence[tuple[int, int]]) -> list[tuple[int, object]]:
+    """Map a document's sentence offsets onto its parsed blocks.
+
+    Args:
+        blocks: ``(block offset, spaCy Doc)`` in document order.
+        sentences: ``(start, end)`` character offsets of the sentences.
+
+    Returns:
+        ``(block offset, Span)`` per sentence, in the same order; the span covers at least the
+        sentence (token boundaries are expanded outwards).
+    """
+    starts = [offset for offset, _ in blocks]
+    out = []
+    for start, end in sentences:
+        i = max(0, bisect_right(starts, start) - 1)
+        offset, doc = blocks[i]
+        span = doc.char_span(start - offset, min(end - offset, len(doc.text)), alignment_mode="expand")
+        if span is None:  # pragma: no cover - expand mode always returns a span inside the text
+            span = doc[0:0]
+        out.append((offset, span))
+    return out
+
+
+def sentence_term_counts(spans: Iterable[tuple[int, object]]) -> Counter:
+    """For each content term, in how many of the sentences ``spans`` (``(offset, Span)``) it occurs."""
+    counts: Counter = Counter()
+    for _, span in spans:
+        counts.update({term_of(t) for t in span if is_content(t)})
+    return counts

@@ -5,7 +5,9 @@ Layout of an index folder::
     .qa-index/
         CURRENT              name of the live version folder (replaced atomically)
         v-<timestamp>-<id>/  one complete index: manifest.json, documents.jsonl,
-                             chunks.npy, sentences.npy, dense.faiss, bm25/, analysis.spacy
+                             chunks.npy, sentences.npy, dense.faiss, bm25/,
+                             analysis.bin + analysis_offsets.npy (one spaCy DocBin per
+                             document, decoded only when a question needs it), terms.json
         .lock                held while a build writes
 
 A build writes a new version into a temporary folder, renames it, and only then points
@@ -15,23 +17,26 @@ loadable. Leftovers of interrupted builds are removed by the next build.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import fcntl
 import hashlib
 import itertools
 import json
 import logging
+import mmap
 import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from index.analysis import SpacyAnalyzer, sentence_offsets, split_blocks
+from index.analysis import SpacyAnalyzer, sentence_offsets, sentence_spans, sentence_term_counts, split_blocks
 from index.chunking import Chunk, ChunkerSettings, bound_sentences, chunk_sentences
 from index.documents import Document
 from index.embedding import Embedder
@@ -39,10 +44,11 @@ from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
-_DATA_FILES = ("documents.jsonl", "chunks.npy", "sentences.npy", "dense.faiss", "analysis.spacy")
+_DATA_FILES = ("documents.jsonl", "chunks.npy", "sentences.npy", "dense.faiss", "analysis.bin", "analysis_offsets.npy",
+               "terms.json")
 BM25_SETTINGS = {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "stopwords": "en", "stemmer": "english"}
 
 
@@ -159,6 +165,8 @@ class CachedDocument:
     vectors: np.ndarray  # (m, dimension) float32
     block_offsets: np.ndarray  # (b,)
     analysis: bytes  # DocBin of the blocks
+    terms: np.ndarray  # (t,) str: the content terms of its parsed sentences
+    term_counts: np.ndarray  # (t,) int64: in how many of its sentences each occurs
 
 
 class DocumentCache:
@@ -183,6 +191,7 @@ class DocumentCache:
                 return CachedDocument(
                     sentences=data["sentences"], chunks=data["chunks"], vectors=data["vectors"],
                     block_offsets=data["block_offsets"], analysis=data["analysis"].tobytes(),
+                    terms=data["terms"], term_counts=data["term_counts"],
                 )
         except (OSError, ValueError, KeyError, EOFError):  # missing or damaged entry: recompute
             return None
@@ -194,6 +203,7 @@ class DocumentCache:
             np.savez(
                 handle, sentences=entry.sentences, chunks=entry.chunks, vectors=entry.vectors,
                 block_offsets=entry.block_offsets, analysis=np.frombuffer(entry.analysis, dtype=np.uint8),
+                terms=entry.terms, term_counts=entry.term_counts,
             )
         os.replace(tmp, final)
 
@@ -248,14 +258,14 @@ def _analyse_and_embed(
     """
     from spacy.tokens import DocBin
 
-    pending: list[tuple[AnalysedDocument, np.ndarray, bytes]] = []
+    pending: list[tuple[AnalysedDocument, np.ndarray, bytes, Counter]] = []
     waiting = 0
 
     def flush() -> Iterator[CachedDocument]:
-        texts = (passage_text(a.document, c, embed_title) for a, _, _ in pending for c in a.chunks)
+        texts = (passage_text(a.document, c, embed_title) for a, _, _, _ in pending for c in a.chunks)
         vectors = embed_in_batches(embedder, texts, waiting, embed_batch, show_progress)
         position = 0
-        for a, block_offsets, analysis in pending:
+        for a, block_offsets, analysis, terms in pending:
             count = len(a.chunks)
             yield CachedDocument(
                 sentences=np.asarray(a.sentences, dtype=np.int64).reshape(-1, 2),
@@ -264,6 +274,8 @@ def _analyse_and_embed(
                 vectors=vectors[position : position + count],
                 block_offsets=block_offsets,
                 analysis=analysis,
+                terms=np.asarray(list(terms), dtype=str),
+                term_counts=np.asarray(list(terms.values()), dtype=np.int64),
             )
             position += count
         pending.clear()
@@ -273,7 +285,8 @@ def _analyse_and_embed(
         for _, doc in a.blocks:
             doc_bin.add(doc)
         block_offsets = np.asarray([offset for offset, _ in a.blocks], dtype=np.int64)
-        pending.append((a, block_offsets, doc_bin.to_bytes()))
+        terms = sentence_term_counts(sentence_spans(a.blocks, a.sentences)) if a.blocks else Counter()
+        pending.append((a, block_offsets, doc_bin.to_bytes(), terms))
         a.blocks.clear()  # the Docs live on as DocBin bytes; drop the objects
         waiting += len(a.chunks)
         if waiting >= embed_batch:
@@ -434,7 +447,6 @@ def build_index(
     """
     bm25s = import_bm25s()
     import faiss
-    from spacy.tokens import DocBin
 
     if not documents:
         raise CorpusError("no documents to index")
@@ -469,14 +481,19 @@ def build_index(
         sentence_rows: list[np.ndarray] = []
         block_rows: list[np.ndarray] = []
         vector_parts: list[np.ndarray] = []
-        doc_bin = DocBin(attrs=_DOCBIN_ATTRS)
+        analysis_offsets = np.zeros(len(entries) + 1, dtype=np.int64)
+        document_frequency: Counter = Counter()
+        num_sentences = 0
         for doc_index, entry in enumerate(entries):
             n = len(entry.chunks)
             chunk_rows.append(np.column_stack([np.full(n, doc_index, dtype=np.int64), entry.chunks]))
             sentence_rows.append(np.column_stack([np.full(len(entry.sentences), doc_index, dtype=np.int64), entry.sentences]))
             block_rows.append(np.column_stack([np.full(len(entry.block_offsets), doc_index, dtype=np.int64), entry.block_offsets]))
             vector_parts.append(entry.vectors)
-            doc_bin.merge(DocBin(attrs=_DOCBIN_ATTRS).from_bytes(entry.analysis))
+            analysis_offsets[doc_index + 1] = analysis_offsets[doc_index] + (len(entry.analysis) if len(entry.block_offsets) else 0)
+            if len(entry.block_offsets):
+                num_sentences += len(entry.sentences)
+                document_frequency.update(dict(zip(entry.terms.tolist(), entry.term_counts.tolist())))
         chunks_table = np.concatenate(chunk_rows).reshape(-1, 5)
         if len(chunks_table) == 0:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -504,7 +521,13 @@ def build_index(
         np.save(tmp / "chunks.npy", chunks_table)
         np.save(tmp / "sentences.npy", np.concatenate(sentence_rows).reshape(-1, 3))
         np.save(tmp / "blocks.npy", np.concatenate(block_rows).reshape(-1, 2))
-        (tmp / "analysis.spacy").write_bytes(doc_bin.to_bytes())
+        with open(tmp / "analysis.bin", "wb") as handle:
+            for entry in entries:
+                if len(entry.block_offsets):
+                    handle.write(entry.analysis)
+        np.save(tmp / "analysis_offsets.npy", analysis_offsets)
+        (tmp / "terms.json").write_text(json.dumps({"num_sentences": num_sentences,
+                                                    "document_frequency": dict(document_frequency)}), encoding="utf-8")
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as handle:
             for document in documents:
                 handle.write(json.dumps(asdict(document), ensure_ascii=False) + "\n")
@@ -548,9 +571,34 @@ def build_index(
 # --------------------------------------------------------------------------- load
 
 
+#: :meth:`CorpusIndex.phrase_occurs` reads at most this many chunks for one phrase.
+PHRASE_SCAN_LIMIT = 20_000
+#: ... and follows at most this many BM25 terms that begin with one of its words.
+MAX_PREFIX_TERMS = 1_000
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """Sentence frequencies of the content terms of the parsed documents (counted at index time).
+
+    Attributes:
+        num_sentences: how many parsed sentences the corpus has.
+        document_frequency: for each term (see :func:`index.analysis.term_of`), in how many
+            sentences it occurs.
+    """
+
+    num_sentences: int
+    document_frequency: dict[str, int]
+
+
 @dataclass
 class CorpusIndex:
-    """A loaded index: documents, chunks, sentences, dense and sparse indexes, parsed blocks."""
+    """A loaded index: documents, chunks, sentences, dense and sparse indexes, parse and term statistics.
+
+    The parse of each document (``analysis``, one spaCy DocBin per document, memory-mapped) is
+    decoded only when a question needs that document, so memory and start-up do not grow with
+    the parse of the whole corpus.
+    """
 
     path: Path
     manifest: Manifest
@@ -561,28 +609,83 @@ class CorpusIndex:
     dense: object
     bm25: object
     block_rows: np.ndarray
-    analysis_bytes: bytes
-    _analysis: dict | None = None
+    analysis: bytes | mmap.mmap
+    analysis_offsets: np.ndarray
+    terms: TermStats
     _by_id: dict[str, Document] = field(init=False, repr=False)
+    _positions: dict[str, int] = field(init=False, repr=False)
+    _vocab: list[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {d.doc_id: d for d in self.documents}
+        self._positions = {d.doc_id: i for i, d in enumerate(self.documents)}
 
     def document(self, doc_id: str) -> Document | None:
         """The document with this id, or ``None``."""
         return self._by_id.get(doc_id)
 
-    def parsed_blocks(self, vocab) -> dict[str, list[tuple[int, object]]]:
-        """Parsed blocks per document id, decoded from the index on first use."""
-        if self._analysis is None:
-            from spacy.tokens import DocBin
+    def parsed_document(self, doc_id: str, vocab) -> list[tuple[int, object]] | None:
+        """The parsed blocks ``(block start offset, spaCy Doc)`` of one document, decoded now;
+        ``None`` for an unknown document or one whose parse is not stored (a large one)."""
+        from spacy.tokens import DocBin
 
-            docs = list(DocBin().from_bytes(self.analysis_bytes).get_docs(vocab))
-            analysis: dict[str, list[tuple[int, object]]] = {}
-            for (doc_index, offset), doc in zip(self.block_rows.tolist(), docs):
-                analysis.setdefault(self.documents[doc_index].doc_id, []).append((offset, doc))
-            self._analysis = analysis
-        return self._analysis
+        position = self._positions.get(doc_id)
+        if position is None:
+            return None
+        start, end = int(self.analysis_offsets[position]), int(self.analysis_offsets[position + 1])
+        if end <= start:
+            return None
+        first, last = np.searchsorted(self.block_rows[:, 0], [position, position + 1])
+        offsets = self.block_rows[first:last, 1].tolist()
+        docs = list(DocBin().from_bytes(bytes(self.analysis[start:end])).get_docs(vocab))
+        if len(docs) != len(offsets):
+            raise IndexCorrupt(f"index {self.path}: the parse of {doc_id} does not match its blocks; "
+                               f"{rebuild_hint(self.path)}")
+        return list(zip(offsets, docs))
+
+    def phrase_occurs(self, phrase: str) -> bool:
+        """Whether ``phrase`` occurs in some chunk's text, ignoring case (a substring test).
+
+        The BM25 postings narrow the test to the chunks that hold every word of the phrase (a
+        word also matching the longer words it begins, as a substring would), so a question costs
+        a few posting lists, not a scan of the corpus. A phrase with no indexable word (only stop
+        words) is looked for in every chunk of a small index and assumed present in a large one.
+        """
+        phrase = phrase.lower().strip()
+        if not phrase:
+            return True
+        candidates: np.ndarray | None = None
+        for token in bm25_query_tokens(phrase):
+            postings = self._postings(token)
+            candidates = postings if candidates is None else np.intersect1d(candidates, postings, assume_unique=True)
+            if len(candidates) == 0:
+                return False
+        if candidates is None:
+            if len(self.chunks) > PHRASE_SCAN_LIMIT:
+                return True
+            candidates = np.arange(len(self.chunks))
+        for position, chunk_id in enumerate(candidates.tolist()):
+            if position >= PHRASE_SCAN_LIMIT:
+                return True  # too common to rule out cheaply
+            if phrase in self.chunks[chunk_id].text.lower():
+                return True
+        return False
+
+    def _postings(self, token: str) -> np.ndarray:
+        """Sorted ids of the chunks holding a BM25 term that begins with ``token``."""
+        if self._vocab is None:
+            self._vocab = sorted(self.bm25.vocab_dict)
+        scores = self.bm25.scores
+        first = bisect.bisect_left(self._vocab, token)
+        parts = []
+        for term in itertools.islice(self._vocab, first, first + MAX_PREFIX_TERMS):
+            if not term.startswith(token):
+                break
+            column = self.bm25.vocab_dict[term]
+            parts.append(scores["indices"][scores["indptr"][column] : scores["indptr"][column + 1]])
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(parts))
 
 
 def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify: bool = True) -> CorpusIndex:
@@ -642,9 +745,14 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         if manifest.dense_index.get("type") == "hnsw":
             dense.hnsw.efSearch = int(manifest.dense_index.get("efSearch", HNSW_DEFAULTS["efSearch"]))
         sparse = bm25s.BM25.load(str(folder / "bm25"))
-        analysis_bytes = (folder / "analysis.spacy").read_bytes()
+        analysis_offsets = np.load(folder / "analysis_offsets.npy")
+        analysis = _map_file(folder / "analysis.bin")
+        term_data = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+        terms = TermStats(int(term_data["num_sentences"]), dict(term_data["document_frequency"]))
     except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:
         raise IndexCorrupt(f"index {folder} could not be read ({exc}); {rebuild_hint(index_dir)}") from None
+    if len(analysis_offsets) != len(documents) + 1 or int(analysis_offsets[-1]) != len(analysis):
+        raise IndexCorrupt(f"index {folder}: the parse does not match the documents; {rebuild_hint(index_dir)}")
     if dense.ntotal != len(chunk_rows) or dense.d != manifest.dimension:
         raise IndexCorrupt(f"index {folder}: dense index does not match the chunk table; {rebuild_hint(index_dir)}")
     chunks = []
@@ -664,5 +772,15 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         dense=dense,
         bm25=sparse,
         block_rows=block_rows,
-        analysis_bytes=analysis_bytes,
+        analysis=analysis,
+        analysis_offsets=analysis_offsets,
+        terms=terms,
     )
+
+
+def _map_file(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes, memory-mapped (read only) so that only the parts read are resident."""
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)

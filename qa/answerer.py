@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
-from collections import Counter
+from collections import OrderedDict
 from dataclasses import replace, dataclass, field
-from typing import NamedTuple, Sequence
+from functools import lru_cache
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from index.analysis import SpacyAnalyzer
+from index.analysis import SpacyAnalyzer, sentence_spans
 from index.embedding import Embedder
 from index.store import CorpusIndex
 from qa.errors import InvalidQuestion
@@ -60,6 +60,10 @@ MAX_EMBEDDED_SENTENCES = 12
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{1,80})[\"“”]|'([^']{3,60})'")
 _REASON_MARKERS = {"because", "since", "as", "so", "due", "in order", "for"}
 _NEIGHBOUR_WEIGHT = 0.6
+#: Parsed documents kept decoded, in spaCy tokens (about 20-30 MB per million).
+MAX_CACHED_TOKENS = 2_000_000
+#: Sentence vectors kept for questions about the same passages (1.5 KB each with MiniLM).
+MAX_CACHED_VECTORS = 50_000
 
 
 # --------------------------------------------------------------------------- corpus statistics
@@ -67,17 +71,18 @@ _NEIGHBOUR_WEIGHT = 0.6
 
 @dataclass
 class CorpusStats:
-    """Term statistics of an index, computed once from its parsed sentences.
+    """Term statistics of an index (counted from its parsed sentences at index time).
 
     Attributes:
         num_sentences: how many sentences the corpus has.
         document_frequency: for each term, in how many sentences it occurs.
-        lowered_text: every document's text, lower-cased and joined (for phrase look-ups).
+        phrase_occurs: whether a lower-case phrase occurs anywhere in the corpus text
+            (``None``: only single terms of ``document_frequency`` are known).
     """
 
     num_sentences: int
-    document_frequency: Counter
-    lowered_text: str
+    document_frequency: Mapping[str, int]
+    phrase_occurs: Callable[[str], bool] | None = None
 
     def idf(self, term: str) -> float:
         """Smoothed inverse sentence frequency; unseen terms get the highest value."""
@@ -88,37 +93,83 @@ class CorpusStats:
         phrase = phrase.lower().strip()
         if not phrase:
             return True
-        return phrase in self.document_frequency or phrase in self.lowered_text
+        if phrase in self.document_frequency:
+            return True
+        return self.phrase_occurs is not None and self.phrase_occurs(phrase)
+
+
+class DocumentSentences:
+    """The ``(block offset, sentence Span)`` of each document, decoded from the index when a
+    question first needs the document and kept in a bounded cache (least recently used first
+    out), so memory follows what is asked, not the size of the corpus.
+
+    A document whose parse is not stored (a very large one) gets :class:`OnDemandSentences`.
+    """
+
+    def __init__(self, index: CorpusIndex, analyzer: SpacyAnalyzer, max_tokens: int = MAX_CACHED_TOKENS) -> None:
+        self.index = index
+        self.analyzer = analyzer
+        self.max_tokens = max_tokens
+        self._docs: OrderedDict[str, tuple[object, int]] = OrderedDict()
+        self._tokens = 0
+
+    def get(self, doc_id: str, default=None):
+        sentences = self.index.sentences.get(doc_id)
+        if sentences is None:
+            return default
+        entry = self._docs.get(doc_id)
+        if entry is not None:
+            self._docs.move_to_end(doc_id)
+            return entry[0]
+        blocks = self.index.parsed_document(doc_id, self.analyzer.vocab)
+        if blocks:
+            spans, size = sentence_spans(blocks, sentences), sum(len(doc) for _, doc in blocks)
+        else:
+            spans, size = OnDemandSentences(self.index.document(doc_id).text, sentences, self.analyzer), 0
+        self._docs[doc_id] = (spans, size)
+        self._tokens += size
+        while self._tokens > self.max_tokens and len(self._docs) > 1:
+            _, (_, dropped) = self._docs.popitem(last=False)
+            self._tokens -= dropped
+        return spans
+
+    def __getitem__(self, doc_id: str):
+        spans = self.get(doc_id)
+        if spans is None:
+            raise KeyError(doc_id)
+        return spans
+
+
+class VectorCache:
+    """Sentence vectors by ``(doc_id, sentence position)``, at most ``capacity`` of them (least
+    recently used first out)."""
+
+    def __init__(self, capacity: int = MAX_CACHED_VECTORS) -> None:
+        self.capacity = capacity
+        self._vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        return key in self._vectors
+
+    def __getitem__(self, key: tuple[str, int]) -> np.ndarray:
+        self._vectors.move_to_end(key)
+        return self._vectors[key]
+
+    def __setitem__(self, key: tuple[str, int], vector: np.ndarray) -> None:
+        self._vectors[key] = vector
+        self._vectors.move_to_end(key)
+        while len(self._vectors) > self.capacity:
+            self._vectors.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._vectors)
 
 
 @dataclass
 class _IndexCache:
     stats: CorpusStats
-    spans: dict[str, list[tuple[int, object]]]  # doc_id -> [(block offset, sentence Span)]
-    vectors: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
-
-
-def sentence_spans(blocks: Sequence[tuple[int, object]], sentences: Sequence[tuple[int, int]]) -> list[tuple[int, object]]:
-    """Map a document's sentence offsets onto its parsed blocks.
-
-    Args:
-        blocks: ``(block offset, spaCy Doc)`` in document order.
-        sentences: ``(start, end)`` character offsets of the sentences.
-
-    Returns:
-        ``(block offset, Span)`` per sentence, in the same order; the span covers at least the
-        sentence (token boundaries are expanded outwards).
-    """
-    starts = [offset for offset, _ in blocks]
-    out = []
-    for start, end in sentences:
-        i = max(0, bisect_right(starts, start) - 1)
-        offset, doc = blocks[i]
-        span = doc.char_span(start - offset, min(end - offset, len(doc.text)), alignment_mode="expand")
-        if span is None:  # pragma: no cover - expand mode always returns a span inside the text
-            span = doc[0:0]
-        out.append((offset, span))
-    return out
+    spans: DocumentSentences  # doc_id -> [(block offset, sentence Span)]
+    vectors: VectorCache = field(default_factory=VectorCache)
 
 
 class OnDemandSentences:
@@ -145,20 +196,6 @@ class OnDemandSentences:
             doc = self.nlp(self.text[start:end])
             self.parsed[position] = (start, doc[:])
         return self.parsed[position]
-
-
-def corpus_stats(index: CorpusIndex, spans: dict[str, list[tuple[int, object]]]) -> CorpusStats:
-    """Sentence frequencies of every content term of the corpus (parsed documents only)."""
-    frequency: Counter = Counter()
-    count = 0
-    for doc_spans in spans.values():
-        if isinstance(doc_spans, OnDemandSentences):
-            continue
-        for _, span in doc_spans:
-            count += 1
-            frequency.update({term_of(t) for t in span if is_content(t)})
-    lowered = "\n".join(d.text.lower() for d in index.documents)
-    return CorpusStats(count, frequency, lowered)
 
 
 # --------------------------------------------------------------------------- sentence selection
@@ -204,33 +241,37 @@ def terms_match(a: str, b: str) -> bool:
     return len(short) >= 4 and long_.startswith(short) and long_[len(short):] in _DERIVING_SUFFIXES
 
 
-def _question_forms(question: QuestionAnalysis) -> list[tuple[str, str]]:
+def _question_forms(question: QuestionAnalysis) -> tuple[tuple[str, str], ...]:
     words = question.content_words or question.content_lemmas
-    return list(zip(question.content_lemmas, words))
+    return tuple(zip(question.content_lemmas, words))
 
 
-def token_matches(token, lemma: str, word: str) -> bool:
-    """Whether a sentence token is the question word given by its lemma and surface form."""
-    term = term_of(token)
-    return terms_match(lemma, term) or terms_match(word, token.lower_) or terms_match(lemma, token.lower_)
+@lru_cache(maxsize=1 << 16)
+def _matched_lemmas(forms: tuple[tuple[str, str], ...], term: str, lower: str) -> frozenset[str]:
+    """The lemmas of ``forms`` (question lemma, surface word) that a token with normalised
+    ``term`` and lower-case text ``lower`` matches; memoised, since the same few hundred words
+    are compared with the same question many times while one question is answered."""
+    return frozenset(lemma for lemma, word in forms
+                     if terms_match(lemma, term) or terms_match(word, lower) or terms_match(lemma, lower))
+
+
+def _token_matched_lemmas(token, forms: tuple[tuple[str, str], ...]) -> frozenset[str]:
+    return _matched_lemmas(forms, term_of(token), token.lower_)
 
 
 def matched_terms(question: QuestionAnalysis, tokens) -> set[str]:
     """The question's content lemmas that some token of ``tokens`` matches."""
     forms = _question_forms(question)
-    found = set()
+    found: set[str] = set()
     for token in tokens:
-        if not is_content(token):
-            continue
-        for lemma, word in forms:
-            if lemma not in found and token_matches(token, lemma, word):
-                found.add(lemma)
+        if is_content(token):
+            found |= _token_matched_lemmas(token, forms)
     return found
 
 
 def is_anchor(token, question: QuestionAnalysis) -> bool:
     """Whether a sentence token matches one of the question's content words."""
-    return is_content(token) and any(token_matches(token, lemma, word) for lemma, word in _question_forms(question))
+    return is_content(token) and bool(_token_matched_lemmas(token, _question_forms(question)))
 
 
 def lexical_overlap(question: QuestionAnalysis, tokens, stats: CorpusStats) -> float:
@@ -605,12 +646,12 @@ def question_overlap(question: QuestionAnalysis, tokens) -> float:
     words = [t for t in tokens if is_content(t)]
     if not words:
         return 1.0 if all(t.is_punct or t.is_stop for t in tokens) else 0.0
-    forms = _question_forms(question) + [(t, t) for t in question.proper_terms]
+    forms = _question_forms(question) + tuple((t, t) for t in question.proper_terms)
     hits = 0
     for token in words:
         if question.head_noun and term_of(token) == question.head_noun:
             continue
-        if any(token_matches(token, lemma, word) for lemma, word in forms):
+        if _token_matched_lemmas(token, forms):
             hits += 1
     return hits / len(words)
 
@@ -851,36 +892,38 @@ class RuleAnswerer:
         entry = self._caches.get(id(index))
         if entry is not None and entry[0] is index:
             return entry[1]
-        blocks = index.parsed_blocks(self.analyzer.vocab)
-        spans = {
-            doc_id: sentence_spans(blocks[doc_id], sentences) if blocks.get(doc_id)
-            else OnDemandSentences(index.document(doc_id).text, sentences, self.analyzer)
-            for doc_id, sentences in index.sentences.items()
-        }
-        cache = _IndexCache(corpus_stats(index, spans), spans)
+        stats = CorpusStats(index.terms.num_sentences, index.terms.document_frequency, index.phrase_occurs)
+        cache = _IndexCache(stats, DocumentSentences(index, self.analyzer))
         self._caches = {id(index): (index, cache)}  # one index at a time is plenty
         return cache
 
     def _similarities(self, cache: _IndexCache, question: str, keys: list[tuple[str, int]]) -> list[float]:
         if self.embedder is None or not keys:
             return [0.0] * len(keys)
-        missing = [k for k in keys if k not in cache.vectors]
+        known = {k: cache.vectors[k] for k in keys if k in cache.vectors}
+        missing = [k for k in keys if k not in known]
         texts = [question] + [cache.spans[d][i][1].text for d, i in missing]
         vectors = self.embedder.embed(texts)
         for key, vector in zip(missing, vectors[1:]):
-            cache.vectors[key] = vector
+            cache.vectors[key] = known[key] = vector
         query = vectors[0]
-        return [float(np.dot(query, cache.vectors[k])) for k in keys]
+        return [float(np.dot(query, known[k])) for k in keys]
 
     def warm_up(self, index: CorpusIndex | None = None) -> None:
-        """Load the spaCy model now and, given an index, decode it and embed all its sentences."""
+        """Load the spaCy model now and, given an index, embed its sentences (as many as the
+        vector cache holds, documents in index order)."""
         _ = self.analyzer.nlp
-        if index is not None:
+        if index is not None and self.embedder is not None:
             cache = self._cache(index)
-            keys = [(doc_id, i) for doc_id, spans in cache.spans.items()
-                    if not isinstance(spans, OnDemandSentences) for i in range(len(spans))]
-            if self.embedder is not None and keys:
-                self._similarities(cache, "warm up", keys)
+            keys: list[tuple[str, int]] = []
+            for doc_id in index.sentences:
+                spans = cache.spans[doc_id]
+                if not isinstance(spans, OnDemandSentences):
+                    keys.extend((doc_id, i) for i in range(len(spans)))
+                if len(keys) >= cache.vectors.capacity:
+                    break
+            for begin in range(0, min(len(keys), cache.vectors.capacity), 1024):
+                self._similarities(cache, "warm up", keys[begin : begin + 1024])
 
     # -- answering ------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from index.analysis import is_content, term_of  # noqa: F401  (re-exported: the answerer uses them)
+
 # Answer types.
 PERSON = "PERSON"  # who / whom / which official
 DESCRIPTION = "DESCRIPTION"  # "Who is <name>?": a role, title or appositive
@@ -121,23 +123,6 @@ class QuestionAnalysis:
     target: str | None = None
     wants_wording: bool = False
     proper_terms: tuple[str, ...] = field(default=())
-
-
-def term_of(token) -> str:
-    """The normalised term of a token: lower-case lemma, or lower-case text for proper nouns."""
-    if token.pos_ == "PROPN" or token.ent_type_:
-        return token.text.lower().removesuffix("'s").removesuffix("’s")
-    lemma = token.lemma_.lower()
-    return lemma if lemma and lemma != "-pron-" else token.text.lower()
-
-
-def is_content(token) -> bool:
-    """Whether a token carries meaning of its own (not a stop word, punctuation or space)."""
-    if token.is_punct or token.is_space or token.pos_ in {"PUNCT", "SYM", "DET", "ADP", "AUX", "CCONJ", "SCONJ", "PART", "PRON"}:
-        return False
-    if token.is_stop and not token.like_num:
-        return False
-    return any(ch.isalnum() for ch in token.text)
 
 
 def is_person_noun(lemma: str) -> bool:

@@ -9,6 +9,8 @@ from index.documents import document_from_text
 from index.store import build_index, load_index
 from qa.answerer import (
     CorpusStats,
+    DocumentSentences,
+    VectorCache,
     Support,
     calibrate_confidence,
     RuleAnswerer,
@@ -147,7 +149,7 @@ def test_confidence_is_monotone_in_support_and_bounded():
 def test_corpus_stats_idf_ranks_rare_terms_higher():
     from collections import Counter
 
-    stats = CorpusStats(num_sentences=10, document_frequency=Counter({"board": 5, "ferry": 1}), lowered_text="")
+    stats = CorpusStats(num_sentences=10, document_frequency=Counter({"board": 5, "ferry": 1}))
     assert stats.idf("ferry") > stats.idf("board")
     assert stats.idf("unseen") > stats.idf("ferry")
 
@@ -160,8 +162,8 @@ def test_large_documents_without_a_stored_parse_are_parsed_on_demand(tmp_path, a
     build_index(documents, tmp_path / "ix", embedder, analyzer, large_document_chars=200)
     index = load_index(tmp_path / "ix")
     assert len(HARBOUR) > 200 > len(MUSEUM)
-    assert index.parsed_blocks(analyzer.vocab).get("harbour.txt") is None
-    assert index.parsed_blocks(analyzer.vocab).get("museum.txt")
+    assert index.parsed_document("harbour.txt", analyzer.vocab) is None
+    assert index.parsed_document("museum.txt", analyzer.vocab)
     answerer = RuleAnswerer(analyzer, embedder)
     question = "When was Maria Lindqvist elected?"
     answer = answerer.answer(question, HybridRetriever(index, embedder).retrieve(question, top_k=3), index)
@@ -169,3 +171,34 @@ def test_large_documents_without_a_stored_parse_are_parsed_on_demand(tmp_path, a
     citation = answer.citations[0]
     assert citation.doc_id == "harbour.txt"
     assert index.document(citation.doc_id).text[citation.start : citation.end] == "March 2021"
+
+
+def test_documents_are_decoded_when_needed_and_the_cache_is_bounded(setup, analyzer, monkeypatch):
+    index, _, _ = setup
+    decoded = []
+    original = type(index).parsed_document
+    monkeypatch.setattr(type(index), "parsed_document",
+                        lambda self, doc_id, vocab: decoded.append(doc_id) or original(self, doc_id, vocab))
+    harbour_tokens = sum(len(doc) for _, doc in original(index, "harbour.txt", analyzer.vocab))
+    sentences = DocumentSentences(index, analyzer, max_tokens=harbour_tokens + 1)
+    assert decoded == []  # nothing is decoded up front
+    spans = sentences["harbour.txt"]
+    text = index.document("harbour.txt").text
+    assert [span.text for _, span in spans] == [text[s:e] for s, e in index.sentences["harbour.txt"]]
+    assert sentences.get("harbour.txt") is spans and decoded == ["harbour.txt"]  # kept
+    sentences["museum.txt"]  # over the token budget: the least recently used document goes
+    sentences["harbour.txt"]
+    assert decoded == ["harbour.txt", "museum.txt", "harbour.txt"]
+    assert sentences.get("missing.txt") is None
+    with pytest.raises(KeyError):
+        sentences["missing.txt"]
+
+
+def test_vector_cache_keeps_the_most_recently_used():
+    import numpy as np
+
+    cache = VectorCache(capacity=2)
+    cache[("a", 0)], cache[("a", 1)] = np.ones(2), np.zeros(2)
+    _ = cache[("a", 0)]  # used: now the newest
+    cache[("b", 0)] = np.ones(2)
+    assert ("a", 0) in cache and ("b", 0) in cache and ("a", 1) not in cache and len(cache) == 2

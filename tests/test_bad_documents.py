@@ -142,8 +142,8 @@ def test_a_large_document_is_split_fast_and_embedded_in_batches(tmp_path):
     assert chunks and all(large.text[c.start:c.end] == c.text for c in chunks)
     assert "Captain399" in chunks[-1].text
     # ...but no stored parse: the answerer parses its sentences on demand.
-    blocks = index.parsed_blocks(analyzer.vocab)
-    assert "log.txt" not in blocks and [offset for offset, _ in blocks["harbour.txt"]] == [0, 14, 100]
+    assert index.parsed_document("log.txt", analyzer.vocab) is None
+    assert [offset for offset, _ in index.parsed_document("harbour.txt", analyzer.vocab)] == [0, 14, 100]
     # The answer to a question about the large document is retrieved from it.
     hits = index.dense.search(FakeEmbedder().embed(["captain Captain399"]), 1)[1][0]
     assert index.chunks[hits[0]].doc_id == "log.txt"

@@ -23,8 +23,7 @@ def test_build_and_load_round_trip(tmp_path, small_docs, fake_embedder, blank_an
     assert index.dense.ntotal == len(index.chunks) == manifest.num_chunks
     for chunk in index.chunks:
         assert index.document(chunk.doc_id).text[chunk.start : chunk.end] == chunk.text
-    blocks = index.parsed_blocks(blank_analyzer.vocab)
-    offset, doc = blocks["harbour.txt"][0]
+    offset, doc = index.parsed_document("harbour.txt", blank_analyzer.vocab)[0]
     assert index.document("harbour.txt").text[offset : offset + len(doc.text)] == doc.text
 
 
@@ -161,3 +160,50 @@ def test_hnsw_index_is_recorded_and_searchable(tmp_path, small_docs, fake_embedd
     query = fake_embedder.embed(["apple orchard"])
     _, ids = index.dense.search(query, 1)
     assert index.chunks[ids[0][0]].doc_id == "orchard.md"
+
+
+def test_term_statistics_are_counted_at_index_time_and_survive_reuse(tmp_path, small_docs, blank_analyzer):
+    """terms.json holds, per content term, the number of parsed sentences that contain it; a
+    rebuild that reuses cached documents gives the same statistics as a fresh build."""
+    from collections import Counter
+
+    from index.analysis import is_content, sentence_spans, term_of
+
+    build_index(small_docs, tmp_path / "ix", FakeEmbedder(), blank_analyzer)
+    index = load_index(tmp_path / "ix")
+    expected, sentences = Counter(), 0
+    for document in small_docs:
+        spans = sentence_spans(index.parsed_document(document.doc_id, blank_analyzer.vocab), index.sentences[document.doc_id])
+        sentences += len(spans)
+        for _, span in spans:
+            expected.update({term_of(t) for t in span if is_content(t)})
+    assert index.terms.num_sentences == sentences == sum(len(s) for s in index.sentences.values())
+    assert index.terms.document_frequency == dict(expected)
+    assert expected["oslo"] == 2 and expected["board"] == 2
+
+    added = document_from_text("comet.txt", "Comet News\n\nA comet was seen over Oslo in May.")
+    build_index([*small_docs, added], tmp_path / "ix", FakeEmbedder(), blank_analyzer)  # reuses two documents
+    reused = load_index(tmp_path / "ix").terms
+    build_index([*small_docs, added], tmp_path / "fresh", FakeEmbedder(), blank_analyzer)
+    assert reused == load_index(tmp_path / "fresh").terms
+    assert reused.document_frequency["oslo"] == 3
+
+
+def test_phrase_lookup_finds_substrings_through_the_postings(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    index = load_index(tmp_path / "ix")
+    assert index.phrase_occurs("maria lindqvist")
+    assert index.phrase_occurs("Transport Minister")  # case does not matter
+    assert index.phrase_occurs("norw")  # a word's beginning, as a substring test would find it
+    assert index.phrase_occurs("thomas green")
+    assert not index.phrase_occurs("green thomas")  # every word is there, the phrase is not
+    assert not index.phrase_occurs("stockholm")
+    assert index.phrase_occurs("the") and not index.phrase_occurs("what about the")  # stop words only: scanned
+
+
+def test_a_parse_that_does_not_match_the_documents_is_refused(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    folder = tmp_path / "ix" / current_version(tmp_path / "ix")
+    np.save(folder / "analysis_offsets.npy", np.zeros(5, dtype=np.int64))
+    with pytest.raises(IndexCorrupt, match="qa index"):
+        load_index(tmp_path / "ix", verify=False)
