@@ -27,12 +27,13 @@ import logging
 import mmap
 import os
 import shutil
+import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -571,6 +572,60 @@ def build_index(
 # --------------------------------------------------------------------------- load
 
 
+class ChunkTable(Sequence[Chunk]):
+    """The chunks of an index, made when asked for from the chunk table (five integers per
+    chunk) and the documents' text: a million chunks cost 40 MB, not a second copy of the corpus."""
+
+    def __init__(self, rows: np.ndarray, documents: Sequence[Document]) -> None:
+        self._rows = rows
+        self._documents = documents
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, position):
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        doc_index, start, end, first, last = self._rows[position].tolist()
+        document = self._documents[doc_index]
+        return Chunk(document.doc_id, start, end, document.text[start:end], first, last)
+
+
+class SentenceTable(Mapping[str, Sequence[tuple[int, int]]]):
+    """``doc_id -> [(start, end), ...]`` of the sentences of each document (that has any), read
+    from the sentence table when asked for; the last few documents asked for are kept."""
+
+    def __init__(self, rows: np.ndarray, documents: Sequence[Document], keep: int = 64) -> None:
+        self._rows = rows
+        self._bounds = np.searchsorted(rows[:, 0], np.arange(len(documents) + 1)) if len(rows) else np.zeros(
+            len(documents) + 1, dtype=np.int64)
+        self._positions = {d.doc_id: i for i, d in enumerate(documents)
+                           if self._bounds[i + 1] > self._bounds[i]}
+        self._recent: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def __getitem__(self, doc_id: str) -> list[tuple[int, int]]:
+        with self._lock:  # the document viewer reads this outside the models' lock
+            cached = self._recent.get(doc_id)
+            if cached is not None:
+                self._recent.move_to_end(doc_id)
+                return cached
+            position = self._positions[doc_id]  # KeyError for a document without sentences
+            rows = self._rows[self._bounds[position] : self._bounds[position + 1], 1:]
+            found = [tuple(pair) for pair in rows.tolist()]
+            self._recent[doc_id] = found
+            while len(self._recent) > self._keep:
+                self._recent.popitem(last=False)
+            return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
 #: :meth:`CorpusIndex.phrase_occurs` reads at most this many chunks for one phrase.
 PHRASE_SCAN_LIMIT = 20_000
 #: ... and follows at most this many BM25 terms that begin with one of its words.
@@ -603,9 +658,9 @@ class CorpusIndex:
     path: Path
     manifest: Manifest
     documents: list[Document]
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     chunk_docs: np.ndarray
-    sentences: dict[str, list[tuple[int, int]]]
+    sentences: Mapping[str, Sequence[tuple[int, int]]]
     dense: object
     bm25: object
     block_rows: np.ndarray
@@ -755,20 +810,13 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         raise IndexCorrupt(f"index {folder}: the parse does not match the documents; {rebuild_hint(index_dir)}")
     if dense.ntotal != len(chunk_rows) or dense.d != manifest.dimension:
         raise IndexCorrupt(f"index {folder}: dense index does not match the chunk table; {rebuild_hint(index_dir)}")
-    chunks = []
-    for doc_index, start, end, first, last in chunk_rows.tolist():
-        document = documents[doc_index]
-        chunks.append(Chunk(document.doc_id, start, end, document.text[start:end], first, last))
-    sentences: dict[str, list[tuple[int, int]]] = {}
-    for doc_index, start, end in sentence_rows.tolist():
-        sentences.setdefault(documents[doc_index].doc_id, []).append((start, end))
     return CorpusIndex(
         path=index_dir,
         manifest=manifest,
         documents=documents,
-        chunks=chunks,
+        chunks=ChunkTable(chunk_rows, documents),
         chunk_docs=chunk_rows[:, 0].copy(),
-        sentences=sentences,
+        sentences=SentenceTable(sentence_rows, documents),
         dense=dense,
         bm25=sparse,
         block_rows=block_rows,

@@ -207,3 +207,19 @@ def test_a_parse_that_does_not_match_the_documents_is_refused(tmp_path, small_do
     np.save(folder / "analysis_offsets.npy", np.zeros(5, dtype=np.int64))
     with pytest.raises(IndexCorrupt, match="qa index"):
         load_index(tmp_path / "ix", verify=False)
+
+
+def test_chunk_and_sentence_tables_read_the_arrays_on_demand(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    index = load_index(tmp_path / "ix")
+    chunks = list(index.chunks)
+    assert chunks[-1] == index.chunks[-1] and index.chunks[0:2] == chunks[0:2]
+    with pytest.raises(IndexError):
+        index.chunks[len(chunks)]
+    assert sorted(index.sentences) == ["harbour.txt", "orchard.md"] and len(index.sentences) == 2
+    for document in small_docs:
+        spans = index.sentences[document.doc_id]
+        assert spans is index.sentences.get(document.doc_id)  # kept while recent
+        assert all(document.text[s:e].strip() == document.text[s:e] != "" for s, e in spans)
+        assert [c.first_sentence for c in chunks if c.doc_id == document.doc_id][0] == 0
+    assert index.sentences.get("missing.txt") is None and "missing.txt" not in index.sentences
