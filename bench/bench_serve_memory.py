@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,14 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         questions = DEFAULT_QUESTIONS[: args.asks]
     results = []
-    print(f"{'index':<34}{'chunks':>9}{'ready s':>9}{'RSS MiB':>9}{'peak':>9}{'RSS after':>11}{'peak after':>11}")
+    print(f"{'index':<34}{'chunks':>9}{'ready s':>9}{'RSS MiB':>9}{'peak':>9}{'RSS after':>11}{'peak after':>11}"
+          f"{'ask p50 ms':>12}")
     with tempfile.TemporaryDirectory() as logs:
         for index_dir in args.index_dirs:
             r = measure_server(Path(index_dir), questions, args.ready_within, Path(logs))
             results.append(r)
             print(f"{index_dir:<34}{r['chunks'] or 0:>9}{r['ready_s']:>9.1f}{r['rss_ready_mib']:>9.0f}"
                   f"{r['peak_ready_mib'] or 0:>9.0f}{r['rss_after_mib']:>11.0f}{r['peak_after_mib'] or 0:>11.0f}"
-                  f"   load {r['load_average']}", flush=True)
+                  f"{statistics.median(r['ask_ms']) if r['ask_ms'] else 0:>12.1f}   load {r['load_average']}", flush=True)
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(results, indent=2))
     return 0

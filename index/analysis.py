@@ -210,15 +210,24 @@ def sentence_spans(blocks: Sequence[tuple[int, object]], sentences: Sequence[tup
         sentence (token boundaries are expanded outwards).
     """
     starts = [offset for offset, _ in blocks]
+    lengths = [_text_length(doc) for _, doc in blocks]
     out = []
     for start, end in sentences:
         i = max(0, bisect_right(starts, start) - 1)
         offset, doc = blocks[i]
-        span = doc.char_span(start - offset, min(end - offset, len(doc.text)), alignment_mode="expand")
+        span = doc.char_span(start - offset, min(end - offset, lengths[i]), alignment_mode="expand")
         if span is None:  # pragma: no cover - expand mode always returns a span inside the text
             span = doc[0:0]
         out.append((offset, span))
     return out
+
+
+def _text_length(doc) -> int:
+    """``len(doc.text)`` without building the text (``Doc.text`` joins every token on each call)."""
+    if len(doc) == 0:
+        return len(doc.text)
+    last = doc[-1]
+    return last.idx + len(last.text_with_ws)
 
 
 def sentence_term_counts(spans: Iterable[tuple[int, object]]) -> Counter:

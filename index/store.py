@@ -799,7 +799,7 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         dense = faiss.read_index(str(folder / "dense.faiss"))
         if manifest.dense_index.get("type") == "hnsw":
             dense.hnsw.efSearch = int(manifest.dense_index.get("efSearch", HNSW_DEFAULTS["efSearch"]))
-        sparse = bm25s.BM25.load(str(folder / "bm25"))
+        sparse = bm25s.BM25.load(str(folder / "bm25"), mmap=True)  # postings are read per query term
         analysis_offsets = np.load(folder / "analysis_offsets.npy")
         analysis = _map_file(folder / "analysis.bin")
         term_data = json.loads((folder / "terms.json").read_text(encoding="utf-8"))

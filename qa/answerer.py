@@ -423,6 +423,16 @@ def description_candidates(span, target: str) -> list[CandidateSpan]:
     return out
 
 
+def _noun_chunks(span) -> list[tuple[int, int, int]]:
+    """``(start, end, root)`` token positions of the noun chunks of a sentence, kept on its Doc:
+    the same sentences come back question after question, and spaCy finds them anew each time."""
+    kept = span.doc.user_data.setdefault("qa_noun_chunks", {})
+    key = (span.start, span.end)
+    if key not in kept:
+        kept[key] = [(chunk.start, chunk.end, chunk.root.i) for chunk in span.noun_chunks]
+    return kept[key]
+
+
 def generate_candidates(span, question: QuestionAnalysis) -> list[CandidateSpan]:
     """Propose answer spans inside a parsed sentence.
 
@@ -453,8 +463,8 @@ def generate_candidates(span, question: QuestionAnalysis) -> list[CandidateSpan]
 
     for ent in span.ents:
         add(ent.start, ent.end, "entity", ent.root.i)
-    for chunk in span.noun_chunks:
-        add(chunk.start, chunk.end, "noun", chunk.root.i)
+    for start, end, root in _noun_chunks(span):
+        add(start, end, "noun", root)
     for token in span:
         if token.pos_ in {"NOUN", "PROPN", "NUM"}:
             s, e = core_subtree(token, lo, hi)

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 from index.analysis import SpacyAnalyzer
 from index.chunking import ChunkerSettings
 from index.documents import SkippedFile, load_corpus
-from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, use_bf16
 from index.errors import CorpusError, IndexNotFound
 from index.store import CorpusIndex, Manifest, build_index, load_index
 from qa.config import Settings
@@ -95,10 +95,7 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
 
         folder = Path(settings.reader_weights or DEFAULT_WEIGHTS_DIR)
         if any(folder.glob("*.safetensors")):
-            from qa.reader.reader import native_bf16
-
-            bf16 = settings.reader_bf16 == "on" or (settings.reader_bf16 == "auto" and native_bf16())
-            reader = SpanReader(str(folder), dynamic_int8=settings.reader_int8, bf16=bf16)
+            reader = SpanReader(str(folder), dynamic_int8=settings.reader_int8, bf16=use_bf16(settings.reader_bf16))
         else:
             logger.warning("no reader weights in %s: answering with the rules only", folder)
     ranker = None
@@ -136,7 +133,8 @@ class QAPipeline:
     ) -> None:
         self.settings = settings or Settings()
         self.index = index or load_index(self.settings.index_dir, model=self.settings.model)
-        self.embedder = embedder or SentenceTransformerEmbedder(self.index.manifest.model)
+        self.embedder = embedder or SentenceTransformerEmbedder(self.index.manifest.model,
+                                                                bf16=use_bf16(self.settings.embedder_bf16))
         self.analyzer = analyzer or SpacyAnalyzer(self.index.manifest.analyzer)
         # One question searches one vector: FAISS's OpenMP threads only add overhead there
         # (200k x 384 exact search: 16.3 ms with 1 thread, 29.8 ms with 2, on this 2-core machine).

@@ -24,7 +24,7 @@ SCRIPT_PAGE = "Script Page\n\n<script>alert('x')</script> The <b>harbour</b> mus
 
 @pytest.fixture
 def fakes(monkeypatch, tmp_path):
-    monkeypatch.setattr(qa.pipeline, "SentenceTransformerEmbedder", lambda name: FakeEmbedder(name))
+    monkeypatch.setattr(qa.pipeline, "SentenceTransformerEmbedder", lambda name, **options: FakeEmbedder(name))
     monkeypatch.setattr(qa.pipeline, "SpacyAnalyzer", lambda model: SpacyAnalyzer("blank"))
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "ix"))
     return tmp_path

@@ -31,7 +31,7 @@ class FirstSentenceAnswerer:
 
 @pytest.fixture
 def fakes(monkeypatch, tmp_path):
-    monkeypatch.setattr(qa.pipeline, "SentenceTransformerEmbedder", lambda name: FakeEmbedder(name))
+    monkeypatch.setattr(qa.pipeline, "SentenceTransformerEmbedder", lambda name, **options: FakeEmbedder(name))
     monkeypatch.setattr(qa.pipeline, "SpacyAnalyzer", lambda model: SpacyAnalyzer("blank"))
     monkeypatch.setattr(qa.pipeline, "default_answerer", FirstSentenceAnswerer)
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "ix"))

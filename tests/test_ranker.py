@@ -176,10 +176,34 @@ def test_reader_bf16_setting():
     from index.analysis import SpacyAnalyzer
     from qa.config import Settings
     from qa.pipeline import default_answerer
-    from qa.reader.reader import native_bf16
+    from index.embedding import native_bf16
     from tests.conftest import FakeEmbedder
 
     analyzer, embedder = SpacyAnalyzer("blank"), FakeEmbedder()
     assert default_answerer(analyzer, embedder, Settings(reader_bf16="on")).reader.bf16 is True
     assert default_answerer(analyzer, embedder, Settings(reader_bf16="off")).reader.bf16 is False
     assert default_answerer(analyzer, embedder, Settings(reader_bf16="auto")).reader.bf16 is native_bf16()
+
+
+def test_embedder_bf16_is_for_questions_only(tmp_path, monkeypatch):
+    """The pipeline's embedder (questions, and sentences compared with them) follows
+    QA_EMBEDDER_BF16; the one that builds an index never uses bf16."""
+    from index.embedding import SentenceTransformerEmbedder, native_bf16
+    from qa.config import Settings
+    from qa.pipeline import QAPipeline, index_corpus
+    from tests.conftest import HARBOUR, FakeEmbedder
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "ix", reader=False)
+    index_corpus([corpus], settings, embedder=FakeEmbedder())
+    for value, expected in [("on", True), ("off", False), ("auto", native_bf16())]:
+        pipeline = QAPipeline(Settings(index_dir=tmp_path / "ix", reader=False, embedder_bf16=value))
+        assert isinstance(pipeline.embedder, SentenceTransformerEmbedder) and pipeline.embedder.bf16 is expected
+
+    builders = []
+    monkeypatch.setattr("qa.pipeline.build_index", lambda documents, index_dir, embedder, *a, **k: builders.append(embedder)
+                        or pipeline.index.manifest)
+    index_corpus([corpus], Settings(index_dir=tmp_path / "ix2", reader=False, embedder_bf16="on"))
+    assert isinstance(builders[0], SentenceTransformerEmbedder) and builders[0].bf16 is False

@@ -313,15 +313,6 @@ def _reindexed(scorer: Callable[[int, int, int], float], originals: Sequence[int
     return lambda passage_index, start, end: scorer(live[passage_index], start, end) if passage_index in live else 0.0
 
 
-def native_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX): there,
-    bf16 autocast runs the reader about 1.7x faster; elsewhere it would be slower."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # pragma: no cover - older or unusual torch builds
-        return False
-
-
 def _dynamic_int8(model):
     """int8 dynamic quantisation of the Linear layers (weights per output channel, activations
     per batch) for faster CPU inference; falls back to the fp32 model where unsupported."""
