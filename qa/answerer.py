@@ -60,8 +60,8 @@ MAX_EMBEDDED_SENTENCES = 12
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{1,80})[\"“”]|'([^']{3,60})'")
 _REASON_MARKERS = {"because", "since", "as", "so", "due", "in order", "for"}
 _NEIGHBOUR_WEIGHT = 0.6
-#: Parsed documents kept decoded, in spaCy tokens (about 20-30 MB per million).
-MAX_CACHED_TOKENS = 2_000_000
+#: Parsed documents kept decoded, in spaCy tokens (about 120 bytes each: 60 MB).
+MAX_CACHED_TOKENS = 500_000
 #: Sentence vectors kept for questions about the same passages (1.5 KB each with MiniLM).
 MAX_CACHED_VECTORS = 50_000
 
