@@ -21,6 +21,8 @@ from typing import Callable, List, Optional, Sequence
 
 import torch
 
+from index.embedding import BF16_PAD_MULTIPLE
+
 DEFAULT_WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 
 
@@ -91,7 +93,8 @@ class _SpanScorer:
 # --------------------------------------------------------------------------- features
 
 def encode_pairs(tokenizer, questions: Sequence[str], passages: Sequence[str],
-                 max_seq_len: int = 384, doc_stride: int = 128, max_question_chars: int = 400):
+                 max_seq_len: int = 384, doc_stride: int = 128, max_question_chars: int = 400,
+                 pad_to_multiple_of: Optional[int] = None):
     """Tokenise (question, passage) pairs with a sliding window over the
     passage. Returns the BatchEncoding (tensors, padded to longest) plus
     ``sample`` (feature -> pair index), ``offsets`` and ``ctx`` (bool mask of
@@ -100,7 +103,8 @@ def encode_pairs(tokenizer, questions: Sequence[str], passages: Sequence[str],
     ps = [p if p.strip() else " " for p in passages]
     enc = tokenizer(qs, ps, truncation="only_second", max_length=max_seq_len,
                     stride=doc_stride, return_overflowing_tokens=True,
-                    return_offsets_mapping=True, padding="longest", return_tensors="pt")
+                    return_offsets_mapping=True, padding="longest", return_tensors="pt",
+                    pad_to_multiple_of=pad_to_multiple_of)
     sample = enc.pop("overflow_to_sample_mapping").tolist()
     offsets = enc.pop("offset_mapping")
     F, L = enc["input_ids"].shape
@@ -290,7 +294,8 @@ class SpanReader:
             return ReaderOutput([], 1.0)
         live = [passages[i] for i in idx]
         enc, sample, offsets, ctx = encode_pairs(self._tokenizer, [question] * len(live), live,
-                                                 self.max_seq_len, self.doc_stride)
+                                                 self.max_seq_len, self.doc_stride,
+                                                 pad_to_multiple_of=BF16_PAD_MULTIPLE if self.bf16 else None)
         device_type = "cuda" if str(self.device).startswith("cuda") else "cpu"
         with torch.inference_mode(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
             S, E = self._model(**{k: v.to(self.device) for k, v in enc.items()})

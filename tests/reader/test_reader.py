@@ -226,3 +226,33 @@ def test_bf16_autocast_keeps_the_answer(tiny_reader):
     _check_output(half, PASSAGES, 4)
     assert half.candidates[0].text == plain.candidates[0].text
     assert half.candidates[0].score == pytest.approx(plain.candidates[0].score, abs=0.05)
+
+
+def test_padding_to_a_multiple_changes_only_the_padding(tokenizer):
+    """bf16 runs pad every batch to a multiple of 32 tokens (a bounded set of shapes keeps oneDNN's
+    per-shape kernels, and so memory, bounded); the real tokens and their offsets are unchanged."""
+    passages = ["Paris is the capital of France.", "Berlin is the capital of Germany and its largest city."]
+    plain = encode_pairs(tokenizer, ["capital of France?"] * 2, passages, 64, 16)
+    padded = encode_pairs(tokenizer, ["capital of France?"] * 2, passages, 64, 16, pad_to_multiple_of=32)
+    length = plain[0]["input_ids"].shape[1]
+    assert padded[0]["input_ids"].shape[1] == 32 and length < 32
+    assert torch.equal(padded[0]["input_ids"][:, :length], plain[0]["input_ids"])
+    assert int(padded[0]["attention_mask"].sum()) == int(plain[0]["attention_mask"].sum())
+    assert torch.equal(padded[3][:, :length], plain[3]) and not padded[3][:, length:].any()
+    assert padded[1] == plain[1] and torch.equal(padded[2][:, :length], plain[2])
+
+
+def test_sentence_embedder_pads_to_a_multiple_under_bf16():
+    from index.embedding import _pad_to_multiple
+
+    class TextModule:
+        processing_kwargs = {"text": {"truncation": "longest_first"}, "common": {}}
+
+    class Pooling:  # no processing options: left alone
+        pass
+
+    modules = [TextModule(), Pooling()]
+    _pad_to_multiple(modules, 32)
+    assert modules[0].processing_kwargs == {"text": {"truncation": "longest_first", "pad_to_multiple_of": 32},
+                                            "common": {}}
+    assert not hasattr(modules[1], "processing_kwargs")
