@@ -166,8 +166,13 @@ class CachedDocument:
     vectors: np.ndarray  # (m, dimension) float32
     block_offsets: np.ndarray  # (b,)
     analysis: bytes  # DocBin of the blocks
-    terms: np.ndarray  # (t,) str: the content terms of its parsed sentences
-    term_counts: np.ndarray  # (t,) int64: in how many of its sentences each occurs
+    terms: bytes  # the content terms of its parsed sentences, UTF-8, one per line
+    term_counts: np.ndarray  # (t,) int32: in how many of its sentences each occurs
+
+    def term_frequencies(self) -> dict[str, int]:
+        """``term -> number of its sentences containing it``."""
+        names = self.terms.decode("utf-8").split("\n") if self.terms else []
+        return dict(zip(names, self.term_counts.tolist()))
 
 
 class DocumentCache:
@@ -192,7 +197,7 @@ class DocumentCache:
                 return CachedDocument(
                     sentences=data["sentences"], chunks=data["chunks"], vectors=data["vectors"],
                     block_offsets=data["block_offsets"], analysis=data["analysis"].tobytes(),
-                    terms=data["terms"], term_counts=data["term_counts"],
+                    terms=data["term_text"].tobytes(), term_counts=data["term_counts"],
                 )
         except (OSError, ValueError, KeyError, EOFError):  # missing or damaged entry: recompute
             return None
@@ -204,7 +209,7 @@ class DocumentCache:
             np.savez(
                 handle, sentences=entry.sentences, chunks=entry.chunks, vectors=entry.vectors,
                 block_offsets=entry.block_offsets, analysis=np.frombuffer(entry.analysis, dtype=np.uint8),
-                terms=entry.terms, term_counts=entry.term_counts,
+                term_text=np.frombuffer(entry.terms, dtype=np.uint8), term_counts=entry.term_counts,
             )
         os.replace(tmp, final)
 
@@ -259,7 +264,7 @@ def _analyse_and_embed(
     """
     from spacy.tokens import DocBin
 
-    pending: list[tuple[AnalysedDocument, np.ndarray, bytes, Counter]] = []
+    pending: list[tuple[AnalysedDocument, np.ndarray, bytes, list[tuple[str, int]]]] = []
     waiting = 0
 
     def flush() -> Iterator[CachedDocument]:
@@ -275,8 +280,8 @@ def _analyse_and_embed(
                 vectors=vectors[position : position + count],
                 block_offsets=block_offsets,
                 analysis=analysis,
-                terms=np.asarray(list(terms), dtype=str),
-                term_counts=np.asarray(list(terms.values()), dtype=np.int64),
+                terms="\n".join(t for t, _ in terms).encode("utf-8"),
+                term_counts=np.asarray([c for _, c in terms], dtype=np.int32).reshape(-1),
             )
             position += count
         pending.clear()
@@ -286,7 +291,8 @@ def _analyse_and_embed(
         for _, doc in a.blocks:
             doc_bin.add(doc)
         block_offsets = np.asarray([offset for offset, _ in a.blocks], dtype=np.int64)
-        terms = sentence_term_counts(sentence_spans(a.blocks, a.sentences)) if a.blocks else Counter()
+        counts = sentence_term_counts(sentence_spans(a.blocks, a.sentences)) if a.blocks else Counter()
+        terms = [(t, c) for t, c in counts.items() if "\n" not in t]  # stored one per line
         pending.append((a, block_offsets, doc_bin.to_bytes(), terms))
         a.blocks.clear()  # the Docs live on as DocBin bytes; drop the objects
         waiting += len(a.chunks)
@@ -494,7 +500,7 @@ def build_index(
             analysis_offsets[doc_index + 1] = analysis_offsets[doc_index] + (len(entry.analysis) if len(entry.block_offsets) else 0)
             if len(entry.block_offsets):
                 num_sentences += len(entry.sentences)
-                document_frequency.update(dict(zip(entry.terms.tolist(), entry.term_counts.tolist())))
+                document_frequency.update(entry.term_frequencies())
         chunks_table = np.concatenate(chunk_rows).reshape(-1, 5)
         if len(chunks_table) == 0:
             shutil.rmtree(tmp, ignore_errors=True)
