@@ -30,6 +30,7 @@ import shutil
 import threading
 import time
 import uuid
+import zipfile
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -190,6 +191,9 @@ class DocumentCache:
     def key(self, document: Document) -> str:
         return f"{document.sha256}-{self.recipe_key}"
 
+    def has(self, document: Document) -> bool:
+        return (self.folder / f"{self.key(document)}.npz").is_file()
+
     def get(self, document: Document) -> CachedDocument | None:
         path = self.folder / f"{self.key(document)}.npz"
         try:
@@ -199,7 +203,7 @@ class DocumentCache:
                     block_offsets=data["block_offsets"], analysis=data["analysis"].tobytes(),
                     terms=data["term_text"].tobytes(), term_counts=data["term_counts"],
                 )
-        except (OSError, ValueError, KeyError, EOFError):  # missing or damaged entry: recompute
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing or damaged: recompute
             return None
 
     def put(self, document: Document, entry: CachedDocument) -> None:
@@ -469,15 +473,18 @@ def build_index(
         recipe = {"model": embedder.name, "chunker": chunker.to_dict(), "analyzer": analyzer.model,
                   "embed_title": embed_title, "format": FORMAT_VERSION, "large_document_chars": large_document_chars}
         cache = DocumentCache(index_dir / "cache", recipe)
-        entries: list[CachedDocument | None] = [cache.get(d) for d in documents]
-        missing = [i for i, e in enumerate(entries) if e is None]
+        missing = [i for i, d in enumerate(documents) if not cache.has(d)]
         say(f"analysing and embedding {len(missing)} new or changed document(s) with {embedder.name}; "
             f"reusing {len(documents) - len(missing)} unchanged")
-        computed = _analyse_and_embed([documents[i] for i in missing], analyzer, embedder, chunker, embed_title,
-                                      show_progress, large_document_chars=large_document_chars, embed_batch=embed_batch)
-        for i, entry in zip(missing, computed):
+
+        def analyse(selected: list[Document]) -> Iterator[CachedDocument]:
+            return _analyse_and_embed(selected, analyzer, embedder, chunker, embed_title, show_progress,
+                                      large_document_chars=large_document_chars, embed_batch=embed_batch)
+
+        # Entries go to the cache as they are made and are read back one at a time below, so a
+        # build holds one document's parse at a time, not the whole corpus's.
+        for i, entry in zip(missing, analyse([documents[i] for i in missing])):
             cache.put(documents[i], entry)
-            entries[i] = entry
         large = [documents[i].doc_id for i in missing
                  if large_document_chars is not None and len(documents[i].text) > large_document_chars]
         if large:
@@ -488,19 +495,25 @@ def build_index(
         sentence_rows: list[np.ndarray] = []
         block_rows: list[np.ndarray] = []
         vector_parts: list[np.ndarray] = []
-        analysis_offsets = np.zeros(len(entries) + 1, dtype=np.int64)
+        analysis_offsets = np.zeros(len(documents) + 1, dtype=np.int64)
         document_frequency: Counter = Counter()
         num_sentences = 0
-        for doc_index, entry in enumerate(entries):
-            n = len(entry.chunks)
-            chunk_rows.append(np.column_stack([np.full(n, doc_index, dtype=np.int64), entry.chunks]))
-            sentence_rows.append(np.column_stack([np.full(len(entry.sentences), doc_index, dtype=np.int64), entry.sentences]))
-            block_rows.append(np.column_stack([np.full(len(entry.block_offsets), doc_index, dtype=np.int64), entry.block_offsets]))
-            vector_parts.append(entry.vectors)
-            analysis_offsets[doc_index + 1] = analysis_offsets[doc_index] + (len(entry.analysis) if len(entry.block_offsets) else 0)
-            if len(entry.block_offsets):
-                num_sentences += len(entry.sentences)
-                document_frequency.update(entry.term_frequencies())
+        with open(tmp / "analysis.bin", "wb") as analysis_file:
+            for doc_index, document in enumerate(documents):
+                entry = cache.get(document)
+                if entry is None:  # damaged since it was checked: make it again
+                    entry = next(analyse([document]))
+                    cache.put(document, entry)
+                n = len(entry.chunks)
+                chunk_rows.append(np.column_stack([np.full(n, doc_index, dtype=np.int64), entry.chunks]))
+                sentence_rows.append(np.column_stack([np.full(len(entry.sentences), doc_index, dtype=np.int64), entry.sentences]))
+                block_rows.append(np.column_stack([np.full(len(entry.block_offsets), doc_index, dtype=np.int64), entry.block_offsets]))
+                vector_parts.append(entry.vectors)
+                analysis_offsets[doc_index + 1] = analysis_offsets[doc_index] + (len(entry.analysis) if len(entry.block_offsets) else 0)
+                if len(entry.block_offsets):
+                    analysis_file.write(entry.analysis)
+                    num_sentences += len(entry.sentences)
+                    document_frequency.update(entry.term_frequencies())
         chunks_table = np.concatenate(chunk_rows).reshape(-1, 5)
         if len(chunks_table) == 0:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -528,10 +541,6 @@ def build_index(
         np.save(tmp / "chunks.npy", chunks_table)
         np.save(tmp / "sentences.npy", np.concatenate(sentence_rows).reshape(-1, 3))
         np.save(tmp / "blocks.npy", np.concatenate(block_rows).reshape(-1, 2))
-        with open(tmp / "analysis.bin", "wb") as handle:
-            for entry in entries:
-                if len(entry.block_offsets):
-                    handle.write(entry.analysis)
         np.save(tmp / "analysis_offsets.npy", analysis_offsets)
         (tmp / "terms.json").write_text(json.dumps({"num_sentences": num_sentences,
                                                     "document_frequency": dict(document_frequency)}), encoding="utf-8")

@@ -223,3 +223,15 @@ def test_chunk_and_sentence_tables_read_the_arrays_on_demand(tmp_path, small_doc
         assert all(document.text[s:e].strip() == document.text[s:e] != "" for s, e in spans)
         assert [c.first_sentence for c in chunks if c.doc_id == document.doc_id][0] == 0
     assert index.sentences.get("missing.txt") is None and "missing.txt" not in index.sentences
+
+
+def test_a_damaged_cache_entry_is_made_again(tmp_path, small_docs, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", FakeEmbedder(), blank_analyzer)
+    before = load_index(tmp_path / "ix")
+    for entry in (tmp_path / "ix" / "cache").glob("*.npz"):
+        entry.write_bytes(entry.read_bytes()[:100])  # truncated, as by a full disk
+    build_index(small_docs, tmp_path / "ix", FakeEmbedder(), blank_analyzer)
+    after = load_index(tmp_path / "ix")
+    assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
+    assert after.terms == before.terms
+    assert np.allclose(after.dense.reconstruct_n(0, after.dense.ntotal), before.dense.reconstruct_n(0, before.dense.ntotal))
