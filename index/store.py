@@ -191,8 +191,16 @@ class DocumentCache:
     def key(self, document: Document) -> str:
         return f"{document.sha256}-{self.recipe_key}"
 
+    #: The arrays of an entry (an entry lacking one is from an older layout: made again).
+    FIELDS = ("sentences", "chunks", "vectors", "block_offsets", "analysis", "term_text", "term_counts")
+
     def has(self, document: Document) -> bool:
-        return (self.folder / f"{self.key(document)}.npz").is_file()
+        """Whether a readable entry is there (only the archive's directory is read, not its arrays)."""
+        try:
+            with np.load(self.folder / f"{self.key(document)}.npz", allow_pickle=False) as data:
+                return set(self.FIELDS) <= set(data.files)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            return False
 
     def get(self, document: Document) -> CachedDocument | None:
         path = self.folder / f"{self.key(document)}.npz"

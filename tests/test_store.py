@@ -235,3 +235,22 @@ def test_a_damaged_cache_entry_is_made_again(tmp_path, small_docs, blank_analyze
     assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
     assert after.terms == before.terms
     assert np.allclose(after.dense.reconstruct_n(0, after.dense.ntotal), before.dense.reconstruct_n(0, before.dense.ntotal))
+
+
+def test_cache_entries_of_an_older_layout_count_as_missing(tmp_path, small_docs, blank_analyzer):
+    from index.store import DocumentCache
+
+    build_index(small_docs, tmp_path / "ix", FakeEmbedder(), blank_analyzer)
+    entry = next((tmp_path / "ix" / "cache").glob("*.npz"))
+    with np.load(entry) as data:
+        arrays = {name: data[name] for name in data.files if name != "term_text"}
+    with open(entry, "wb") as handle:
+        np.savez(handle, **arrays)
+    cache = DocumentCache(tmp_path / "ix" / "cache", {})
+    cache.folder = entry.parent
+    document = next(d for d in small_docs if cache.key(d).startswith(entry.stem.split("-")[0]))
+    cache.recipe_key = entry.stem.split("-", 1)[1]
+    assert not cache.has(document) and cache.get(document) is None
+    embedder = CountingEmbedder()
+    build_index(small_docs, tmp_path / "ix", embedder, blank_analyzer)
+    assert embedder.texts and all(document.title in t or t in document.text for t in embedder.texts)
