@@ -595,6 +595,13 @@ def build_index(
 # --------------------------------------------------------------------------- load
 
 
+def row_bounds(rows: np.ndarray, num_documents: int) -> np.ndarray:
+    """For a table whose first column is the document index (ascending), where each document's
+    rows begin: document ``i`` has ``rows[bounds[i]:bounds[i + 1]]``."""
+    return np.searchsorted(rows[:, 0], np.arange(num_documents + 1)) if len(rows) else np.zeros(
+        num_documents + 1, dtype=np.int64)
+
+
 class ChunkTable(Sequence[Chunk]):
     """The chunks of an index, made when asked for from the chunk table (five integers per
     chunk) and the documents' text: a million chunks cost 40 MB, not a second copy of the corpus."""
@@ -620,8 +627,7 @@ class SentenceTable(Mapping[str, Sequence[tuple[int, int]]]):
 
     def __init__(self, rows: np.ndarray, documents: Sequence[Document], keep: int = 64) -> None:
         self._rows = rows
-        self._bounds = np.searchsorted(rows[:, 0], np.arange(len(documents) + 1)) if len(rows) else np.zeros(
-            len(documents) + 1, dtype=np.int64)
+        self._bounds = row_bounds(rows, len(documents))
         self._positions = {d.doc_id: i for i, d in enumerate(documents)
                            if self._bounds[i + 1] > self._bounds[i]}
         self._recent: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
@@ -692,11 +698,13 @@ class CorpusIndex:
     terms: TermStats
     _by_id: dict[str, Document] = field(init=False, repr=False)
     _positions: dict[str, int] = field(init=False, repr=False)
+    _block_bounds: np.ndarray = field(init=False, repr=False)
     _vocab: list[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {d.doc_id: d for d in self.documents}
         self._positions = {d.doc_id: i for i, d in enumerate(self.documents)}
+        self._block_bounds = row_bounds(self.block_rows, len(self.documents))
 
     def document(self, doc_id: str) -> Document | None:
         """The document with this id, or ``None``."""
@@ -713,8 +721,7 @@ class CorpusIndex:
         start, end = int(self.analysis_offsets[position]), int(self.analysis_offsets[position + 1])
         if end <= start:
             return None
-        first, last = np.searchsorted(self.block_rows[:, 0], [position, position + 1])
-        offsets = self.block_rows[first:last, 1].tolist()
+        offsets = self.block_rows[self._block_bounds[position] : self._block_bounds[position + 1], 1].tolist()
         docs = list(DocBin().from_bytes(bytes(self.analysis[start:end])).get_docs(vocab))
         if len(docs) != len(offsets):
             raise IndexCorrupt(f"index {self.path}: the parse of {doc_id} does not match its blocks; "
