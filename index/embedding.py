@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+
+from index.cache import LRUCache
 
 #: The name users and manifests use for the model that ships with the project.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -104,7 +105,7 @@ class SentenceTransformerEmbedder:
         self.device = device
         self.bf16 = bf16
         self._model = None
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries: LRUCache[str, np.ndarray] = LRUCache(self.QUERY_CACHE_SIZE)
         self._queries_lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -135,14 +136,11 @@ class SentenceTransformerEmbedder:
             with self._queries_lock:
                 cached = self._queries.get(texts[0])
                 if cached is not None:
-                    self._queries.move_to_end(texts[0])
                     return cached[None, :].copy()
         vectors = self._encode(texts, show_progress)
         if len(texts) == 1:
             with self._queries_lock:
                 self._queries[texts[0]] = vectors[0].copy()
-                while len(self._queries) > self.QUERY_CACHE_SIZE:
-                    self._queries.popitem(last=False)
         return vectors
 
     def _encode(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,6 +39,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from index.analysis import SpacyAnalyzer, sentence_offsets, sentence_spans, sentence_term_counts, split_blocks
+from index.cache import LRUCache
 from index.chunking import Chunk, ChunkerSettings, bound_sentences, chunk_sentences
 from index.documents import Document
 from index.embedding import Embedder
@@ -630,22 +631,18 @@ class SentenceTable(Mapping[str, Sequence[tuple[int, int]]]):
         self._bounds = row_bounds(rows, len(documents))
         self._positions = {d.doc_id: i for i, d in enumerate(documents)
                            if self._bounds[i + 1] > self._bounds[i]}
-        self._recent: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
-        self._keep = keep
+        self._recent: LRUCache[str, list[tuple[int, int]]] = LRUCache(keep)
         self._lock = threading.Lock()
 
     def __getitem__(self, doc_id: str) -> list[tuple[int, int]]:
         with self._lock:  # the document viewer reads this outside the models' lock
             cached = self._recent.get(doc_id)
             if cached is not None:
-                self._recent.move_to_end(doc_id)
                 return cached
             position = self._positions[doc_id]  # KeyError for a document without sentences
             rows = self._rows[self._bounds[position] : self._bounds[position + 1], 1:]
             found = [tuple(pair) for pair in rows.tolist()]
             self._recent[doc_id] = found
-            while len(self._recent) > self._keep:
-                self._recent.popitem(last=False)
             return found
 
     def __iter__(self) -> Iterator[str]:

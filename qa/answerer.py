@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from dataclasses import replace, dataclass, field
 from functools import lru_cache
 from typing import Callable, Mapping, NamedTuple, Sequence
@@ -27,6 +26,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from index.analysis import SpacyAnalyzer, sentence_spans
+from index.cache import LRUCache
 from index.embedding import Embedder
 from index.store import CorpusIndex
 from qa.errors import InvalidQuestion
@@ -101,7 +101,8 @@ class CorpusStats:
 class DocumentSentences:
     """The ``(block offset, sentence Span)`` of each document, decoded from the index when a
     question first needs the document and kept in a bounded cache (least recently used first
-    out), so memory follows what is asked, not the size of the corpus.
+    out, ``max_tokens`` spaCy tokens in all), so memory follows what is asked, not the size of
+    the corpus.
 
     A document whose parse is not stored (a very large one) gets :class:`OnDemandSentences`.
     """
@@ -109,9 +110,7 @@ class DocumentSentences:
     def __init__(self, index: CorpusIndex, analyzer: SpacyAnalyzer, max_tokens: int = MAX_CACHED_TOKENS) -> None:
         self.index = index
         self.analyzer = analyzer
-        self.max_tokens = max_tokens
-        self._docs: OrderedDict[str, tuple[object, int]] = OrderedDict()
-        self._tokens = 0
+        self._docs: LRUCache[str, tuple[object, int]] = LRUCache(max_tokens, weight=lambda entry: entry[1])
 
     def get(self, doc_id: str, default=None):
         sentences = self.index.sentences.get(doc_id)
@@ -119,7 +118,6 @@ class DocumentSentences:
             return default
         entry = self._docs.get(doc_id)
         if entry is not None:
-            self._docs.move_to_end(doc_id)
             return entry[0]
         blocks = self.index.parsed_document(doc_id, self.analyzer.vocab)
         if blocks:
@@ -127,10 +125,6 @@ class DocumentSentences:
         else:
             spans, size = OnDemandSentences(self.index.document(doc_id).text, sentences, self.analyzer), 0
         self._docs[doc_id] = (spans, size)
-        self._tokens += size
-        while self._tokens > self.max_tokens and len(self._docs) > 1:
-            _, (_, dropped) = self._docs.popitem(last=False)
-            self._tokens -= dropped
         return spans
 
     def __getitem__(self, doc_id: str):
@@ -140,36 +134,12 @@ class DocumentSentences:
         return spans
 
 
-class VectorCache:
-    """Sentence vectors by ``(doc_id, sentence position)``, at most ``capacity`` of them (least
-    recently used first out)."""
-
-    def __init__(self, capacity: int = MAX_CACHED_VECTORS) -> None:
-        self.capacity = capacity
-        self._vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-
-    def __contains__(self, key: tuple[str, int]) -> bool:
-        return key in self._vectors
-
-    def __getitem__(self, key: tuple[str, int]) -> np.ndarray:
-        self._vectors.move_to_end(key)
-        return self._vectors[key]
-
-    def __setitem__(self, key: tuple[str, int], vector: np.ndarray) -> None:
-        self._vectors[key] = vector
-        self._vectors.move_to_end(key)
-        while len(self._vectors) > self.capacity:
-            self._vectors.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._vectors)
-
-
 @dataclass
 class _IndexCache:
     stats: CorpusStats
     spans: DocumentSentences  # doc_id -> [(block offset, sentence Span)]
-    vectors: VectorCache = field(default_factory=VectorCache)
+    # Sentence vectors by (doc_id, sentence position).
+    vectors: LRUCache[tuple[str, int], np.ndarray] = field(default_factory=lambda: LRUCache(MAX_CACHED_VECTORS))
 
 
 class OnDemandSentences:

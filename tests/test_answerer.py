@@ -10,7 +10,6 @@ from index.store import build_index, load_index
 from qa.answerer import (
     CorpusStats,
     DocumentSentences,
-    VectorCache,
     Support,
     calibrate_confidence,
     RuleAnswerer,
@@ -192,13 +191,3 @@ def test_documents_are_decoded_when_needed_and_the_cache_is_bounded(setup, analy
     assert sentences.get("missing.txt") is None
     with pytest.raises(KeyError):
         sentences["missing.txt"]
-
-
-def test_vector_cache_keeps_the_most_recently_used():
-    import numpy as np
-
-    cache = VectorCache(capacity=2)
-    cache[("a", 0)], cache[("a", 1)] = np.ones(2), np.zeros(2)
-    _ = cache[("a", 0)]  # used: now the newest
-    cache[("b", 0)] = np.ones(2)
-    assert ("a", 0) in cache and ("b", 0) in cache and ("a", 1) not in cache and len(cache) == 2
