@@ -82,6 +82,42 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` with every non-zero row scaled to length 1 (zero rows stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+def embed_with_spans(embedder: Embedder, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                     show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Embed ``texts``, and give each character span of each text a vector of its own.
+
+    An embedder with an ``embed_with_spans`` method (:class:`SentenceTransformerEmbedder`) reads
+    the span out of the text's own forward pass, in context; any other embeds the span's text on
+    its own.
+
+    Returns:
+        ``(text vectors (len(texts), d), span vectors (total spans, d))``, spans in order, text by
+        text; a span the model never saw (cut off by its length limit) gets a row of zeros.
+    """
+    own = getattr(embedder, "embed_with_spans", None)
+    if own is not None:
+        return own(texts, spans, show_progress=show_progress)
+    return embed_spans_separately(embedder, texts, spans, show_progress=show_progress)
+
+
+def embed_spans_separately(embedder: Embedder, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                           show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`embed_with_spans` for any embedder: each span's text is embedded on its own, in
+    batches no larger than ``texts`` (so memory stays bounded by the caller's batch)."""
+    vectors = embedder.embed(texts, show_progress=show_progress)
+    pieces = [text[start:end] for text, text_spans in zip(texts, spans) for start, end in text_spans]
+    step = max(len(texts), 1)
+    parts = [embedder.embed(pieces[i : i + step]) for i in range(0, len(pieces), step)]
+    span_vectors = np.concatenate(parts) if parts else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+    return vectors, span_vectors
+
+
 class SentenceTransformerEmbedder:
     """Embedder backed by a sentence-transformers model, loaded on first use.
 
@@ -142,6 +178,45 @@ class SentenceTransformerEmbedder:
             with self._queries_lock:
                 self._queries[texts[0]] = vectors[0].copy()
         return vectors
+
+    def embed_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                         show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Embed ``texts``, and each character span of each text from the same forward pass: the
+        mean of the contextual token vectors inside the span, normalised (what the model's mean
+        pooling gives the whole text, restricted to the span). One pass, so a passage's
+        sentences cost nothing beyond the passage. See :func:`embed_with_spans`."""
+        import torch
+
+        self.warm_up()
+        model = self._model
+        dimension = self.dimension
+        span_vectors = np.zeros((sum(len(s) for s in spans), dimension), dtype=np.float32)
+        if not texts:
+            return np.zeros((0, dimension), dtype=np.float32), span_vectors
+        device_type = "cuda" if str(self.device).startswith("cuda") else "cpu"
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
+            outputs = model.encode(list(texts), batch_size=self.batch_size, output_value=None,
+                                   convert_to_numpy=False, show_progress_bar=show_progress)
+        offsets = model.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
+                                  max_length=model.max_seq_length)["offset_mapping"]
+        vectors = np.empty((len(texts), dimension), dtype=np.float32)
+        row = 0
+        for output, text_offsets, text_spans, position in zip(outputs, offsets, spans, range(len(texts))):
+            vectors[position] = output["sentence_embedding"].float().cpu().numpy()
+            tokens = output["token_embeddings"].float().cpu().numpy()
+            length = int(output["attention_mask"].sum()) if "attention_mask" in output else len(tokens)
+            if length != len(text_offsets):  # tokenised differently: leave these spans to the caller
+                row += len(text_spans)
+                continue
+            starts = np.array([a for a, b in text_offsets])
+            ends = np.array([b for a, b in text_offsets])
+            real = ends > starts  # special tokens have empty offsets
+            for start, end in text_spans:
+                inside = real & (starts >= start) & (ends <= end)
+                if inside.any():
+                    span_vectors[row] = tokens[:length][inside].mean(axis=0)
+                row += 1
+        return unit_rows(vectors), unit_rows(span_vectors)
 
     def _encode(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:
         import torch

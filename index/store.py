@@ -34,7 +34,7 @@ import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -42,16 +42,18 @@ from index.analysis import SpacyAnalyzer, sentence_offsets, sentence_spans, sent
 from index.cache import LRUCache
 from index.chunking import Chunk, ChunkerSettings, bound_sentences, chunk_sentences
 from index.documents import Document
-from index.embedding import Embedder
+from index.embedding import Embedder, embed_with_spans, unit_rows
 from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
+#: Raw float16 rows, one unit vector per row of ``sentences.npy`` (zeros: none stored).
+SENTENCE_VECTORS_FILE = "sentence_vectors.f16"
 _DATA_FILES = ("documents.jsonl", "chunks.npy", "sentences.npy", "dense.faiss", "analysis.bin", "analysis_offsets.npy",
-               "terms.json")
+               "terms.json", SENTENCE_VECTORS_FILE)
 BM25_SETTINGS = {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "stopwords": "en", "stemmer": "english"}
 
 
@@ -166,10 +168,17 @@ class CachedDocument:
     sentences: np.ndarray  # (n, 2) start, end
     chunks: np.ndarray  # (m, 4) start, end, first sentence, last sentence
     vectors: np.ndarray  # (m, dimension) float32
+    sentence_vectors: np.ndarray  # (n, dimension) float16, read from the chunks' forward passes
     block_offsets: np.ndarray  # (b,)
     analysis: bytes  # DocBin of the blocks
     terms: bytes  # the content terms of its parsed sentences, UTF-8, one per line
     term_counts: np.ndarray  # (t,) int32: in how many of its sentences each occurs
+
+    def consistent(self) -> bool:
+        """Whether the arrays agree with each other (one vector per chunk and per sentence)."""
+        dimension = self.vectors.shape[1] if self.vectors.ndim == 2 else -1
+        return (len(self.vectors) == len(self.chunks)
+                and self.sentence_vectors.shape == (len(self.sentences), dimension))
 
     def term_frequencies(self) -> dict[str, int]:
         """``term -> number of its sentences containing it``."""
@@ -193,7 +202,7 @@ class DocumentCache:
         return f"{document.sha256}-{self.recipe_key}"
 
     #: The arrays of an entry (an entry lacking one is from an older layout: made again).
-    FIELDS = ("sentences", "chunks", "vectors", "block_offsets", "analysis", "term_text", "term_counts")
+    FIELDS = ("sentences", "chunks", "vectors", "sentence_vectors", "block_offsets", "analysis", "term_text", "term_counts")
 
     def has(self, document: Document) -> bool:
         """Whether a readable entry is there (only the archive's directory is read, not its arrays)."""
@@ -209,6 +218,7 @@ class DocumentCache:
             with np.load(path, allow_pickle=False) as data:
                 return CachedDocument(
                     sentences=data["sentences"], chunks=data["chunks"], vectors=data["vectors"],
+                    sentence_vectors=data["sentence_vectors"],
                     block_offsets=data["block_offsets"], analysis=data["analysis"].tobytes(),
                     terms=data["term_text"].tobytes(), term_counts=data["term_counts"],
                 )
@@ -221,6 +231,7 @@ class DocumentCache:
         with open(tmp, "wb") as handle:
             np.savez(
                 handle, sentences=entry.sentences, chunks=entry.chunks, vectors=entry.vectors,
+                sentence_vectors=entry.sentence_vectors,
                 block_offsets=entry.block_offsets, analysis=np.frombuffer(entry.analysis, dtype=np.uint8),
                 term_text=np.frombuffer(entry.terms, dtype=np.uint8), term_counts=entry.term_counts,
             )
@@ -236,32 +247,45 @@ class DocumentCache:
         return removed
 
 
-def embed_in_batches(embedder: Embedder, texts: Iterable[str], count: int, batch: int = EMBED_BATCH_CHUNKS,
-                     show_progress: bool = False) -> np.ndarray:
-    """Embed ``count`` texts drawn lazily from ``texts``, ``batch`` at a time, into one array.
+def embed_chunks(embedder: Embedder, pending: Sequence[AnalysedDocument], embed_title: bool,
+                 batch: int = EMBED_BATCH_CHUNKS, show_progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Embed the chunks of ``pending`` documents, ``batch`` chunks per call, and give every
+    sentence a vector read from the forward passes of the chunks that hold it.
 
-    Only one batch of texts is alive at a time and the result is written into a preallocated
-    array, so memory is the vectors plus one batch, whatever ``count`` is.
+    Only one batch of passage texts is alive at a time and the results go into preallocated
+    arrays, so memory is the vectors plus one batch, however many chunks there are.
+
+    Returns:
+        ``(chunk vectors (total chunks, d) float32, per document its sentence vectors (n, d)
+        float16)``: a sentence in two chunks (the overlap) gets the mean of its two readings; one
+        that no chunk's forward pass reached (past the model's length limit) a row of zeros.
     """
     if batch < 1:
         raise ValueError("batch must be positive")
-    iterator = iter(texts)
-    out: np.ndarray | None = None
-    done = 0
-    while done < count:
-        group = list(itertools.islice(iterator, min(batch, count - done)))
-        if not group:
-            break
-        vectors = embedder.embed(group, show_progress=show_progress)
-        if out is None:
-            out = np.empty((count, vectors.shape[1]), dtype=np.float32)
-        out[done : done + len(group)] = vectors
-        done += len(group)
-    if out is None:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
-    if done != count:
-        raise ValueError(f"expected {count} texts to embed, got {done}")
-    return out
+    dimension = embedder.dimension
+    owners = [(k, c) for k, a in enumerate(pending) for c in a.chunks]
+    vectors = np.empty((len(owners), dimension), dtype=np.float32)
+    sums = [np.zeros((len(a.sentences), dimension), dtype=np.float16) for a in pending]
+    for begin in range(0, len(owners), batch):
+        group = owners[begin : begin + batch]
+        texts, spans = [], []
+        for k, chunk in group:
+            document, sentences = pending[k].document, pending[k].sentences
+            text = passage_text(document, chunk, embed_title)
+            shift = len(text) - len(chunk.text)  # the title line in front
+            texts.append(text)
+            spans.append([(max(s, chunk.start) - chunk.start + shift, min(e, chunk.end) - chunk.start + shift)
+                          for s, e in sentences[chunk.first_sentence : chunk.last_sentence + 1]])
+        chunk_vectors, span_vectors = embed_with_spans(embedder, texts, spans, show_progress=show_progress)
+        vectors[begin : begin + len(group)] = chunk_vectors
+        row = 0
+        for (k, chunk), text_spans in zip(group, spans):
+            sums[k][chunk.first_sentence : chunk.first_sentence + len(text_spans)] += span_vectors[row : row + len(text_spans)]
+            row += len(text_spans)
+    for own in sums:  # normalise in place, a block of rows at a time (a huge document has many)
+        for start in range(0, len(own), 65_536):
+            own[start : start + 65_536] = unit_rows(own[start : start + 65_536].astype(np.float32))
+    return vectors, sums
 
 
 def _analyse_and_embed(
@@ -281,16 +305,17 @@ def _analyse_and_embed(
     waiting = 0
 
     def flush() -> Iterator[CachedDocument]:
-        texts = (passage_text(a.document, c, embed_title) for a, _, _, _ in pending for c in a.chunks)
-        vectors = embed_in_batches(embedder, texts, waiting, embed_batch, show_progress)
+        vectors, sentence_vectors = embed_chunks(embedder, [a for a, _, _, _ in pending], embed_title,
+                                                 embed_batch, show_progress)
         position = 0
-        for a, block_offsets, analysis, terms in pending:
+        for (a, block_offsets, analysis, terms), own_sentence_vectors in zip(pending, sentence_vectors):
             count = len(a.chunks)
             yield CachedDocument(
                 sentences=np.asarray(a.sentences, dtype=np.int64).reshape(-1, 2),
                 chunks=np.asarray([(c.start, c.end, c.first_sentence, c.last_sentence) for c in a.chunks],
                                   dtype=np.int64).reshape(-1, 4),
                 vectors=vectors[position : position + count],
+                sentence_vectors=own_sentence_vectors,
                 block_offsets=block_offsets,
                 analysis=analysis,
                 terms="\n".join(t for t, _ in terms).encode("utf-8"),
@@ -507,10 +532,10 @@ def build_index(
         analysis_offsets = np.zeros(len(documents) + 1, dtype=np.int64)
         document_frequency: Counter = Counter()
         num_sentences = 0
-        with open(tmp / "analysis.bin", "wb") as analysis_file:
+        with open(tmp / "analysis.bin", "wb") as analysis_file, open(tmp / SENTENCE_VECTORS_FILE, "wb") as sentence_file:
             for doc_index, document in enumerate(documents):
                 entry = cache.get(document)
-                if entry is None:  # damaged since it was checked: make it again
+                if entry is None or not entry.consistent():  # damaged since it was checked: make it again
                     entry = next(analyse([document]))
                     cache.put(document, entry)
                 n = len(entry.chunks)
@@ -518,6 +543,7 @@ def build_index(
                 sentence_rows.append(np.column_stack([np.full(len(entry.sentences), doc_index, dtype=np.int64), entry.sentences]))
                 block_rows.append(np.column_stack([np.full(len(entry.block_offsets), doc_index, dtype=np.int64), entry.block_offsets]))
                 vector_parts.append(entry.vectors)
+                sentence_file.write(np.ascontiguousarray(entry.sentence_vectors, dtype=np.float16).tobytes())
                 analysis_offsets[doc_index + 1] = analysis_offsets[doc_index] + (len(entry.analysis) if len(entry.block_offsets) else 0)
                 if len(entry.block_offsets):
                     analysis_file.write(entry.analysis)
@@ -634,6 +660,13 @@ class SentenceTable(Mapping[str, Sequence[tuple[int, int]]]):
         self._recent: LRUCache[str, list[tuple[int, int]]] = LRUCache(keep)
         self._lock = threading.Lock()
 
+    def rows_of(self, doc_id: str) -> tuple[int, int] | None:
+        """``(first, end)`` rows of a document's sentences in the table, or ``None``."""
+        position = self._positions.get(doc_id)
+        if position is None:
+            return None
+        return int(self._bounds[position]), int(self._bounds[position + 1])
+
     def __getitem__(self, doc_id: str) -> list[tuple[int, int]]:
         with self._lock:  # the document viewer reads this outside the models' lock
             cached = self._recent.get(doc_id)
@@ -693,6 +726,8 @@ class CorpusIndex:
     analysis: bytes | mmap.mmap
     analysis_offsets: np.ndarray
     terms: TermStats
+    #: (sentences, dimension) float16, memory-mapped: row ``i`` belongs to row ``i`` of the sentence table
+    sentence_vectors: np.ndarray
     _by_id: dict[str, Document] = field(init=False, repr=False)
     _positions: dict[str, int] = field(init=False, repr=False)
     _block_bounds: np.ndarray = field(init=False, repr=False)
@@ -706,6 +741,19 @@ class CorpusIndex:
     def document(self, doc_id: str) -> Document | None:
         """The document with this id, or ``None``."""
         return self._by_id.get(doc_id)
+
+    def stored_sentence_vectors(self, doc_id: str, positions: Sequence[int]) -> np.ndarray:
+        """The stored vectors of sentences ``positions`` of a document, as float32 rows; a row of
+        zeros where none is stored (past the model's length limit, or an unknown sentence)."""
+        out = np.zeros((len(positions), self.sentence_vectors.shape[1]), dtype=np.float32)
+        bounds = self.sentences.rows_of(doc_id) if isinstance(self.sentences, SentenceTable) else None
+        if bounds is None:
+            return out
+        begin, end = bounds
+        for row, position in enumerate(positions):
+            if 0 <= position < end - begin:
+                out[row] = self.sentence_vectors[begin + position]
+        return out
 
     def parsed_document(self, doc_id: str, vocab) -> list[tuple[int, object]] | None:
         """The parsed blocks ``(block start offset, spaCy Doc)`` of one document, decoded now;
@@ -829,12 +877,15 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         sparse = bm25s.BM25.load(str(folder / "bm25"), mmap=True)  # postings are read per query term
         analysis_offsets = np.load(folder / "analysis_offsets.npy")
         analysis = _map_file(folder / "analysis.bin")
+        sentence_vectors = _map_vectors(folder / SENTENCE_VECTORS_FILE, manifest.dimension)
         term_data = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
         terms = TermStats(int(term_data["num_sentences"]), dict(term_data["document_frequency"]))
     except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:
         raise IndexCorrupt(f"index {folder} could not be read ({exc}); {rebuild_hint(index_dir)}") from None
     if len(analysis_offsets) != len(documents) + 1 or int(analysis_offsets[-1]) != len(analysis):
         raise IndexCorrupt(f"index {folder}: the parse does not match the documents; {rebuild_hint(index_dir)}")
+    if len(sentence_vectors) != len(sentence_rows):
+        raise IndexCorrupt(f"index {folder}: the sentence vectors do not match the sentences; {rebuild_hint(index_dir)}")
     if dense.ntotal != len(chunk_rows) or dense.d != manifest.dimension:
         raise IndexCorrupt(f"index {folder}: dense index does not match the chunk table; {rebuild_hint(index_dir)}")
     return CorpusIndex(
@@ -850,7 +901,18 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         analysis=analysis,
         analysis_offsets=analysis_offsets,
         terms=terms,
+        sentence_vectors=sentence_vectors,
     )
+
+
+def _map_vectors(path: Path, dimension: int) -> np.ndarray:
+    """A raw float16 matrix of ``dimension`` columns, memory-mapped read-only."""
+    size = path.stat().st_size
+    if size % (2 * dimension):
+        raise ValueError(f"{path.name} holds {size} bytes, not whole rows of {dimension} float16 values")
+    if size == 0:
+        return np.zeros((0, dimension), dtype=np.float16)
+    return np.memmap(path, dtype=np.float16, mode="r", shape=(size // (2 * dimension), dimension))
 
 
 def _map_file(path: Path) -> bytes | mmap.mmap:

@@ -138,8 +138,11 @@ class DocumentSentences:
 class _IndexCache:
     stats: CorpusStats
     spans: DocumentSentences  # doc_id -> [(block offset, sentence Span)]
-    # Sentence vectors by (doc_id, sentence position).
+    # Vectors of sentences embedded at question time (those the index holds none for), by
+    # (doc_id, sentence position).
     vectors: LRUCache[tuple[str, int], np.ndarray] = field(default_factory=lambda: LRUCache(MAX_CACHED_VECTORS))
+    # The index's own sentence vectors: (doc_id, positions) -> rows (zeros where it has none).
+    stored: Callable[[str, Sequence[int]], np.ndarray] | None = None
 
 
 class OnDemandSentences:
@@ -873,14 +876,24 @@ class RuleAnswerer:
         if entry is not None and entry[0] is index:
             return entry[1]
         stats = CorpusStats(index.terms.num_sentences, index.terms.document_frequency, index.phrase_occurs)
-        cache = _IndexCache(stats, DocumentSentences(index, self.analyzer))
+        stored = getattr(index, "stored_sentence_vectors", None)
+        cache = _IndexCache(stats, DocumentSentences(index, self.analyzer), stored=stored)
         self._caches = {id(index): (index, cache)}  # one index at a time is plenty
         return cache
 
     def _similarities(self, cache: _IndexCache, question: str, keys: list[tuple[str, int]]) -> list[float]:
         if self.embedder is None or not keys:
             return [0.0] * len(keys)
-        known = {k: cache.vectors[k] for k in keys if k in cache.vectors}
+        known: dict[tuple[str, int], np.ndarray] = {}
+        if cache.stored is not None:
+            by_document: dict[str, list[int]] = {}
+            for doc_id, position in keys:
+                by_document.setdefault(doc_id, []).append(position)
+            for doc_id, positions in by_document.items():
+                for position, vector in zip(positions, cache.stored(doc_id, positions)):
+                    if vector.any():
+                        known[(doc_id, position)] = vector
+        known.update({k: cache.vectors[k] for k in keys if k not in known and k in cache.vectors})
         missing = [k for k in keys if k not in known]
         texts = [question] + [cache.spans[d][i][1].text for d, i in missing]
         vectors = self.embedder.embed(texts)
@@ -890,10 +903,10 @@ class RuleAnswerer:
         return [float(np.dot(query, known[k])) for k in keys]
 
     def warm_up(self, index: CorpusIndex | None = None) -> None:
-        """Load the spaCy model now and, given an index, embed its sentences (as many as the
-        vector cache holds, documents in index order)."""
+        """Load the spaCy model now and, given an index that stores no sentence vectors, embed
+        its sentences (as many as the vector cache holds, documents in index order)."""
         _ = self.analyzer.nlp
-        if index is not None and self.embedder is not None:
+        if index is not None and self.embedder is not None and getattr(index, "sentence_vectors", None) is None:
             cache = self._cache(index)
             keys: list[tuple[str, int]] = []
             for doc_id in index.sentences:

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
         top_k: passages handed to the answerer.
         candidates: results each retriever contributes before fusion.
         reader: use the learned span reader beside the rules (``QA_READER=0``: rules only).
+        reader_passages: how many of the ``top_k`` passages (best first) the reader reads; the rules
+            read them all. The reader is most of the time spent on a question, and its votes
+            on the lower-ranked passages rarely decide an answer.
         reader_weights: folder with the reader's weights; ``None`` is the shipped ``qa/reader/weights``.
         reader_int8: run the reader with dynamic int8 matrix multiplies (faster, slightly less exact).
         reader_bf16: run the reader under bfloat16 autocast; ``auto`` turns it on where the CPU
@@ -67,6 +70,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, ge=10)
     dense_index: Literal["auto", "flat", "hnsw"] = "auto"
     reader: bool = True
+    reader_passages: int = Field(default=3, ge=1, le=100)
     reader_weights: Path | None = None
     reader_int8: bool = False
     reader_bf16: Literal["auto", "on", "off"] = "auto"

@@ -125,19 +125,25 @@ class HybridAnswerer:
         ranker: a fitted :class:`qa.ranker.LearnedRanker`; when given it picks the span among
             the candidates in place of the hand-set mixture, and the answer is given only when
             both its answer model and the rules' support check accept the pick.
+        reader_passages: the reader reads only this many of the passages, best first (``None``:
+            all); the rules read them all.
     """
 
     def __init__(self, rules: RuleAnswerer, reader=None, *, reader_weight: float = READER_WEIGHT,
-                 rule_temperature: float = RULE_TEMPERATURE, ranker: LearnedRanker | None = None) -> None:
+                 rule_temperature: float = RULE_TEMPERATURE, ranker: LearnedRanker | None = None,
+                 reader_passages: int | None = None) -> None:
         if not 0.0 <= reader_weight <= 1.0:
             raise ValueError("reader_weight must be in [0, 1]")
         if rule_temperature <= 0:
             raise ValueError("rule_temperature must be positive")
+        if reader_passages is not None and reader_passages < 1:
+            raise ValueError("reader_passages must be positive")
         self.rules = rules
         self.reader = reader
         self.reader_weight = reader_weight
         self.rule_temperature = rule_temperature
         self.ranker = ranker
+        self.reader_passages = reader_passages
 
     def warm_up(self, index: CorpusIndex | None = None) -> None:
         self.rules.warm_up(index)
@@ -158,10 +164,11 @@ class HybridAnswerer:
             start, end = span_offsets(span)
             pool.append(VotedSpan(span, span.sentence.doc_id, start, end, prob))
         if self.reader is not None and ranking.cache is not None:
-            output = self.reader.read(ranking.analysis.text, [p.chunk.text for p in passages], top_n=READER_CANDIDATES)
+            read = passages[: self.reader_passages] if self.reader_passages else passages
+            output = self.reader.read(ranking.analysis.text, [p.chunk.text for p in read], top_n=READER_CANDIDATES)
             no_answer = output.no_answer_prob
             top_rule = max((s.score for s in ranking.spans), default=0.0)
-            for (doc_id, start, end), (probability, first_rank) in reader_votes(output, passages).items():
+            for (doc_id, start, end), (probability, first_rank) in reader_votes(output, read).items():
                 same = [v for v in pool if v.doc_id == doc_id and overlap_ratio((v.start, v.end), (start, end)) >= SAME_SPAN_IOU]
                 if same:
                     for voted in same:
@@ -177,7 +184,7 @@ class HybridAnswerer:
                 prob = probabilities[0] * math.exp((scored.score - top_rule) / self.rule_temperature) if probabilities else 0.0
                 pool.append(VotedSpan(scored, doc_id, *span_offsets(scored), min(prob, 1.0), probability))
             for voted in pool:
-                voted.reader_span_prob = span_probability(output, passages, voted.doc_id, voted.start, voted.end)
+                voted.reader_span_prob = span_probability(output, read, voted.doc_id, voted.start, voted.end)
         pool.sort(key=lambda v: -v.mixed(self.reader_weight))
         return pool, no_answer
 

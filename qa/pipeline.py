@@ -110,7 +110,8 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
             if settings.ranker_weights is not None:
                 raise  # asked for by name: say so rather than answer differently
             logger.warning("%s: using the hand-set mixture instead", exc)
-    return HybridAnswerer(RuleAnswerer(analyzer, embedder), reader, ranker=ranker)
+    return HybridAnswerer(RuleAnswerer(analyzer, embedder), reader, ranker=ranker,
+                          reader_passages=settings.reader_passages)
 
 
 class QAPipeline:

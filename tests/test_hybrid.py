@@ -110,3 +110,26 @@ def test_reader_votes_sum_the_copies_of_one_occurrence():
     assert votes[("d", 5, 14)] == (pytest.approx(0.55), 1)
     assert votes[("d", 16, 20)] == (pytest.approx(0.2), 2)
     assert text[16:20] == "Four"
+
+
+class RecordingReader(ScriptedReader):
+    """A scripted reader that keeps the passages it was given."""
+
+    def read(self, question, passages, passage_scores=None, top_n=None):
+        self.passages = list(passages)
+        return super().read(question, passages, passage_scores, top_n)
+
+
+def test_reader_reads_only_the_best_passages(setup):
+    index, retriever, rules = setup
+    question = "Who is the Norwegian transport minister?"
+    passages = retriever.retrieve(question, top_k=3)
+    assert len(passages) == 3
+    reader = RecordingReader("Jonas Berg")
+    HybridAnswerer(rules, reader, reader_passages=2).answer(question, passages, index)
+    assert reader.passages == [p.chunk.text for p in passages[:2]]
+    everything = RecordingReader("Jonas Berg")
+    HybridAnswerer(rules, everything).answer(question, passages, index)
+    assert everything.passages == [p.chunk.text for p in passages]
+    with pytest.raises(ValueError, match="reader_passages"):
+        HybridAnswerer(rules, reader, reader_passages=0)

@@ -104,6 +104,12 @@ class CountingEmbedder(FakeEmbedder):
         self.texts.extend(texts)
         return super().embed(texts)
 
+    def embed_with_spans(self, texts, spans, *, show_progress=False):
+        """Passages are counted; their sentences' vectors come with them, as from a real model."""
+        self.texts.extend(texts)
+        pieces = [text[start:end] for text, own in zip(texts, spans) for start, end in own]
+        return FakeEmbedder.embed(self, texts), FakeEmbedder.embed(self, pieces)
+
 
 def test_rebuild_embeds_only_new_or_changed_documents(tmp_path, small_docs, blank_analyzer):
     first = CountingEmbedder()
