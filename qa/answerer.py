@@ -32,7 +32,6 @@ from index.store import CorpusIndex
 from qa.errors import InvalidQuestion
 from qa.models import Answer, Citation, citation_url
 from qa.question import (
-    DATE,
     DESCRIPTION,
     LOCATION,
     MANNER,

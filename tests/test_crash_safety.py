@@ -1,6 +1,5 @@
 """SIGKILL a real `build_index` process at several points: the previous index must survive."""
 
-import os
 import signal
 import subprocess
 import sys

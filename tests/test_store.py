@@ -1,10 +1,8 @@
 import json
-import os
 
 import numpy as np
 import pytest
 
-from index.analysis import SpacyAnalyzer
 from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
 from index.store import CURRENT_FILE, build_index, current_version, load_index
 from index.documents import document_from_text

@@ -1,9 +1,8 @@
 """MiniLM span-extraction model + compact (int8 per-channel) weight storage."""
 from __future__ import annotations
 
-import json
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
