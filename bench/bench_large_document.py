@@ -73,7 +73,7 @@ class HashEmbedder:
 
     dimension = 384
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, **options) -> None:  # options (bf16, ...) mean nothing here
         self.name = name
 
     def embed(self, texts, *, show_progress: bool = False):
