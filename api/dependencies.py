@@ -119,6 +119,13 @@ def require_api_key(state: Annotated[AppState, Depends(get_state)],
         raise HTTPException(status_code=401, detail="invalid API key", headers=challenge)
 
 
+def server_timing(**stages: float) -> str:
+    """A ``Server-Timing`` header value from stage durations in seconds (the header counts in ms),
+    e.g. ``wait;dur=0.1, retrieve;dur=12.3, answer;dur=70.2``: browsers' developer tools and
+    load balancers show where a request's time went."""
+    return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in stages.items())
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 DeadlineDep = Annotated[float, Depends(get_deadline)]

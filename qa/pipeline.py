@@ -171,8 +171,18 @@ class QAPipeline:
         question = clean_question(question, self.settings.max_question_chars)
         return self.retriever.retrieve(question, top_k or self.settings.top_k)
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer a question from the documents (``found=False`` when they do not say)."""
+    def ask(self, question: str, top_k: int | None = None, *, timings: dict[str, float] | None = None) -> Answer:
+        """Answer a question from the documents (``found=False`` when they do not say).
+
+        Args:
+            timings: when given, receives the seconds spent on ``retrieve`` and ``answer``.
+        """
         question = clean_question(question, self.settings.max_question_chars)
+        started = time.perf_counter()
         passages = self.retriever.retrieve(question, top_k or self.settings.top_k)
-        return self.answerer.answer(question, passages, self.index)
+        retrieved = time.perf_counter()
+        answer = self.answerer.answer(question, passages, self.index)
+        if timings is not None:
+            timings["retrieve"] = retrieved - started
+            timings["answer"] = time.perf_counter() - retrieved
+        return answer

@@ -7,7 +7,7 @@ from typing import Annotated, Sequence
 
 from fastapi import APIRouter, HTTPException, Path, Response
 
-from api.dependencies import DeadlineDep, Services, ServicesDep, SettingsDep
+from api.dependencies import DeadlineDep, Services, ServicesDep, SettingsDep, server_timing
 from api.schemas import SESSION_ID_PATTERN, AnswerOut, ChatRequest, ChatResponse, ConversationOut, ErrorOut, TurnOut
 from qa.conversation import ConversationStep, Turn, answer_from_dict, answer_in_conversation, reply_text
 
@@ -43,7 +43,8 @@ def past_deadline() -> HTTPException:
                               "content": {"application/json": {"example": {"detail": "the question is empty"}}}},
                         503: {"model": ErrorOut, "description": "The index is not loaded, or the server stayed busy."},
                         504: {"model": ErrorOut, "description": "Not answered within the time limit (the turn is not kept)."}})
-def post_chat(request: ChatRequest, services: ServicesDep, settings: SettingsDep, deadline: DeadlineDep) -> ChatResponse:
+def post_chat(request: ChatRequest, services: ServicesDep, settings: SettingsDep, deadline: DeadlineDep,
+              response: Response) -> ChatResponse:
     """Answer a message as the next turn of a conversation.
 
     Leave `session_id` out to start a conversation; send the returned `session_id` with the
@@ -58,8 +59,12 @@ def post_chat(request: ChatRequest, services: ServicesDep, settings: SettingsDep
         if conversation is None:
             raise unknown_session(request.session_id)
         history = conversation.history[-settings.chat_history_turns:]
+    started = time.perf_counter()
     with services.models(deadline):
+        acquired = time.perf_counter()
         resolution, answer, turn, _ = run_turn(services, history, request.message)
+        answered = time.perf_counter()
+    response.headers["Server-Timing"] = server_timing(wait=acquired - started, answer=answered - acquired)
     if time.monotonic() > deadline:
         # The client has already been told 504: keeping the turn would add one it never saw.
         raise past_deadline()

@@ -130,3 +130,15 @@ def test_chat_page_is_served(client):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<script src="/static/chat.js"></script>' in page.text
     assert "textContent" in client.get("/static/chat.js").text
+
+
+def test_ask_and_chat_say_where_the_time_went(client):
+    def stages(response):
+        parts = [p.strip().split(";dur=") for p in response.headers["server-timing"].split(",")]
+        return {name: float(ms) for name, ms in parts}
+
+    ask = stages(client.post("/ask", json={"question": "Who chairs the harbour board?"}))
+    assert list(ask) == ["wait", "retrieve", "answer"] and all(ms >= 0 for ms in ask.values())
+    assert ask["answer"] > 0
+    chat = stages(client.post("/chat", json={"message": "Who chairs the harbour board?"}))
+    assert list(chat) == ["wait", "answer"] and chat["answer"] > 0
