@@ -901,21 +901,9 @@ class RuleAnswerer:
         query = vectors[0]
         return [float(np.dot(query, known[k])) for k in keys]
 
-    def warm_up(self, index: CorpusIndex | None = None) -> None:
-        """Load the spaCy model now and, given an index that stores no sentence vectors, embed
-        its sentences (as many as the vector cache holds, documents in index order)."""
+    def warm_up(self) -> None:
+        """Load the spaCy model now (sentence vectors come with the index: nothing to embed)."""
         _ = self.analyzer.nlp
-        if index is not None and self.embedder is not None and getattr(index, "sentence_vectors", None) is None:
-            cache = self._cache(index)
-            keys: list[tuple[str, int]] = []
-            for doc_id in index.sentences:
-                spans = cache.spans[doc_id]
-                if not isinstance(spans, OnDemandSentences):
-                    keys.extend((doc_id, i) for i in range(len(spans)))
-                if len(keys) >= cache.vectors.capacity:
-                    break
-            for begin in range(0, min(len(keys), cache.vectors.capacity), 1024):
-                self._similarities(cache, "warm up", keys[begin : begin + 1024])
 
     # -- answering ------------------------------------------------------------------------
 

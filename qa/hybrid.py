@@ -186,8 +186,8 @@ class HybridAnswerer:
         self.reader_passages = reader_passages
         self.reader_window_words = reader_window_words
 
-    def warm_up(self, index: CorpusIndex | None = None) -> None:
-        self.rules.warm_up(index)
+    def warm_up(self) -> None:
+        self.rules.warm_up()
         if self.reader is not None:
             self.reader.warm_up()
 

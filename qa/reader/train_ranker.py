@@ -85,7 +85,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
     rules = RuleAnswerer(pipeline.analyzer, pipeline.embedder)
     hybrid = HybridAnswerer(rules, SpanReader(str(reader_dir)).load(), reader_passages=settings.reader_passages,
                             reader_window_words=settings.reader_window_words or None)
-    hybrid.warm_up(pipeline.index)
+    hybrid.warm_up()
     chosen = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held]
     if limit and limit < len(chosen):  # evenly spaced, so that every article is represented
         chosen = [chosen[int(i * len(chosen) / limit)] for i in range(limit)]
