@@ -191,3 +191,28 @@ def test_documents_are_decoded_when_needed_and_the_cache_is_bounded(setup, analy
     assert sentences.get("missing.txt") is None
     with pytest.raises(KeyError):
         sentences["missing.txt"]
+
+
+class RecordingEmbedder(FakeEmbedder):
+    """Keeps every text it is asked to embed (after the index is built)."""
+
+    def __init__(self):
+        super().__init__()
+        self.texts = []
+
+    def embed(self, texts, *, show_progress=False):
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_sentence_similarity_uses_the_vectors_stored_in_the_index(tmp_path, analyzer):
+    build_index([document_from_text("harbour.txt", HARBOUR)], tmp_path / "ix", FakeEmbedder(), analyzer)
+    index = load_index(tmp_path / "ix")
+    embedder = RecordingEmbedder()
+    question = "Who chairs the harbour board of Eastport?"
+    passages = HybridRetriever(index, embedder).retrieve(question, top_k=3)
+    ranking = RuleAnswerer(analyzer, embedder).rank(question, passages, index)
+    assert ranking.sentences and set(embedder.texts) == {question}  # no passage text is embedded
+    best = ranking.sentences[0]
+    stored = index.stored_sentence_vectors(best.doc_id, [best.index])[0]
+    assert best.semantic == pytest.approx(float(embedder.embed([question])[0] @ stored), abs=1e-3)
