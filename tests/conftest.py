@@ -40,6 +40,24 @@ class FakeEmbedder:
         return out
 
 
+class CountingEmbedder(FakeEmbedder):
+    """A fake embedder that keeps every text it embeds."""
+
+    def __init__(self):
+        super().__init__()
+        self.texts = []
+
+    def embed(self, texts, *, show_progress=False):
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+    def embed_with_spans(self, texts, spans, *, show_progress=False):
+        """Passages are counted; their sentences' vectors come with them, as from a real model."""
+        self.texts.extend(texts)
+        pieces = [text[start:end] for text, own in zip(texts, spans) for start, end in own]
+        return FakeEmbedder.embed(self, texts), FakeEmbedder.embed(self, pieces)
+
+
 HARBOUR = """Harbour News
 
 Maria Lindqvist chairs the harbour board of Eastport. She was elected in March 2021.

@@ -18,7 +18,7 @@ from qa.answerer import (
 )
 from qa.errors import InvalidQuestion
 from qa.retrieval import HybridRetriever
-from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder
+from tests.conftest import HARBOUR, ORCHARD, CountingEmbedder, FakeEmbedder
 
 MUSEUM = """Museum Notes
 
@@ -193,22 +193,10 @@ def test_documents_are_decoded_when_needed_and_the_cache_is_bounded(setup, analy
         sentences["missing.txt"]
 
 
-class RecordingEmbedder(FakeEmbedder):
-    """Keeps every text it is asked to embed (after the index is built)."""
-
-    def __init__(self):
-        super().__init__()
-        self.texts = []
-
-    def embed(self, texts, *, show_progress=False):
-        self.texts.extend(texts)
-        return super().embed(texts)
-
-
 def test_sentence_similarity_uses_the_vectors_stored_in_the_index(tmp_path, analyzer):
     build_index([document_from_text("harbour.txt", HARBOUR)], tmp_path / "ix", FakeEmbedder(), analyzer)
     index = load_index(tmp_path / "ix")
-    embedder = RecordingEmbedder()
+    embedder = CountingEmbedder()
     question = "Who chairs the harbour board of Eastport?"
     passages = HybridRetriever(index, embedder).retrieve(question, top_k=3)
     ranking = RuleAnswerer(analyzer, embedder).rank(question, passages, index)

@@ -6,7 +6,7 @@ import pytest
 from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
 from index.store import CURRENT_FILE, build_index, current_version, load_index
 from index.documents import document_from_text
-from tests.conftest import FakeEmbedder
+from tests.conftest import CountingEmbedder, FakeEmbedder
 
 
 def test_build_and_load_round_trip(tmp_path, small_docs, fake_embedder, blank_analyzer):
@@ -91,22 +91,6 @@ def test_nothing_to_index(tmp_path, fake_embedder, blank_analyzer):
     with pytest.raises(CorpusError, match="no documents"):
         build_index([], tmp_path / "ix", fake_embedder, blank_analyzer)
     assert not (tmp_path / "ix" / CURRENT_FILE).exists()
-
-
-class CountingEmbedder(FakeEmbedder):
-    def __init__(self):
-        super().__init__()
-        self.texts = []
-
-    def embed(self, texts, *, show_progress=False):
-        self.texts.extend(texts)
-        return super().embed(texts)
-
-    def embed_with_spans(self, texts, spans, *, show_progress=False):
-        """Passages are counted; their sentences' vectors come with them, as from a real model."""
-        self.texts.extend(texts)
-        pieces = [text[start:end] for text, own in zip(texts, spans) for start, end in own]
-        return FakeEmbedder.embed(self, texts), FakeEmbedder.embed(self, pieces)
 
 
 def test_rebuild_embeds_only_new_or_changed_documents(tmp_path, small_docs, blank_analyzer):
