@@ -719,7 +719,7 @@ class CorpusIndex:
     documents: list[Document]
     chunks: Sequence[Chunk]
     chunk_docs: np.ndarray
-    sentences: Mapping[str, Sequence[tuple[int, int]]]
+    sentences: "SentenceTable"
     dense: object
     bm25: object
     block_rows: np.ndarray
@@ -746,7 +746,7 @@ class CorpusIndex:
         """The stored vectors of sentences ``positions`` of a document, as float32 rows; a row of
         zeros where none is stored (past the model's length limit, or an unknown sentence)."""
         out = np.zeros((len(positions), self.sentence_vectors.shape[1]), dtype=np.float32)
-        bounds = self.sentences.rows_of(doc_id) if isinstance(self.sentences, SentenceTable) else None
+        bounds = self.sentences.rows_of(doc_id)
         if bounds is None:
             return out
         begin, end = bounds

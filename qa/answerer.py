@@ -137,11 +137,11 @@ class DocumentSentences:
 class _IndexCache:
     stats: CorpusStats
     spans: DocumentSentences  # doc_id -> [(block offset, sentence Span)]
+    # The index's own sentence vectors: (doc_id, positions) -> rows (zeros where it has none).
+    stored: Callable[[str, Sequence[int]], np.ndarray]
     # Vectors of sentences embedded at question time (those the index holds none for), by
     # (doc_id, sentence position).
     vectors: LRUCache[tuple[str, int], np.ndarray] = field(default_factory=lambda: LRUCache(MAX_CACHED_VECTORS))
-    # The index's own sentence vectors: (doc_id, positions) -> rows (zeros where it has none).
-    stored: Callable[[str, Sequence[int]], np.ndarray] | None = None
 
 
 class OnDemandSentences:
@@ -875,8 +875,7 @@ class RuleAnswerer:
         if entry is not None and entry[0] is index:
             return entry[1]
         stats = CorpusStats(index.terms.num_sentences, index.terms.document_frequency, index.phrase_occurs)
-        stored = getattr(index, "stored_sentence_vectors", None)
-        cache = _IndexCache(stats, DocumentSentences(index, self.analyzer), stored=stored)
+        cache = _IndexCache(stats, DocumentSentences(index, self.analyzer), index.stored_sentence_vectors)
         self._caches = {id(index): (index, cache)}  # one index at a time is plenty
         return cache
 
@@ -884,14 +883,13 @@ class RuleAnswerer:
         if self.embedder is None or not keys:
             return [0.0] * len(keys)
         known: dict[tuple[str, int], np.ndarray] = {}
-        if cache.stored is not None:
-            by_document: dict[str, list[int]] = {}
-            for doc_id, position in keys:
-                by_document.setdefault(doc_id, []).append(position)
-            for doc_id, positions in by_document.items():
-                for position, vector in zip(positions, cache.stored(doc_id, positions)):
-                    if vector.any():
-                        known[(doc_id, position)] = vector
+        by_document: dict[str, list[int]] = {}
+        for doc_id, position in keys:
+            by_document.setdefault(doc_id, []).append(position)
+        for doc_id, positions in by_document.items():
+            for position, vector in zip(positions, cache.stored(doc_id, positions)):
+                if vector.any():
+                    known[(doc_id, position)] = vector
         known.update({k: cache.vectors[k] for k in keys if k not in known and k in cache.vectors})
         missing = [k for k in keys if k not in known]
         texts = [question] + [cache.spans[d][i][1].text for d, i in missing]
