@@ -201,7 +201,7 @@ class SentenceTransformerEmbedder:
                                   max_length=model.max_seq_length)["offset_mapping"]
         vectors = np.empty((len(texts), dimension), dtype=np.float32)
         row = 0
-        for output, text_offsets, text_spans, position in zip(outputs, offsets, spans, range(len(texts))):
+        for position, (output, text_offsets, text_spans) in enumerate(zip(outputs, offsets, spans)):
             vectors[position] = output["sentence_embedding"].float().cpu().numpy()
             tokens = output["token_embeddings"].float().cpu().numpy()
             length = int(output["attention_mask"].sum()) if "attention_mask" in output else len(tokens)
