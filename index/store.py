@@ -34,7 +34,7 @@ import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -104,6 +104,12 @@ _DOCBIN_ATTRS = ["ORTH", "TAG", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "LEMMA", "
 LARGE_DOCUMENT_CHARS = 1_000_000
 #: Chunks embedded per call while indexing, so memory does not grow with a document's size.
 EMBED_BATCH_CHUNKS = 1024
+#: With the analysis in a worker process, chunks embedded per call (small, so that embedding
+#: starts as soon as the first documents are analysed).
+WORKER_EMBED_BATCH_CHUNKS = 128
+#: ``analysis_worker="auto"`` starts a worker process only for at least this much new text
+#: (starting it and loading spaCy there takes a few seconds).
+ANALYSIS_WORKER_MIN_CHARS = 200_000
 
 
 @dataclass
@@ -288,57 +294,123 @@ def embed_chunks(embedder: Embedder, pending: Sequence[AnalysedDocument], embed_
     return vectors, sums
 
 
-def _analyse_and_embed(
-    documents: Sequence[Document], analyzer: SpacyAnalyzer, embedder: Embedder, settings: ChunkerSettings,
-    embed_title: bool, show_progress: bool, *, large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
-    embed_batch: int = EMBED_BATCH_CHUNKS,
-) -> Iterator[CachedDocument]:
-    """Analyse and embed documents, yielding one entry per document in order.
+@dataclass
+class PreparedDocument:
+    """One document's analysis, ready to embed: what :func:`prepare_documents` makes, in this
+    process or in an :class:`~index.parallel.AnalysisWorker` (it is plain data, cheap to pickle)."""
 
-    Documents are analysed one at a time; their chunks are embedded together once about
-    ``embed_batch`` are waiting (small documents share forward passes), and a document with
-    more chunks than that is embedded ``embed_batch`` at a time.
-    """
+    sentences: list[tuple[int, int]]
+    chunks: list[tuple[int, int, int, int]]  # start, end, first sentence, last sentence
+    block_offsets: np.ndarray
+    analysis: bytes  # DocBin of the blocks
+    terms: list[tuple[str, int]]  # content term, in how many of its sentences it occurs
+    text_chars: int
+
+    def analysed(self, document: Document) -> AnalysedDocument:
+        """The :class:`AnalysedDocument` (without its parse objects) for ``document``."""
+        chunks = [Chunk(document.doc_id, s, e, document.text[s:e], f, l) for s, e, f, l in self.chunks]
+        return AnalysedDocument(document, self.sentences, chunks, [])
+
+
+def prepare_documents(
+    documents: Iterable[Document], analyzer: SpacyAnalyzer, settings: ChunkerSettings,
+    *, large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
+) -> Iterator[PreparedDocument]:
+    """Analyse documents one at a time (see :func:`analyse_documents`) and keep their parse as
+    DocBin bytes and their content-term counts."""
     from spacy.tokens import DocBin
-
-    pending: list[tuple[AnalysedDocument, np.ndarray, bytes, list[tuple[str, int]]]] = []
-    waiting = 0
-
-    def flush() -> Iterator[CachedDocument]:
-        vectors, sentence_vectors = embed_chunks(embedder, [a for a, _, _, _ in pending], embed_title,
-                                                 embed_batch, show_progress)
-        position = 0
-        for (a, block_offsets, analysis, terms), own_sentence_vectors in zip(pending, sentence_vectors):
-            count = len(a.chunks)
-            yield CachedDocument(
-                sentences=np.asarray(a.sentences, dtype=np.int64).reshape(-1, 2),
-                chunks=np.asarray([(c.start, c.end, c.first_sentence, c.last_sentence) for c in a.chunks],
-                                  dtype=np.int64).reshape(-1, 4),
-                vectors=vectors[position : position + count],
-                sentence_vectors=own_sentence_vectors,
-                block_offsets=block_offsets,
-                analysis=analysis,
-                terms="\n".join(t for t, _ in terms).encode("utf-8"),
-                term_counts=np.asarray([c for _, c in terms], dtype=np.int32).reshape(-1),
-            )
-            position += count
-        pending.clear()
 
     for a in analyse_documents(documents, analyzer, settings, large_document_chars=large_document_chars):
         doc_bin = DocBin(attrs=_DOCBIN_ATTRS)
         for _, doc in a.blocks:
             doc_bin.add(doc)
-        block_offsets = np.asarray([offset for offset, _ in a.blocks], dtype=np.int64)
         counts = sentence_term_counts(sentence_spans(a.blocks, a.sentences)) if a.blocks else Counter()
-        terms = [(t, c) for t, c in counts.items() if "\n" not in t]  # stored one per line
-        pending.append((a, block_offsets, doc_bin.to_bytes(), terms))
-        a.blocks.clear()  # the Docs live on as DocBin bytes; drop the objects
-        waiting += len(a.chunks)
-        if waiting >= embed_batch:
+        yield PreparedDocument(
+            sentences=a.sentences,
+            chunks=[(c.start, c.end, c.first_sentence, c.last_sentence) for c in a.chunks],
+            block_offsets=np.asarray([offset for offset, _ in a.blocks], dtype=np.int64),
+            analysis=doc_bin.to_bytes(),
+            terms=[(t, c) for t, c in counts.items() if "\n" not in t],  # stored one per line
+            text_chars=len(a.document.text),
+        )
+
+
+def use_analysis_worker(setting: str, documents: Sequence[Document], analyzer) -> bool:
+    """Resolve ``auto``/``on``/``off`` for :class:`~index.parallel.AnalysisWorker`: ``auto`` uses it
+    when the machine has a second core and there is enough text to pay for starting it."""
+    if setting == "off" or not isinstance(analyzer, SpacyAnalyzer):
+        return False
+    if setting == "on":
+        return True
+    return (os.cpu_count() or 1) >= 2 and sum(len(d.text) for d in documents) >= ANALYSIS_WORKER_MIN_CHARS
+
+
+def _analyse_and_embed(
+    documents: Sequence[Document], analyzer: SpacyAnalyzer, embedder: Embedder, settings: ChunkerSettings,
+    embed_title: bool, show_progress: bool, *, large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
+    embed_batch: int = EMBED_BATCH_CHUNKS, analysis_worker: str = "auto",
+) -> Iterator[CachedDocument]:
+    """Analyse and embed documents, yielding one entry per document in order.
+
+    Documents are analysed one at a time, in this process or (see :func:`use_analysis_worker`) in
+    a worker process while this one embeds; their chunks are embedded together once about
+    ``embed_batch`` are waiting (small documents share forward passes; with a worker, a smaller
+    batch so that the encoder starts early), and a document with more chunks than that is
+    embedded ``embed_batch`` at a time. While the worker analyses, the encoder runs on one
+    thread fewer.
+    """
+    pending: list[tuple[AnalysedDocument, PreparedDocument]] = []
+    waiting = 0
+
+    def flush() -> Iterator[CachedDocument]:
+        vectors, sentence_vectors = embed_chunks(embedder, [a for a, _ in pending], embed_title,
+                                                 embed_batch, show_progress)
+        position = 0
+        for (a, prepared), own_sentence_vectors in zip(pending, sentence_vectors):
+            count = len(a.chunks)
+            yield CachedDocument(
+                sentences=np.asarray(a.sentences, dtype=np.int64).reshape(-1, 2),
+                chunks=np.asarray(prepared.chunks, dtype=np.int64).reshape(-1, 4),
+                vectors=vectors[position : position + count],
+                sentence_vectors=own_sentence_vectors,
+                block_offsets=prepared.block_offsets,
+                analysis=prepared.analysis,
+                terms="\n".join(t for t, _ in prepared.terms).encode("utf-8"),
+                term_counts=np.asarray([c for _, c in prepared.terms], dtype=np.int32).reshape(-1),
+            )
+            position += count
+        pending.clear()
+
+    with contextlib.ExitStack() as stack:
+        worker, threads = None, None
+        if use_analysis_worker(analysis_worker, documents, analyzer):
+            from index.parallel import AnalysisWorker, current_encoder_threads, encoder_threads
+
+            threads = current_encoder_threads()
+            if threads is not None:
+                stack.callback(encoder_threads, threads)
+            worker = stack.enter_context(AnalysisWorker(
+                documents, analyzer.model, settings, batch_size=analyzer.batch_size,
+                large_document_chars=large_document_chars,
+            ))
+            prepared_documents: Iterable[PreparedDocument] = worker
+            threshold = min(embed_batch, WORKER_EMBED_BATCH_CHUNKS)
+        else:
+            prepared_documents = prepare_documents(documents, analyzer, settings,
+                                                   large_document_chars=large_document_chars)
+            threshold = embed_batch
+        for document, prepared in zip(documents, prepared_documents):
+            pending.append((prepared.analysed(document), prepared))
+            waiting += len(prepared.chunks)
+            if waiting >= threshold:
+                if worker is not None and threads is not None:
+                    encoder_threads(max(1, threads - 1) if worker.busy else threads)
+                yield from flush()
+                waiting = 0
+        if pending:
+            if worker is not None and threads is not None:
+                encoder_threads(threads)
             yield from flush()
-            waiting = 0
-    if pending:
-        yield from flush()
 
 
 # --------------------------------------------------------------------------- BM25
@@ -479,6 +551,7 @@ def build_index(
     on_step: Callable[[str], None] | None = None,
     large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
     embed_batch: int = EMBED_BATCH_CHUNKS,
+    analysis_worker: str = "auto",
 ) -> Manifest:
     """Build a complete index of ``documents`` and make it the current one, atomically.
 
@@ -486,6 +559,8 @@ def build_index(
         large_document_chars: documents longer than this are split into sentences by the fast
             rule-based splitter and not parsed (see :func:`analyse_documents`); ``None``: never.
         embed_batch: chunks embedded per call (bounds memory on a large document).
+        analysis_worker: ``auto``/``on``/``off``: analyse documents in a worker process while
+            this one embeds (see :func:`use_analysis_worker`).
 
     Raises:
         CorpusError: when there is nothing to index or another build holds the lock.
@@ -513,7 +588,8 @@ def build_index(
 
         def analyse(selected: list[Document]) -> Iterator[CachedDocument]:
             return _analyse_and_embed(selected, analyzer, embedder, chunker, embed_title, show_progress,
-                                      large_document_chars=large_document_chars, embed_batch=embed_batch)
+                                      large_document_chars=large_document_chars, embed_batch=embed_batch,
+                                      analysis_worker=analysis_worker)
 
         # Entries go to the cache as they are made and are read back one at a time below, so a
         # build holds one document's parse at a time, not the whole corpus's.

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
             rule-based splitter and their parse is not stored (the answerer parses their
             sentences on demand), so that indexing a 50 MB file stays fast and bounded.
         embed_batch_chunks: chunks embedded per call while indexing (bounds memory).
+        analysis_worker: analyse documents with spaCy in a second process while this one embeds
+            (``auto``: with two or more cores and at least 200,000 characters of new text).
     """
 
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
@@ -93,3 +95,4 @@ class Settings(BaseSettings):
     load_in_background: bool = True
     large_document_chars: int = Field(default=1_000_000, ge=1)
     embed_batch_chunks: int = Field(default=1024, ge=1)
+    analysis_worker: Literal["auto", "on", "off"] = "auto"

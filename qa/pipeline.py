@@ -77,7 +77,8 @@ def index_corpus(
     manifest = build_index(
         documents, settings.index_dir, embedder, analyzer, ChunkerSettings(),
         dense_index=settings.dense_index, large_document_chars=settings.large_document_chars,
-        embed_batch=settings.embed_batch_chunks, show_progress=show_progress, on_step=on_step,
+        embed_batch=settings.embed_batch_chunks, analysis_worker=settings.analysis_worker,
+        show_progress=show_progress, on_step=on_step,
     )
     return IndexReport(manifest, skipped, time.perf_counter() - started)
 

@@ -1,0 +1,197 @@
+"""Document analysis in a separate process, overlapped with embedding.
+
+spaCy's analysis runs on one core and the encoder on all of them; one after the other, the
+analysis adds about half of the encoder's time to a build. :class:`AnalysisWorker` runs it in a
+spawned process instead, document by document and in order, while the building process embeds
+what is ready. :func:`encoder_threads` lets the encoder step back to the cores the analysis
+leaves free while the worker is busy (an encoder and a parser fighting over the same two cores
+are both slowed far more than they gain).
+
+The worker only sees documents and hands back :class:`~index.store.PreparedDocument` objects,
+which are exactly what the in-process path makes, so an index is the same either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+from typing import Iterator, Sequence
+
+logger = logging.getLogger(__name__)
+
+#: Characters of document text the worker may have analysed ahead of the embedding (what is
+#: waiting is held in memory: about this many characters again in parse bytes and offsets).
+MAX_AHEAD_CHARS = 20_000_000
+#: Environment for the worker: spaCy's matrix multiplies on one thread, leaving the rest to the encoder.
+_WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class AnalysisWorkerError(RuntimeError):
+    """The analysis process failed or exited before finishing."""
+
+
+def _work(model: str, batch_size: int, chunker: dict, large_document_chars: int | None,
+          documents, results, finished, ahead, max_ahead: int) -> None:  # pragma: no cover - runs in the child
+    """Body of the worker process: analyse documents from ``documents`` until ``None`` arrives."""
+    import time
+
+    try:
+        from index.analysis import SpacyAnalyzer
+        from index.chunking import ChunkerSettings
+        from index.store import prepare_documents
+
+        analyzer = SpacyAnalyzer(model, batch_size=batch_size)
+        settings = ChunkerSettings(**chunker)
+
+        def incoming():
+            while True:
+                item = documents.get()
+                if item is None:
+                    return
+                while ahead.value > max_ahead:  # the embedding is behind: wait for it
+                    time.sleep(0.02)
+                yield item
+
+        prepared_all = prepare_documents(incoming(), analyzer, settings, large_document_chars=large_document_chars)
+        for position, prepared in enumerate(prepared_all):
+            with ahead.get_lock():
+                ahead.value += prepared.text_chars
+            results.put(("document", position, prepared))
+        finished.set()
+        results.put(("done", None, None))
+    except BaseException as exc:  # report anything, including a KeyboardInterrupt, to the parent
+        finished.set()
+        results.put(("error", None, f"{type(exc).__name__}: {exc}"))
+
+
+class AnalysisWorker:
+    """Analyse ``documents`` in a spawned process; iterate to get their prepared analyses in order.
+
+    Use as a context manager (the process is stopped on exit, also on error or interruption)::
+
+        with AnalysisWorker(documents, "en_core_web_sm", ChunkerSettings()) as worker:
+            for prepared in worker:
+                ...  # meanwhile ``worker.busy`` says whether it is still analysing
+
+    Args:
+        documents: the documents, in the order their analyses are wanted.
+        model: the spaCy model the worker loads (as :class:`~index.analysis.SpacyAnalyzer` takes it).
+        chunker: the chunk settings.
+        batch_size: texts per spaCy batch.
+        large_document_chars: see :func:`index.store.analyse_documents`.
+        max_ahead_chars: how much text the worker may analyse ahead of the consumer.
+    """
+
+    def __init__(self, documents: Sequence, model: str, chunker, *, batch_size: int = 64,
+                 large_document_chars: int | None = None, max_ahead_chars: int = MAX_AHEAD_CHARS) -> None:
+        import multiprocessing
+
+        self._documents = documents
+        self._max_ahead = max_ahead_chars
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads
+        self._inbox = context.Queue(maxsize=64)
+        self._results = context.Queue()
+        self._finished = context.Event()
+        self._ahead = context.Value("q", 0)
+        self._stop = threading.Event()
+        self._process = context.Process(
+            target=_work, name="qa-analysis", daemon=True,
+            args=(model, batch_size, chunker.to_dict(), large_document_chars, self._inbox, self._results,
+                  self._finished, self._ahead, max_ahead_chars),
+        )
+        self._feeder = threading.Thread(target=self._feed, name="qa-analysis-feeder", daemon=True)
+
+    def __enter__(self) -> "AnalysisWorker":
+        with _environment(_WORKER_ENV):
+            self._process.start()
+        self._feeder.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _feed(self) -> None:
+        """Hand documents to the worker (a bounded queue, so only a few are in flight)."""
+        for item in [*self._documents, None]:
+            while not self._stop.is_set():
+                try:
+                    self._inbox.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if self._stop.is_set():
+                return
+
+    @property
+    def busy(self) -> bool:
+        """Whether the worker is analysing right now (neither done nor waiting for the consumer)."""
+        return (self._process.is_alive() and not self._finished.is_set()
+                and self._ahead.value <= self._max_ahead)
+
+    def __iter__(self) -> Iterator:
+        expected = 0
+        while True:
+            try:
+                kind, position, payload = self._results.get(timeout=0.5)
+            except queue.Empty:
+                if not self._process.is_alive() and self._results.empty():
+                    raise AnalysisWorkerError(
+                        f"the document analysis process exited unexpectedly (exit code {self._process.exitcode})"
+                    ) from None
+                continue
+            if kind == "error":
+                raise AnalysisWorkerError(f"document analysis failed: {payload}")
+            if kind == "done":
+                return
+            if position != expected:  # pragma: no cover - the worker keeps the order
+                raise AnalysisWorkerError(f"document analysis out of order ({position} != {expected})")
+            expected += 1
+            with self._ahead.get_lock():
+                self._ahead.value -= payload.text_chars
+            yield payload
+
+    def close(self) -> None:
+        """Stop the feeder and the process (idempotent)."""
+        self._stop.set()
+        self._inbox.cancel_join_thread()  # never block exit on documents the worker will not read
+        if self._process.is_alive():
+            self._process.terminate()
+        with contextlib.suppress(Exception):
+            self._process.join(timeout=5)
+        if self._feeder.is_alive():
+            self._feeder.join(timeout=1)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for a child about to start, and put them back."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def encoder_threads(count: int) -> None:
+    """Run torch's intra-op work on ``count`` threads (nothing to do when torch is not in use)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+
+
+def current_encoder_threads() -> int | None:
+    """torch's current intra-op thread count, or ``None`` when torch is not in use."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
