@@ -17,6 +17,7 @@ reuse candidate generation or the support check and be combined with these score
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from dataclasses import replace, dataclass, field
@@ -838,6 +839,36 @@ class Ranking:
     cache: _IndexCache | None
 
 
+#: English month names and their usual abbreviations.
+_MONTHS = frozenset(m.lower() for m in (*calendar.month_name[1:], *calendar.month_abbr[1:]))
+_YEAR = re.compile(r"\d{4}")
+
+
+def _is_date_part(token, part: str) -> bool:
+    """Whether ``token`` is a ``part`` ("year": 2013, "month": April) of a date."""
+    text = token.text.rstrip(".").lower()
+    return bool(_YEAR.fullmatch(text)) if part == "year" else text in _MONTHS
+
+
+def narrow_to_date_part(chosen: ScoredSpan, head_noun: str | None) -> ScoredSpan:
+    """For "What year ...?" or "Which month ...?", the year or month alone of a date answer.
+
+    A span inside one date or time entity ("April 2013") that holds exactly one token of the
+    asked part is narrowed to that token ("2013"); anything else is left as it is.
+    """
+    if head_noun not in ("year", "month"):
+        return chosen
+    doc = chosen.sentence.span.doc
+    start, end = chosen.candidate.start, chosen.candidate.end
+    inside = [e for e in doc.ents if e.label_ in ("DATE", "TIME") and e.start <= start and end <= e.end]
+    if not inside or end - start < 2:
+        return chosen
+    parts = [t.i for t in doc[start:end] if _is_date_part(t, head_noun)]
+    if len(parts) != 1:
+        return chosen
+    return replace(chosen, candidate=replace(chosen.candidate, start=parts[0], end=parts[0] + 1, head=parts[0]))
+
+
 class RuleAnswerer:
     """Extracts a short verbatim answer from retrieved passages, or abstains.
 
@@ -914,7 +945,7 @@ class RuleAnswerer:
         ranking = self.rank(question, passages, index)
         if not ranking.spans:
             return Answer.not_found(ranking.analysis.text)
-        return self.decide(ranking, ranking.spans[0], index)
+        return self.decide(ranking, narrow_to_date_part(ranking.spans[0], ranking.analysis.head_noun), index)
 
     def rank(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> "Ranking":
         """Score the sentences of ``passages`` and the candidate spans of the best ones.
@@ -1006,19 +1037,20 @@ class RuleAnswerer:
         return self.build_answer(ranking.analysis.text, chosen, index, confidence)
 
     @staticmethod
-    def expand_to_entities(chosen: ScoredSpan) -> ScoredSpan:
+    def expand_to_entities(chosen: ScoredSpan, analysis: QuestionAnalysis | None = None) -> ScoredSpan:
         """Widen a span that cuts through a named entity so that it covers the whole entity.
 
-        An answer is never half a name or half a date ("month" of "earlier this month").
+        An answer is never half a name or half a date ("month" of "earlier this month"), unless
+        the question asks for that part of a date (see :func:`narrow_to_date_part`).
         """
         doc = chosen.sentence.span.doc
         start, end = chosen.candidate.start, chosen.candidate.end
         for entity in doc.ents:
             if entity.start < end and start < entity.end and (entity.start < start or entity.end > end):
                 start, end = min(start, entity.start), max(end, entity.end)
-        if (start, end) == (chosen.candidate.start, chosen.candidate.end):
-            return chosen
-        return replace(chosen, candidate=replace(chosen.candidate, start=start, end=end))
+        if (start, end) != (chosen.candidate.start, chosen.candidate.end):
+            chosen = replace(chosen, candidate=replace(chosen.candidate, start=start, end=end))
+        return narrow_to_date_part(chosen, analysis.head_noun if analysis is not None else None)
 
     def sentence_at(self, ranking: "Ranking", index: CorpusIndex, doc_id: str, position: int, rank: int) -> ScoredSentence:
         """The scored sentence ``position`` of ``doc_id``, scoring it now if :meth:`rank` did not."""

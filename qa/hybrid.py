@@ -251,7 +251,7 @@ class HybridAnswerer:
         rows = candidate_features(candidates, ranking)
         probabilities = self.ranker.rank(rows)
         best = int(np.argmax(probabilities))
-        span = self.rules.expand_to_entities(candidates[best].span)
+        span = self.rules.expand_to_entities(candidates[best].span, ranking.analysis)
         evidence = self.rules.evidence(ranking, span, agreement=float(probabilities[best]))
         answer_row = answer_features(best, probabilities, rows, evidence, no_answer, ranking, passages)
         return LearnedChoice(candidates, rows, probabilities, best, span, answer_row,
@@ -269,5 +269,5 @@ class HybridAnswerer:
                 return Answer.not_found(ranking.analysis.text, round(choice.confidence, 4))
             return self.rules.build_answer(ranking.analysis.text, choice.span, index, choice.confidence)
         chosen = pool[0]
-        span = self.rules.expand_to_entities(chosen.span)
+        span = self.rules.expand_to_entities(chosen.span, ranking.analysis)
         return self.rules.decide(ranking, span, index, agreement=chosen.mixed(self.reader_weight))

@@ -275,7 +275,8 @@ def analyze_question(doc) -> QuestionAnalysis:
         head_noun=head.lemma_.lower() if head is not None else None,
         content_lemmas=tuple(content),
         content_words=tuple(words),
-        entities=tuple(e.text for e in doc.ents if e.label_ not in {"CARDINAL", "ORDINAL"}),
+        entities=tuple(e.text for e in doc.ents if e.label_ not in {"CARDINAL", "ORDINAL"}
+                       and not any(t.lower_ in _WH_WORDS for t in e)),  # "what year" is the question, not a name
         people=tuple(e.text for e in doc.ents if e.label_ == "PERSON"),
         focus_verb=focus.lemma_.lower() if focus is not None else None,
         wh_role=_wh_role(wh, head),

@@ -56,6 +56,9 @@ def ask(setup, question):
     [
         ("Who chairs the harbour board of Eastport?", "Maria Lindqvist", "harbour.txt"),
         ("When was Maria Lindqvist elected?", "March 2021", "harbour.txt"),
+        ("In what year was Maria Lindqvist elected?", "2021", "harbour.txt"),
+        ("What year was Maria Lindqvist elected?", "2021", "harbour.txt"),
+        ("Which month was Maria Lindqvist elected in?", "March", "harbour.txt"),
         ("Where will Lindqvist speak next month?", "Oslo", "harbour.txt"),
         ("How much would the terminal cost?", "40 million euros", "harbour.txt"),
         ("How many varieties of apples does the Appleby orchard grow?", "12", "orchard.md"),
@@ -204,3 +207,34 @@ def test_sentence_similarity_uses_the_vectors_stored_in_the_index(tmp_path, anal
     best = ranking.sentences[0]
     stored = index.stored_sentence_vectors(best.doc_id, [best.index])[0]
     assert best.semantic == pytest.approx(float(embedder.embed([question])[0] @ stored), abs=1e-3)
+
+
+
+def test_only_a_date_with_one_asked_part_is_narrowed():
+    from types import SimpleNamespace
+
+    from spacy.tokens import Span
+
+    from qa.answerer import CandidateSpan, ScoredSpan, narrow_to_date_part
+
+    doc = SpacyAnalyzer("blank")("It was built between March 1990 and June 1995 and reopened in May 2001 .")
+    words = [t.text for t in doc]
+    both = Span(doc, words.index("March"), words.index("1995") + 1, label="DATE")
+    may = Span(doc, words.index("May"), words.index("2001") + 1, label="DATE")
+    doc.ents = [both, may]
+
+    def narrowed(entity, head_noun):
+        chosen = ScoredSpan(CandidateSpan(entity.start, entity.end, "entity", entity.end - 1),
+                            SimpleNamespace(span=doc[:]), 0.0, 0.0)
+        out = narrow_to_date_part(chosen, head_noun).candidate
+        return doc[out.start : out.end].text
+
+    assert narrowed(may, "year") == "2001"
+    assert narrowed(may, "month") == "May"
+    assert narrowed(may, "day") == "May 2001"  # not a part it knows how to pick out
+    assert narrowed(may, None) == "May 2001"
+    assert narrowed(both, "year") == "March 1990 and June 1995"  # which year is meant is not clear
+    assert narrowed(both, "month") == "March 1990 and June 1995"
+    outside = ScoredSpan(CandidateSpan(words.index("built"), words.index("1990") + 1, "clause", 0),
+                         SimpleNamespace(span=doc[:]), 0.0, 0.0)
+    assert narrow_to_date_part(outside, "year") is outside  # not inside one date

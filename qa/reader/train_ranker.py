@@ -99,7 +99,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
         placeholder = np.full(len(candidates), 1.0 / max(len(candidates), 1))
         items = []
         for i, voted in enumerate(candidates):
-            span = rules.expand_to_entities(voted.span)
+            span = rules.expand_to_entities(voted.span, ranking.analysis)
             start, end = span_offsets(span)
             text = pipeline.index.document(voted.doc_id).text[start:end]
             evidence = rules.evidence(ranking, span)
