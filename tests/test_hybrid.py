@@ -121,18 +121,43 @@ class RecordingReader(ScriptedReader):
 
 
 def test_reader_reads_only_the_best_passages(setup):
+    from qa.hybrid import passages_to_read
+
     index, retriever, rules = setup
     question = "Who is the Norwegian transport minister?"
     passages = retriever.retrieve(question, top_k=3)
     assert len(passages) == 3
     reader = RecordingReader("Jonas Berg")
     HybridAnswerer(rules, reader, reader_passages=2).answer(question, passages, index)
-    assert reader.passages == [p.chunk.text for p in passages[:2]]
+    chosen = passages_to_read(rules.rank(question, passages, index), passages, 2)
+    assert reader.passages == [passages[p].chunk.text for p in chosen]
+    assert any("Jonas Berg" in text for text in reader.passages)
     everything = RecordingReader("Jonas Berg")
     HybridAnswerer(rules, everything).answer(question, passages, index)
     assert everything.passages == [p.chunk.text for p in passages]
     with pytest.raises(ValueError, match="reader_passages"):
         HybridAnswerer(rules, reader, reader_passages=0)
+
+
+def test_passages_to_read_follow_the_best_sentence_then_retrieval_order():
+    from types import SimpleNamespace
+
+    from index.chunking import Chunk
+    from qa.hybrid import passages_to_read
+    from qa.retrieval import RetrievedPassage
+
+    def passage(doc_id, first, last):
+        return RetrievedPassage(0, Chunk(doc_id, 0, 1, "x", first, last), 0.0, 0.0, 0.0, 0, 0)
+
+    passages = [passage("a", 0, 2), passage("a", 2, 4), passage("b", 0, 1), passage("c", 0, 3)]
+    sentences = [SimpleNamespace(doc_id="a", index=1, score=0.2), SimpleNamespace(doc_id="a", index=4, score=0.9),
+                 SimpleNamespace(doc_id="b", index=1, score=0.5), SimpleNamespace(doc_id="c", index=0, score=0.5)]
+    ranking = SimpleNamespace(sentences=sentences)
+    assert passages_to_read(ranking, passages, 1) == [1]
+    assert passages_to_read(ranking, passages, 2) == [1, 2]  # b and c tie: b was retrieved first
+    assert passages_to_read(ranking, passages, 3) == [1, 2, 3]
+    assert passages_to_read(ranking, passages, None) == [0, 1, 2, 3]
+    assert passages_to_read(SimpleNamespace(sentences=[]), passages, 2) == [0, 1]  # nothing scored: retrieval order
 
 
 def test_reading_window_grows_from_the_best_sentence_within_the_bound():
