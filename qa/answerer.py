@@ -869,6 +869,54 @@ def narrow_to_date_part(chosen: ScoredSpan, head_noun: str | None) -> ScoredSpan
     return replace(chosen, candidate=replace(chosen.candidate, start=parts[0], end=parts[0] + 1, head=parts[0]))
 
 
+_STRAIGHT_QUOTES = frozenset({'"'})
+_BRACKETS = (("(", ")"), ("[", "]"), ("\u201c", "\u201d"), ("\u2018", "\u2019"))
+
+
+def balance_brackets(chosen: ScoredSpan) -> ScoredSpan:
+    """Give an answer both halves of a quote or bracket it holds one half of (`good" bacteria`
+    becomes `"good" bacteria`, `(ASM` becomes `(ASM)`), looking no further than its sentence; a
+    half with no partner there is dropped when it sits at the answer's edge."""
+    doc = chosen.sentence.span.doc
+    low, high = chosen.sentence.span.start, chosen.sentence.span.end
+    start, end = chosen.candidate.start, chosen.candidate.end
+    quotes = [i for i in range(start, end) if doc[i].text in _STRAIGHT_QUOTES]
+    if len(quotes) % 2:
+        if end < high and doc[end].text in _STRAIGHT_QUOTES:
+            end += 1
+        elif start > low and doc[start - 1].text in _STRAIGHT_QUOTES:
+            start -= 1
+        elif quotes[-1] == end - 1:
+            end -= 1
+        elif quotes[0] == start:
+            start += 1
+    for opening, closing in _BRACKETS:
+        depth = sum((t.text == opening) - (t.text == closing) for t in doc[start:end])
+        if depth > 0:
+            after = next((i for i in range(end, high) if doc[i].text == closing), None)
+            if after is not None:
+                end = after + 1
+            elif doc[start].text == opening:
+                start += 1
+        elif depth < 0:
+            before = next((i for i in range(start - 1, low - 1, -1) if doc[i].text == opening), None)
+            if before is not None:
+                start = before
+            elif doc[end - 1].text == closing:
+                end -= 1
+    if end <= start or (start, end) == (chosen.candidate.start, chosen.candidate.end):
+        return chosen
+    head = chosen.candidate.head if start <= chosen.candidate.head < end else doc[start:end].root.i
+    return replace(chosen, candidate=replace(chosen.candidate, start=start, end=end, head=head))
+
+
+def tidy_span(chosen: ScoredSpan, analysis: QuestionAnalysis | None) -> ScoredSpan:
+    """The final touches of an answer span: the asked part of a date (:func:`narrow_to_date_part`),
+    then whole quotes and brackets (:func:`balance_brackets`)."""
+    chosen = narrow_to_date_part(chosen, analysis.head_noun if analysis is not None else None)
+    return balance_brackets(chosen)
+
+
 class RuleAnswerer:
     """Extracts a short verbatim answer from retrieved passages, or abstains.
 
@@ -945,7 +993,7 @@ class RuleAnswerer:
         ranking = self.rank(question, passages, index)
         if not ranking.spans:
             return Answer.not_found(ranking.analysis.text)
-        return self.decide(ranking, narrow_to_date_part(ranking.spans[0], ranking.analysis.head_noun), index)
+        return self.decide(ranking, tidy_span(ranking.spans[0], ranking.analysis), index)
 
     def rank(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> "Ranking":
         """Score the sentences of ``passages`` and the candidate spans of the best ones.
@@ -1050,7 +1098,7 @@ class RuleAnswerer:
                 start, end = min(start, entity.start), max(end, entity.end)
         if (start, end) != (chosen.candidate.start, chosen.candidate.end):
             chosen = replace(chosen, candidate=replace(chosen.candidate, start=start, end=end))
-        return narrow_to_date_part(chosen, analysis.head_noun if analysis is not None else None)
+        return tidy_span(chosen, analysis)
 
     def sentence_at(self, ranking: "Ranking", index: CorpusIndex, doc_id: str, position: int, rank: int) -> ScoredSentence:
         """The scored sentence ``position`` of ``doc_id``, scoring it now if :meth:`rank` did not."""

@@ -238,3 +238,28 @@ def test_only_a_date_with_one_asked_part_is_narrowed():
     outside = ScoredSpan(CandidateSpan(words.index("built"), words.index("1990") + 1, "clause", 0),
                          SimpleNamespace(span=doc[:]), 0.0, 0.0)
     assert narrow_to_date_part(outside, "year") is outside  # not inside one date
+
+
+def test_answers_get_both_halves_of_a_quote_or_bracket():
+    from types import SimpleNamespace
+
+    from qa.answerer import CandidateSpan, ScoredSpan, balance_brackets
+
+    analyzer = SpacyAnalyzer("blank")
+
+    def balanced(sentence, words):
+        doc = analyzer(sentence)
+        tokens = [t.text for t in doc]
+        first = next(i for i in range(len(tokens)) if tokens[i : i + len(words)] == words)
+        chosen = ScoredSpan(CandidateSpan(first, first + len(words), "reader", first), SimpleNamespace(span=doc[:]), 0.0, 0.0)
+        out = balance_brackets(chosen)
+        return out, chosen, doc[out.candidate.start : out.candidate.end].text
+
+    text = 'Phages infect "good" bacteria, said the American Society for Microbiology (ASM) on Monday.'
+    assert balanced(text, ["good", '"', "bacteria"])[2] == '"good" bacteria'
+    assert balanced(text, ["(", "ASM"])[2] == "(ASM)"
+    assert balanced(text, ["Microbiology", "(", "ASM"])[2] == "Microbiology (ASM)"
+    assert balanced(text, ["ASM", ")"])[2] == "(ASM)"
+    out, chosen, _ = balanced(text, ['"', "good", '"'])
+    assert out is chosen  # already whole
+    assert balanced('He wrote " the end of it.', ['"', "the", "end"])[2] == "the end"  # no partner: dropped
