@@ -18,6 +18,7 @@ memory bound (one batch of chunks is encoded at a time).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -101,8 +102,13 @@ def run_index(corpus: Path, index_dir: Path, sample: float = 0.5, fake_embedder:
 
         handle = psutil.Process(process.pid)
         while process.poll() is None:
-            try:
-                timeline.append((round(time.perf_counter() - started, 1), handle.memory_info().rss // 2**20))
+            try:  # the process and its children (the analysis worker `qa index` may start)
+                members = [handle, *handle.children(recursive=True)]
+                total = 0
+                for member in members:
+                    with contextlib.suppress(psutil.Error):
+                        total += member.memory_info().rss
+                timeline.append((round(time.perf_counter() - started, 1), total // 2**20))
             except psutil.Error:
                 break
             time.sleep(sample)
@@ -110,7 +116,7 @@ def run_index(corpus: Path, index_dir: Path, sample: float = 0.5, fake_embedder:
         pass
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux, the largest one process
     return {"exit": process.returncode, "seconds": round(seconds, 1), "peak_rss_mib": round(peak_kib / 1024),
             "stdout": stdout.strip(), "stderr": stderr.strip()[-2000:], "timeline_mib": timeline}
 
@@ -146,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"file            {size / 2**20:10.1f} MB  ({'fake' if args.fake_embedder else 'MiniLM'} embedder)")
         print(f"qa index exit   {result['exit']:10d}")
         print(f"wall time       {result['seconds']:10.1f} s")
-        print(f"peak RSS        {result['peak_rss_mib']:10d} MiB")
+        print(f"peak RSS        {result['peak_rss_mib']:10d} MiB  (the largest single process)")
         if timeline:
-            print(f"RSS samples     {len(timeline):10d}  (max {max(m for _, m in timeline)} MiB)")
+            print(f"RSS samples     {len(timeline):10d}  (max {max(m for _, m in timeline)} MiB, qa index and its children together)")
         print(f"end of file     {'found' if result['end_of_file_found'] else 'NOT FOUND':>10}")
         print(f"load average    {result['load_average'][0]:10.2f}  on {result['cpu_count']} CPUs")
         print(result["stdout"])

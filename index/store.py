@@ -325,7 +325,7 @@ def prepare_documents(
         for _, doc in a.blocks:
             doc_bin.add(doc)
         counts = sentence_term_counts(sentence_spans(a.blocks, a.sentences)) if a.blocks else Counter()
-        yield PreparedDocument(
+        prepared = PreparedDocument(
             sentences=a.sentences,
             chunks=[(c.start, c.end, c.first_sentence, c.last_sentence) for c in a.chunks],
             block_offsets=np.asarray([offset for offset, _ in a.blocks], dtype=np.int64),
@@ -333,6 +333,8 @@ def prepare_documents(
             terms=[(t, c) for t, c in counts.items() if "\n" not in t],  # stored one per line
             text_chars=len(a.document.text),
         )
+        del a, doc_bin  # the parse lives on as bytes: free the Docs and chunk texts before the caller runs
+        yield prepared
 
 
 def use_analysis_worker(setting: str, documents: Sequence[Document], analyzer) -> bool:
