@@ -1089,7 +1089,8 @@ class RuleAnswerer:
         """Widen a span that cuts through a named entity so that it covers the whole entity.
 
         An answer is never half a name or half a date ("month" of "earlier this month"), unless
-        the question asks for that part of a date (see :func:`narrow_to_date_part`).
+        the question asks for that part of a date. The result gets the final touches of
+        :func:`tidy_span` (given ``analysis``, the question's).
         """
         doc = chosen.sentence.span.doc
         start, end = chosen.candidate.start, chosen.candidate.end

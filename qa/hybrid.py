@@ -186,8 +186,9 @@ class HybridAnswerer:
         ranker: a fitted :class:`qa.ranker.LearnedRanker`; when given it picks the span among
             the candidates in place of the hand-set mixture, and the answer is given only when
             both its answer model and the rules' support check accept the pick.
-        reader_passages: the reader reads only this many of the passages, best first (``None``:
-            all); the rules read them all.
+        reader_passages: the reader reads only this many of the passages, those whose best
+            sentence the rules scored highest (:func:`passages_to_read`; ``None``: all); the
+            rules read them all.
         reader_window_words: the reader reads, of each passage longer than this many words, the
             window :func:`reading_window` picks around its best sentence (``None``: whole passages).
     """
