@@ -388,13 +388,17 @@ def _analyse_and_embed(
         if use_analysis_worker(analysis_worker, documents, analyzer):
             from index.parallel import AnalysisWorker, current_encoder_threads, encoder_threads
 
+            try:
+                worker = stack.enter_context(AnalysisWorker(
+                    documents, analyzer.model, settings, batch_size=analyzer.batch_size,
+                    large_document_chars=large_document_chars,
+                ))
+            except OSError as exc:  # no process or shared semaphore here (e.g. a sandbox): analyse in-process
+                logger.warning("could not start the analysis process (%s); analysing in this one", exc)
+        if worker is not None:
             threads = current_encoder_threads()
             if threads is not None:
                 stack.callback(encoder_threads, threads)
-            worker = stack.enter_context(AnalysisWorker(
-                documents, analyzer.model, settings, batch_size=analyzer.batch_size,
-                large_document_chars=large_document_chars,
-            ))
             prepared_documents: Iterable[PreparedDocument] = worker
             threshold = min(embed_batch, WORKER_EMBED_BATCH_CHUNKS)
         else:

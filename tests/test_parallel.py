@@ -88,3 +88,15 @@ def test_auto_uses_the_worker_only_for_enough_text(monkeypatch):
     assert not use_analysis_worker("on", small, object())  # not a spaCy pipeline it could load
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert not use_analysis_worker("auto", large, analyzer)
+
+
+def test_without_a_worker_process_the_analysis_runs_in_process(monkeypatch, caplog):
+    def refuse(self):
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(AnalysisWorker, "__enter__", refuse)
+    documents = _documents(3)
+    entries = list(_analyse_and_embed(documents, SpacyAnalyzer("blank"), CountingEmbedder(), ChunkerSettings(), True,
+                                      False, analysis_worker="on"))
+    assert len(entries) == len(documents) and all(e.consistent() for e in entries)
+    assert "could not start the analysis process (no semaphores here)" in caplog.text
