@@ -33,6 +33,7 @@ from index.store import CorpusIndex
 from qa.errors import InvalidQuestion
 from qa.models import Answer, Citation, citation_url
 from qa.question import (
+    DATE,
     DESCRIPTION,
     LOCATION,
     MANNER,
@@ -537,6 +538,19 @@ def role_score(question: QuestionAnalysis, candidate: CandidateSpan, tokens, anc
     return 0.85 if question.wh_role == "advmod" else 0.6
 
 
+#: Nouns that measure a length of time.
+_TIME_UNITS = frozenset({"second", "minute", "hour", "day", "week", "month", "year", "decade", "century"})
+
+
+def is_duration_modifier(tokens) -> bool:
+    """Whether a span is a length of time that describes a thing ("four-year" of "a four-year
+    war", "10-day" of "the 10-day festival"): an attribute, not a point in time."""
+    root = tokens.root
+    return (root.lemma_.lower() in _TIME_UNITS and root.dep_ in {"compound", "amod", "nmod"}
+            and not tokens.start <= root.head.i < tokens.end and root.head.pos_ in {"NOUN", "PROPN"}
+            and any(child.dep_ == "nummod" or child.like_num for child in root.children))
+
+
 def type_score(question: QuestionAnalysis, tokens, candidate: CandidateSpan) -> float:
     """How well a span fits the expected answer type, in [0, 1]."""
     kind = candidate.kind
@@ -561,6 +575,8 @@ def type_score(question: QuestionAnalysis, tokens, candidate: CandidateSpan) -> 
             return 0.2
         return 0.3 if kind in {"noun", "entity"} else 0.0
     if kind_t in STRICT_TYPES:
+        if kind_t == DATE and is_duration_modifier(tokens):
+            return 0.0  # "four-year" of "a four-year war" says how long, never when
         if kind_t == NUMBER and head.pos_ == "NOUN" and any(t.like_num and t.head.i == head.i for t in tokens) \
                 and share > 0:
             return 1.0  # the amount with its unit: "40 million euros"
@@ -1097,9 +1113,14 @@ class RuleAnswerer:
         for entity in doc.ents:
             if entity.start < end and start < entity.end and (entity.start < start or entity.end > end):
                 start, end = min(start, entity.start), max(end, entity.end)
+        original = chosen
         if (start, end) != (chosen.candidate.start, chosen.candidate.end):
             chosen = replace(chosen, candidate=replace(chosen.candidate, start=start, end=end))
-        return tidy_span(chosen, analysis)
+        chosen = tidy_span(chosen, analysis)
+        if analysis is not None and chosen.candidate != original.candidate:  # its type fit is the new span's
+            tokens = doc[chosen.candidate.start : chosen.candidate.end]
+            chosen = replace(chosen, fit=type_score(analysis, tokens, chosen.candidate))
+        return chosen
 
     def sentence_at(self, ranking: "Ranking", index: CorpusIndex, doc_id: str, position: int, rank: int) -> ScoredSentence:
         """The scored sentence ``position`` of ``doc_id``, scoring it now if :meth:`rank` did not."""

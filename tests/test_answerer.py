@@ -263,3 +263,24 @@ def test_answers_get_both_halves_of_a_quote_or_bracket():
     out, chosen, _ = balanced(text, ['"', "good", '"'])
     assert out is chosen  # already whole
     assert balanced('He wrote " the end of it.', ['"', "the", "end"])[2] == "the end"  # no partner: dropped
+
+
+def test_a_length_of_time_describing_a_thing_is_no_answer_to_when(analyzer):
+    from qa.answerer import is_duration_modifier
+
+    doc = analyzer("The 10-day festival of 1960 ended after a two-year contract ran out in May.")
+    assert is_duration_modifier(doc[1:4])  # "10-day" of "10-day festival"
+    assert not is_duration_modifier(doc[6:7])  # "1960"
+    assert not is_duration_modifier(doc[-3:-1])  # "in May"
+
+
+def test_when_questions_are_not_answered_with_a_duration(tmp_path, analyzer):
+    text = ("Port Report\n\nThe harbour strike of Eastport ended the ten-year dispute between the unions. "
+            "The new ferry line opened to passengers.\n")
+    embedder = FakeEmbedder()
+    build_index([document_from_text("port.txt", text)], tmp_path / "ix", embedder, analyzer)
+    index = load_index(tmp_path / "ix")
+    answerer = RuleAnswerer(analyzer, embedder)
+    question = "When did the harbour strike of Eastport end?"
+    result = answerer.answer(question, HybridRetriever(index, embedder).retrieve(question, top_k=3), index)
+    assert result.answer != "ten-year"

@@ -192,3 +192,25 @@ def test_reader_windows_keep_document_offsets(setup):
     assert answer.found and answer.answer == "Jonas Berg"
     citation = answer.citations[0]
     assert index.document(citation.doc_id).text[citation.start : citation.end] == "Jonas Berg"
+
+
+def test_a_widened_span_is_judged_by_its_own_type_fit(tmp_path):
+    # The reader proposes "ten", a number inside the date entity "ten-year"; widened to the whole
+    # entity it is a length of time describing the dispute, which cannot answer "when".
+    analyzer = SpacyAnalyzer()
+    embedder = FakeEmbedder()
+    text = ("Port Report\n\nThe harbour strike of Eastport ended the ten-year dispute between the unions. "
+            "The new ferry line opened to passengers.\n")
+    build_index([document_from_text("port.txt", text)], tmp_path / "ix", embedder, analyzer)
+    index = load_index(tmp_path / "ix")
+    rules = RuleAnswerer(analyzer, embedder)
+    question = "When did the harbour strike of Eastport end?"
+    passages = HybridRetriever(index, embedder).retrieve(question, top_k=3)
+    ranking = rules.rank(question, passages, index)
+    proposed = next(s for s in ranking.sentences if "ten-year" in s.span.text)
+    ten = proposed.span.doc.text.index("ten")
+    span = rules.score_span(ranking, proposed, proposed.offset + ten, proposed.offset + ten + 3)
+    widened = rules.expand_to_entities(span, ranking.analysis)
+    assert widened.sentence.span.doc[widened.candidate.start : widened.candidate.end].text == "ten-year"
+    assert span.fit > 0 and widened.fit == 0.0
+    assert rules.expand_to_entities(span).fit == span.fit  # without the question, nothing to judge by
