@@ -926,11 +926,19 @@ def balance_brackets(chosen: ScoredSpan) -> ScoredSpan:
     return replace(chosen, candidate=replace(chosen.candidate, start=start, end=end, head=head))
 
 
-def tidy_span(chosen: ScoredSpan, analysis: QuestionAnalysis | None) -> ScoredSpan:
+def tidy_span(chosen: ScoredSpan, analysis: QuestionAnalysis | None, *, before: ScoredSpan | None = None) -> ScoredSpan:
     """The final touches of an answer span: the asked part of a date (:func:`narrow_to_date_part`),
-    then whole quotes and brackets (:func:`balance_brackets`)."""
-    chosen = narrow_to_date_part(chosen, analysis.head_noun if analysis is not None else None)
-    return balance_brackets(chosen)
+    then whole quotes and brackets (:func:`balance_brackets`).
+
+    Given the question's ``analysis``, a span that ends up other than it was proposed (``before``,
+    when ``chosen`` was already widened from it) gets the type fit of what it has become.
+    """
+    before = before or chosen
+    chosen = balance_brackets(narrow_to_date_part(chosen, analysis.head_noun if analysis is not None else None))
+    if analysis is not None and chosen.candidate != before.candidate:
+        tokens = chosen.sentence.span.doc[chosen.candidate.start : chosen.candidate.end]
+        chosen = replace(chosen, fit=type_score(analysis, tokens, chosen.candidate))
+    return chosen
 
 
 class RuleAnswerer:
@@ -1113,14 +1121,10 @@ class RuleAnswerer:
         for entity in doc.ents:
             if entity.start < end and start < entity.end and (entity.start < start or entity.end > end):
                 start, end = min(start, entity.start), max(end, entity.end)
-        original = chosen
+        widened = chosen
         if (start, end) != (chosen.candidate.start, chosen.candidate.end):
-            chosen = replace(chosen, candidate=replace(chosen.candidate, start=start, end=end))
-        chosen = tidy_span(chosen, analysis)
-        if analysis is not None and chosen.candidate != original.candidate:  # its type fit is the new span's
-            tokens = doc[chosen.candidate.start : chosen.candidate.end]
-            chosen = replace(chosen, fit=type_score(analysis, tokens, chosen.candidate))
-        return chosen
+            widened = replace(chosen, candidate=replace(chosen.candidate, start=start, end=end))
+        return tidy_span(widened, analysis, before=chosen)
 
     def sentence_at(self, ranking: "Ranking", index: CorpusIndex, doc_id: str, position: int, rank: int) -> ScoredSentence:
         """The scored sentence ``position`` of ``doc_id``, scoring it now if :meth:`rank` did not."""
