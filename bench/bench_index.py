@@ -7,8 +7,9 @@ Prints a table (seconds, chunks/s, ratio) and writes JSON. Both runs happen in t
 process, on the same chunks, so the ratio is meaningful on a noisy machine. The spaCy analysis
 (sentences, parse, entities, chunking) is timed on its own too, and with it the ratio `qa index`
 could reach if everything but the encoder and that analysis cost nothing, one after the other.
-`qa index` is timed with the analysis in a worker process (overlapped with the encoder, the
-default for corpora this size) and, for comparison, in the same process (`--worker` picks).
+`qa index` is timed as it runs by default (`auto`: the analysis in a worker process, overlapped
+with the encoder, once there is enough text) and, for comparison, with the analysis in the same
+process (`--worker` picks).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus")
     parser.add_argument("--json", dest="json_path", default=None)
-    parser.add_argument("--worker", default="on,off",
-                        help="analysis worker settings to time qa index with, comma-separated (default: on,off)")
+    parser.add_argument("--worker", default="auto,off",
+                        help="analysis worker settings (auto/on/off) to time qa index with, comma-separated "
+                             "(default: auto,off; auto is what qa index does, on forces the worker)")
     args = parser.parse_args(argv)
 
     documents, _ = load_corpus([args.corpus])
