@@ -14,13 +14,10 @@ which are exactly what the in-process path makes, so an index is the same either
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import queue
 import threading
 from typing import Iterator, Sequence
-
-logger = logging.getLogger(__name__)
 
 #: Characters of document text the worker may have analysed ahead of the embedding (what is
 #: waiting is held in memory: about this many characters again in parse bytes and offsets).
@@ -55,16 +52,15 @@ def _work(model: str, batch_size: int, chunker: dict, large_document_chars: int 
                     time.sleep(0.02)
                 yield item
 
-        prepared_all = prepare_documents(incoming(), analyzer, settings, large_document_chars=large_document_chars)
-        for position, prepared in enumerate(prepared_all):
+        for prepared in prepare_documents(incoming(), analyzer, settings, large_document_chars=large_document_chars):
             with ahead.get_lock():
                 ahead.value += prepared.text_chars
-            results.put(("document", position, prepared))
+            results.put(("document", prepared))  # one producer, one queue: in order
         finished.set()
-        results.put(("done", None, None))
+        results.put(("done", None))
     except BaseException as exc:  # report anything, including a KeyboardInterrupt, to the parent
         finished.set()
-        results.put(("error", None, f"{type(exc).__name__}: {exc}"))
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
 class AnalysisWorker:
@@ -132,10 +128,9 @@ class AnalysisWorker:
                 and self._ahead.value <= self._max_ahead)
 
     def __iter__(self) -> Iterator:
-        expected = 0
         while True:
             try:
-                kind, position, payload = self._results.get(timeout=0.5)
+                kind, payload = self._results.get(timeout=0.5)
             except queue.Empty:
                 if not self._process.is_alive() and self._results.empty():
                     raise AnalysisWorkerError(
@@ -146,9 +141,6 @@ class AnalysisWorker:
                 raise AnalysisWorkerError(f"document analysis failed: {payload}")
             if kind == "done":
                 return
-            if position != expected:  # pragma: no cover - the worker keeps the order
-                raise AnalysisWorkerError(f"document analysis out of order ({position} != {expected})")
-            expected += 1
             with self._ahead.get_lock():
                 self._ahead.value -= payload.text_chars
             yield payload

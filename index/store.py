@@ -409,12 +409,12 @@ def _analyse_and_embed(
             pending.append((prepared.analysed(document), prepared))
             waiting += len(prepared.chunks)
             if waiting >= threshold:
-                if worker is not None and threads is not None:
+                if threads is not None:  # (only set with a worker)
                     encoder_threads(max(1, threads - 1) if worker.busy else threads)
                 yield from flush()
                 waiting = 0
         if pending:
-            if worker is not None and threads is not None:
+            if threads is not None:
                 encoder_threads(threads)
             yield from flush()
 
