@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from . import data as D
+from index.embedding import BF16_PAD_MULTIPLE, use_bf16
+
 from .reader import ReaderOutput, SpanReader, encode_pairs, span_token_bounds
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
@@ -39,9 +41,12 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights"
 
 DEFAULTS = dict(
     epochs=2, batch_questions=8, lr=1e-4, warmup=0.1, weight_decay=0.01,
-    n_distractors=0.5, hard_distractor_prob=0.5, crop_prob=0.85, crop_words=(40, 90),
+    n_distractors=1.5, hard_distractor_prob=0.5, crop_prob=0.85, crop_words=(40, 90),
     neg_passage_prob=0.0,  # >0: drop the gold passage (distractors only, target no-answer) with this prob
     max_seq_len=192, doc_stride=64, max_answer_tokens=30, seed=13,
+    # synthetic questions (qa.reader.synthetic, generated with `synthetic_seed`) per training
+    # paragraph, read for `synthetic_epochs` epochs before the crowd-written ones; 0 = none
+    synthetic_per_paragraph=6, synthetic_epochs=1, synthetic_seed=13,
 
 )
 
@@ -178,17 +183,22 @@ def _token_labels(offsets: torch.Tensor, ctx: torch.Tensor, f: int, a0: int, a1:
     return (idx[bounds[0]], idx[bounds[1]]) if bounds else (-1, -1)
 
 
-def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str):
+def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str, bf16: bool = False):
+    """Shared-normalisation loss of a batch; ``bf16``: matrix products under bfloat16 autocast
+    (always on CUDA, as the shipped reader was trained; on a CPU with native bf16 when asked)."""
     qs, ps, owner = [], [], []
     for i, ex in enumerate(exs):
         for k, p in enumerate(ex.passages):
             qs.append(ex.question)
             ps.append(p)
             owner.append((i, k))
-    enc, sample, offsets, ctx = encode_pairs(tokenizer, qs, ps, cfg["max_seq_len"], cfg["doc_stride"])
+    on_cuda = device.startswith("cuda")
+    # On CPU, oneDNN keeps bf16 kernels per input shape: padding to a multiple bounds the shapes.
+    pad = BF16_PAD_MULTIPLE if bf16 and not on_cuda else None
+    enc, sample, offsets, ctx = encode_pairs(tokenizer, qs, ps, cfg["max_seq_len"], cfg["doc_stride"],
+                                             pad_to_multiple_of=pad)
     enc = {k: v.to(device) for k, v in enc.items()}
-    use_amp = device.startswith("cuda")
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+    with torch.autocast("cuda" if on_cuda else "cpu", dtype=torch.bfloat16, enabled=on_cuda or bf16):
         S, E = model(**enc)
     S, E = S.float(), E.float()
     ctx_d = ctx.to(device)
@@ -237,6 +247,22 @@ def prepare(data_dir: str, heldout: Sequence[str]):
     return paragraphs, questions, stats, train_q, test_q
 
 
+def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str], cfg: dict,
+                        path: Optional[str] = None) -> List[D.Question]:
+    """The first ``synthetic_per_paragraph`` synthetic questions of each training paragraph
+    (never a held-out article's), read from ``path`` or generated with spaCy."""
+    n = int(cfg.get("synthetic_per_paragraph") or 0)
+    if n <= 0:
+        return []
+    from . import synthetic as S
+
+    train_paras = [p for p in paragraphs if p.article not in set(heldout)]
+    items = S.read_jsonl(path) if path else S.generate(train_paras, S.load_nlp(), n, int(cfg["synthetic_seed"]))
+    keep = {(p.article, p.name) for p in train_paras}
+    items = [s for s in items if (s.article, s.name) in keep and int(s.qid.rsplit(":", 1)[1]) < n]
+    return S.to_questions(items, paragraphs)
+
+
 def make_batches(exs: List[Example], bs: int, rng: random.Random) -> List[List[Example]]:
     """Length-bucketed batches (within chunks of 32 batches), shuffled."""
     order = list(range(len(exs)))
@@ -253,9 +279,13 @@ def make_batches(exs: List[Example], bs: int, rng: random.Random) -> List[List[E
 
 # --------------------------------------------------------------------------- train
 
-def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed: int = 13, epochs: int = 2,
+def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed: int = DEFAULTS["seed"], epochs: int = 2,
                  device: str = "cpu", heldout: Optional[Sequence[str]] = None, limit: Optional[int] = None,
-                 evaluate: bool = True, eval_limit: Optional[int] = None, **overrides) -> dict:
+                 evaluate: bool = True, eval_limit: Optional[int] = None, synthetic_file: Optional[str] = None,
+                 bf16: str = "auto", **overrides) -> dict:
+    """Train the reader and save its compact weights and recipe in ``out_dir``. ``bf16``
+    (``auto``/``on``/``off``) is for CPU training: ``auto`` uses bfloat16 autocast where the CPU
+    multiplies bf16 natively (CUDA training always does)."""
     cfg = dict(DEFAULTS)
     cfg.update(epochs=epochs, seed=seed)
     cfg.update({k: v for k, v in overrides.items() if v is not None})
@@ -275,7 +305,10 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     by_article: Dict[str, List[int]] = {}
     for p in paragraphs:
         by_article.setdefault(p.article, []).append(p.pid)
-    hard = hard_distractors(train_q, paragraphs, by_article)
+    syn_q = synthetic_questions(paragraphs, heldout, cfg, synthetic_file)
+    if syn_q:
+        log(f"synthetic questions: {len(syn_q)} ({cfg['synthetic_per_paragraph']} per paragraph at most)")
+    hard = hard_distractors(list(train_q) + syn_q, paragraphs, by_article)
     from transformers import AutoTokenizer
     from .model import SpanQAModel, base_model_dir, save_compact
 
@@ -289,20 +322,23 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     ]
     opt = torch.optim.AdamW(params, lr=cfg["lr"])
     rng = random.Random(seed)
-    steps_per_epoch = math.ceil(len(train_q) / cfg["batch_questions"])
-    total = steps_per_epoch * cfg["epochs"]
+    # The synthetic epochs come first: (questions, epochs) per stage.
+    stages = ([(syn_q, "synthetic")] * int(cfg["synthetic_epochs"]) if syn_q else []) + [(train_q, "crowd")] * cfg["epochs"]
+    total = sum(math.ceil(len(qs) / cfg["batch_questions"]) for qs, _ in stages)
     warm = max(1, int(cfg["warmup"] * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)) if s >= warm else (s + 1) / warm)
+    bf16 = device.startswith("cuda") or use_bf16(bf16)
+    log(f"bf16 autocast: {bf16}")
     log(f"train questions={len(train_q)} heldout questions={len(test_q)} steps={total} device={device} threads={torch.get_num_threads()}")
     step, epoch_times = 0, []
-    for ep in range(cfg["epochs"]):
+    for ep, (stage_q, stage) in enumerate(stages):
         te = time.time()
-        exs = build_epoch(train_q, paragraphs, hard, by_article, rng, cfg)
+        exs = build_epoch(stage_q, paragraphs, hard, by_article, rng, cfg)
         batches = make_batches(exs, cfg["batch_questions"], rng)
         run_loss, ntok = 0.0, 0
         for bi, batch in enumerate(batches):
-            loss, nt = batch_loss(model, batch, tok, cfg, device)
+            loss, nt = batch_loss(model, batch, tok, cfg, device, bf16)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -318,7 +354,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
                 log(f"epoch {ep + 1} step {step}/{total} loss {run_loss / (bi + 1):.4f} lr {sched.get_last_lr()[0]:.2e} "
                     f"{rate:.2f}s/step elapsed {el / 60:.1f}m eta {eta / 60:.1f}m")
         epoch_times.append(time.time() - te)
-        log(f"epoch {ep + 1} done in {epoch_times[-1] / 60:.1f} min")
+        log(f"epoch {ep + 1} ({stage}) done in {epoch_times[-1] / 60:.1f} min")
     train_time = time.time() - t0
     model.eval()
     wpath = save_compact(model, out_dir, {"seed": seed})
@@ -338,6 +374,9 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
             "questions": len(questions),
             "train_questions": len(train_q),
             "train_unanswerable": sum(1 for q in train_q if not q.answers),
+            "synthetic_questions": len(syn_q),
+            "synthetic_source": (os.path.basename(synthetic_file) if synthetic_file else
+                                 "qa.reader.synthetic.generate over the training articles") if syn_q else None,
             "heldout_questions": len(test_q),
             "heldout_unanswerable": sum(1 for q in test_q if not q.answers),
             "alignment": align_stats,
@@ -346,6 +385,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         "seed": seed,
         "device": device,
         "torch_threads": torch.get_num_threads(),
+        "bf16_autocast": bf16,
         "training_time_s": round(train_time, 1),
         "epoch_times_s": [round(t, 1) for t in epoch_times],
         "limit": limit,
@@ -354,7 +394,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     log(f"saved {wpath} ({size / 1e6:.1f} MB) train time {train_time / 60:.1f} min")
     if evaluate:
         reader = SpanReader(out_dir, device=device, dynamic_int8=False).load()
-        metrics = evaluate_reader(reader, paragraphs, test_q, limit=eval_limit, seed=seed)
+        metrics = evaluate_reader(reader, paragraphs, test_q, limit=eval_limit)
         recipe["metrics_heldout"] = metrics
         _write_recipe(out_dir, recipe)
     return recipe
@@ -367,6 +407,9 @@ def _write_recipe(out_dir: str, recipe: dict) -> None:
 
 # --------------------------------------------------------------------------- eval
 
+# The held-out questions sampled for an evaluation, and the order of their distractors, do not
+# depend on the training seed, so readers trained with different seeds are compared on the same ones.
+EVAL_SEED = 13
 THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.05)]
 
 
@@ -407,7 +450,7 @@ def _score_setting(preds: List[Tuple[D.Question, ReaderOutput]]) -> dict:
 
 
 def evaluate_reader(reader: SpanReader, paragraphs: Sequence[D.Paragraph], questions: Sequence[D.Question],
-                    limit: Optional[int] = None, seed: int = 13, n_distractors: int = 2, top_k: int = 3) -> dict:
+                    limit: Optional[int] = None, seed: int = EVAL_SEED, n_distractors: int = 2, top_k: int = 3) -> dict:
     """Held-out evaluation: (a) gold paragraph only, (b) gold + BM25-hardest
     distractors from the held-out pool (shuffled), (c) BM25 top-k over the
     held-out pool (gold may be missing). No-answer threshold sweep for each."""
@@ -449,7 +492,7 @@ def evaluate_reader(reader: SpanReader, paragraphs: Sequence[D.Paragraph], quest
     return res
 
 
-def eval_only(data_dir: str, out_dir: str, device: str = "cpu", limit: Optional[int] = None, seed: int = 13,
+def eval_only(data_dir: str, out_dir: str, device: str = "cpu", limit: Optional[int] = None, seed: int = EVAL_SEED,
               dynamic_int8: bool = False) -> dict:
     rpath = os.path.join(out_dir, "recipe.json")
     recipe = json.load(open(rpath)) if os.path.exists(rpath) else {}
@@ -474,6 +517,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--max-seq-len", type=int)
     ap.add_argument("--neg-passage-prob", type=float)
     ap.add_argument("--crop-prob", type=float, help="probability of cropping a passage to a few sentences")
+    ap.add_argument("--synthetic-per-paragraph", type=int,
+                    help="synthetic questions per training paragraph read before the crowd-written ones")
+    ap.add_argument("--synthetic-epochs", type=int)
+    ap.add_argument("--synthetic-file", help="pre-generated synthetic questions (python -m qa.reader.synthetic)")
     ap.add_argument("--limit", type=int, help="train on a random subset of N questions (debug)")
     ap.add_argument("--eval-limit", type=int)
     ap.add_argument("--no-eval", action="store_true")
@@ -482,13 +529,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="eval with torch dynamic int8 Linear layers (faster on CPU, ~5-8 EM lower)")
     ap.add_argument("--write-recipe", action="store_true", help="--eval-only: store metrics in recipe.json")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads for this process")
+    ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                    help="CPU training under bfloat16 autocast (auto: where the CPU has native bf16; CUDA always)")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     if a.eval_only:
-        m = eval_only(a.data, a.out, a.device, a.eval_limit, a.seed, a.dynamic_int8)
+        m = eval_only(a.data, a.out, a.device, a.eval_limit, EVAL_SEED, a.dynamic_int8)
         if a.write_recipe:
             rpath = os.path.join(a.out, "recipe.json")
             recipe = json.load(open(rpath))
@@ -502,7 +551,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r = train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
                      evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
                      n_distractors=a.n_distractors, max_seq_len=a.max_seq_len,
-                     neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob)
+                     neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
+                     synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
+                     synthetic_file=a.synthetic_file, bf16=a.bf16)
     summ = {k: {kk: vv for kk, vv in v.items() if kk != "threshold_sweep"} if isinstance(v, dict) else v
             for k, v in r.get("metrics_heldout", {}).items()}
     print(json.dumps(summ, indent=1))
