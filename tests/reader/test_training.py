@@ -1,0 +1,93 @@
+"""The reader's training examples and loss (a tiny random BERT; no trained weights)."""
+import os
+import random
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from qa.reader import data as D  # noqa: E402
+from qa.reader import train as T  # noqa: E402
+from qa.reader.model import SpanQAModel, base_model_dir  # noqa: E402
+
+PARAGRAPHS = [
+    D.Paragraph(0, "Lakes", "000.txt", "Lakes", "Lake Orrin is the deepest lake in the valley. It reaches 212 metres. "
+                "Fishermen visit it in spring. The town of Pell sits on its northern shore."),
+    D.Paragraph(1, "Lakes", "001.txt", "Lakes", "Lake Tamsin is shallow. Reeds grow along its banks. Herons nest there "
+                "every summer. A wooden pier was built in 1931."),
+    D.Paragraph(2, "Lakes", "002.txt", "Lakes", "The valley has three lakes. Their water feeds the river Sull. "
+                "The river reaches the sea at Carrow."),
+]
+
+
+def _question(qid, text, answer, pid):
+    return D.Question(qid, text, [answer] if answer else [], pid=pid,
+                      answer_start=PARAGRAPHS[pid].text.index(answer) if answer else -1)
+
+
+QUESTIONS = [
+    _question("a", "How deep is Lake Orrin?", "212 metres", 0),
+    _question("b", "When was the pier built?", "1931", 1),
+    _question("c", "Which river do the lakes feed?", "Sull", 2),
+    _question("d", "Who owns the pier?", "", 1),
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    try:
+        return transformers.AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
+    except Exception as e:  # pragma: no cover
+        pytest.skip(f"base tokenizer unavailable: {e}")
+
+
+def _epoch(seed, **cfg):
+    by_article = {"Lakes": [0, 1, 2]}
+    hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
+    return T.build_epoch(QUESTIONS, PARAGRAPHS, hard, by_article, random.Random(seed), dict(T.DEFAULTS, **cfg))
+
+
+def test_examples_keep_the_answer_at_its_offsets_in_cropped_passages():
+    for seed in range(20):
+        for ex, q in zip(_epoch(seed, crop_prob=1.0, crop_words=(5, 12), n_distractors=2), QUESTIONS):
+            assert len(ex.passages) == 3
+            if q.answers:
+                assert ex.passages[ex.gold][ex.ans_start:ex.ans_end] == q.answers[0]
+                assert len(ex.passages[ex.gold].split()) < len(PARAGRAPHS[q.pid].text.split())
+            else:
+                assert ex.ans_start == ex.ans_end == -1
+    first = [(e.passages, e.gold) for e in _epoch(3)]
+    assert first == [(e.passages, e.gold) for e in _epoch(3)]
+
+
+def test_distractors_only_examples_target_no_answer():
+    exs = _epoch(1, n_distractors=1, neg_passage_prob=1.0)
+    assert all(e.gold == -1 and e.ans_start == -1 for e in exs)
+    assert all(PARAGRAPHS[q.pid].text not in e.passages for e, q in zip(exs, QUESTIONS))
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_loss_is_finite_learns_and_labels_the_answer_tokens(tokenizer, bf16):
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    model = SpanQAModel(transformers.BertModel(cfg, add_pooling_layer=False), 32)
+    exs = _epoch(0, crop_prob=0.0, n_distractors=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(12):
+        loss, ntok = T.batch_loss(model, exs, tokenizer, dict(T.DEFAULTS), "cpu", bf16)
+        assert torch.isfinite(loss) and ntok > 0
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0]
+    ex = exs[0]
+    enc, _, offsets, ctx = T.encode_pairs(tokenizer, [ex.question], [ex.passages[ex.gold]], 192, 64)
+    s, e = T._token_labels(offsets, ctx, 0, ex.ans_start, ex.ans_end)
+    assert ex.passages[ex.gold][int(offsets[0][s][0]):int(offsets[0][e][1])] == "212 metres"
