@@ -21,7 +21,7 @@ from typing import Iterable, List, Optional, Sequence
 
 from . import data as D
 
-# Entity label -> wh-phrases (one is drawn). Spans without a label are asked with "what".
+# Entity label -> wh-phrases (one is drawn). Other spans (noun phrases, "NP") are asked with "what".
 WH_BY_LABEL = {
     "PERSON": ("who",),
     "NORP": ("what", "which group"),
@@ -59,9 +59,7 @@ class SyntheticQuestion:
 
 
 def _wh_phrase(span, rng: random.Random) -> str:
-    label = span.label_ if hasattr(span, "label_") and span.label_ else ""
-    options = WH_BY_LABEL.get(label, ("what",))
-    wh = rng.choice(options)
+    wh = rng.choice(WH_BY_LABEL.get(span.label_, ("what",)))
     if wh == "in what year" and not any(t.like_num and len(t.text) == 4 for t in span):
         wh = "when"
     return wh
@@ -141,14 +139,12 @@ def generate(paragraphs: Sequence[D.Paragraph], nlp, per_paragraph: int, seed: i
     for p, doc in zip(paragraphs, nlp.pipe(texts, batch_size=batch_size)):
         rng = random.Random(f"{seed}:{p.article}:{p.name}")
         cands = []
-        for si, sent in enumerate(doc.sents):
+        for sent in doc.sents:
             if sum(1 for t in sent if not t.is_punct) < MIN_SENTENCE_TOKENS:
                 continue
             for span in answer_spans(sent):
                 cands.append((sent, span))
-        rng.shuffle(cands)
-        # Entities first, then noun phrases: entity answers are what questions mostly ask for.
-        cands.sort(key=lambda c: 0 if c[1].label_ else 1)
+        rng.shuffle(cands)  # entities and noun phrases in one random order
         made = 0
         used_sents = set()
         n_sents = len({c[0].start for c in cands})

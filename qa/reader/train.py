@@ -26,9 +26,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from . import data as D
 from index.embedding import BF16_PAD_MULTIPLE, use_bf16
 
+from . import data as D
 from .reader import ReaderOutput, SpanReader, encode_pairs, span_token_bounds
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
@@ -256,7 +256,8 @@ def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str
         return []
     from . import synthetic as S
 
-    train_paras = [p for p in paragraphs if p.article not in set(heldout)]
+    held = set(heldout)
+    train_paras = [p for p in paragraphs if p.article not in held]
     items = S.read_jsonl(path) if path else S.generate(train_paras, S.load_nlp(), n, int(cfg["synthetic_seed"]))
     keep = {(p.article, p.name) for p in train_paras}
     items = [s for s in items if (s.article, s.name) in keep and int(s.qid.rsplit(":", 1)[1]) < n]

@@ -12,26 +12,13 @@ transformers = pytest.importorskip("transformers")
 
 from qa.reader import ReaderOutput, SpanCandidate, SpanReader, clean_span  # noqa: E402
 from qa.reader import data as D  # noqa: E402
-from qa.reader.model import (SpanQAModel, WEIGHTS_FILE, base_model_dir, dequantize_state_dict,  # noqa: E402
-                             quantize_state_dict)
+from qa.reader.model import WEIGHTS_FILE, dequantize_state_dict, quantize_state_dict  # noqa: E402
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, decode_question, encode_pairs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    try:
-        return transformers.AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
-    except Exception as e:  # pragma: no cover
-        pytest.skip(f"base tokenizer unavailable: {e}")
-
-
-@pytest.fixture(scope="module")
-def tiny_reader(tokenizer):
-    torch.manual_seed(0)
-    cfg = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
-                                  num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
-    model = SpanQAModel(transformers.BertModel(cfg, add_pooling_layer=False), 32)
-    return SpanReader(model=model, tokenizer=tokenizer, max_seq_len=64, doc_stride=16, top_n=4)
+def tiny_reader(tokenizer, make_tiny_model):
+    return SpanReader(model=make_tiny_model(), tokenizer=tokenizer, max_seq_len=64, doc_stride=16, top_n=4)
 
 
 PASSAGES = [

@@ -12,7 +12,6 @@ transformers = pytest.importorskip("transformers")
 
 from qa.reader import data as D  # noqa: E402
 from qa.reader import train as T  # noqa: E402
-from qa.reader.model import SpanQAModel, base_model_dir  # noqa: E402
 
 PARAGRAPHS = [
     D.Paragraph(0, "Lakes", "000.txt", "Lakes", "Lake Orrin is the deepest lake in the valley. It reaches 212 metres. "
@@ -35,14 +34,6 @@ QUESTIONS = [
     _question("c", "Which river do the lakes feed?", "Sull", 2),
     _question("d", "Who owns the pier?", "", 1),
 ]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    try:
-        return transformers.AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
-    except Exception as e:  # pragma: no cover
-        pytest.skip(f"base tokenizer unavailable: {e}")
 
 
 def _epoch(seed, **cfg):
@@ -71,11 +62,8 @@ def test_distractors_only_examples_target_no_answer():
 
 
 @pytest.mark.parametrize("bf16", [False, True])
-def test_loss_is_finite_learns_and_labels_the_answer_tokens(tokenizer, bf16):
-    torch.manual_seed(0)
-    cfg = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
-                                  num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
-    model = SpanQAModel(transformers.BertModel(cfg, add_pooling_layer=False), 32)
+def test_loss_is_finite_learns_and_labels_the_answer_tokens(tokenizer, make_tiny_model, bf16):
+    model = make_tiny_model()
     exs = _epoch(0, crop_prob=0.0, n_distractors=1)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
