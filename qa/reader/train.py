@@ -505,6 +505,25 @@ def eval_only(data_dir: str, out_dir: str, device: str = "cpu", limit: Optional[
     return m
 
 
+def input_problem(data_dir: str, synthetic_file: Optional[str], device: str) -> Optional[str]:
+    """Why the trainer cannot start on these inputs, or None: checked before anything loads."""
+    if not os.path.isfile(os.path.join(data_dir, "questions.jsonl")) or not os.path.isdir(os.path.join(data_dir, "corpus")):
+        return f"no SQuAD sample at {data_dir} (a folder with questions.jsonl and corpus/; set --data or QA_READER_DATA)"
+    if synthetic_file:
+        from . import synthetic as S
+
+        try:
+            S.read_jsonl(synthetic_file)
+        except OSError as e:
+            return f"cannot read --synthetic-file {synthetic_file}: {e.strerror or e}"
+        except (ValueError, TypeError) as e:
+            return (f"--synthetic-file {synthetic_file} is not a file of synthetic questions "
+                    f"(python -m qa.reader.synthetic writes one): {e}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        return f"--device {device}: no CUDA device here (use --device cpu)"
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="qa train-reader", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
@@ -533,6 +552,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                     help="CPU training under bfloat16 autocast (auto: where the CPU has native bf16; CUDA always)")
     a = ap.parse_args(argv)
+    problem = input_problem(a.data, a.synthetic_file, a.device)
+    if problem:
+        print(f"qa train-reader: {problem}", file=sys.stderr)
+        return 2
     if a.threads:
         torch.set_num_threads(a.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -79,3 +79,17 @@ def test_loss_is_finite_learns_and_labels_the_answer_tokens(tokenizer, make_tiny
     enc, _, offsets, ctx = T.encode_pairs(tokenizer, [ex.question], [ex.passages[ex.gold]], 192, 64)
     s, e = T._token_labels(offsets, ctx, 0, ex.ans_start, ex.ans_end)
     assert ex.passages[ex.gold][int(offsets[0][s][0]):int(offsets[0][e][1])] == "212 metres"
+
+
+def test_trainer_refuses_bad_inputs_with_a_reason(tmp_path, capsys):
+    assert T.main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "w")]) == 2
+    assert "no SQuAD sample" in capsys.readouterr().err
+    (tmp_path / "corpus" / "Lakes").mkdir(parents=True)
+    (tmp_path / "questions.jsonl").write_text("")
+    data = ["--data", str(tmp_path), "--out", str(tmp_path / "w"), "--device", "cpu"]
+    assert T.main(data + ["--synthetic-file", str(tmp_path / "nope.jsonl")]) == 2
+    assert "cannot read --synthetic-file" in capsys.readouterr().err
+    (tmp_path / "bad.jsonl").write_text('{"question": "no other fields"}\n')
+    assert T.main(data + ["--synthetic-file", str(tmp_path / "bad.jsonl")]) == 2
+    assert "not a file of synthetic questions" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
