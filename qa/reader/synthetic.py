@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from dataclasses import asdict, dataclass
@@ -202,6 +203,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--articles", help="comma-separated article folders (default: all)")
     ap.add_argument("--seed", type=int, default=13)
     a = ap.parse_args(argv)
+    if not os.path.isdir(os.path.join(a.data, "corpus")):
+        print(f"qa.reader.synthetic: no corpus/ folder in {a.data}", file=sys.stderr)
+        return 2
     paras = D.load_corpus(a.data)
     if a.articles:
         keep = set(a.articles.split(","))

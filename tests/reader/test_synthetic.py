@@ -77,3 +77,12 @@ def test_training_uses_only_training_articles_and_the_file_matches(corpus, nlp, 
     assert [(q.qid, q.question, q.answers, q.pid, q.answer_start) for q in from_file] == \
         [(q.qid, q.question, q.answers, q.pid, q.answer_start) for q in generated]
     assert T.synthetic_questions(paras, ["Orchard"], dict(cfg, synthetic_per_paragraph=0)) == []
+
+
+def test_command_writes_the_file_or_says_why_not(corpus, tmp_path, capsys):
+    out = tmp_path / "syn.jsonl"
+    assert S.main(["--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert "no corpus/ folder" in capsys.readouterr().err and not out.exists()
+    assert S.main(["--data", str(corpus), "--out", str(out), "--per-paragraph", "2", "--articles", "Harbor"]) == 0
+    items = S.read_jsonl(str(out))
+    assert items and {s.article for s in items} == {"Harbor"}
