@@ -360,7 +360,7 @@ def format_summary(recipe: dict) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from qa.reader.reader import DEFAULT_WEIGHTS_DIR
-    from qa.reader.train import DEFAULT_DATA
+    from qa.reader.train import DEFAULT_DATA, input_problem
 
     parser = argparse.ArgumentParser(prog="qa train-ranker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help="the SQuAD sample folder")
@@ -370,8 +370,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N held-out questions (quick runs)")
     parser.add_argument("--refresh", action="store_true", help="redo the dump even if the work folder has one")
     args = parser.parse_args(argv)
-    if not Path(args.data, "questions.jsonl").exists():
-        print(f"qa train-ranker: no SQuAD sample at {args.data} (set --data or QA_READER_DATA)", file=sys.stderr)
+    problem = input_problem(args.data, None, "cpu")
+    if problem:
+        print(f"qa train-ranker: {problem}", file=sys.stderr)
         return 2
     recipe = train_ranker(args.data, Path(args.work), Path(args.out), Path(args.reader), args.limit, args.refresh)
     print(format_summary(recipe))
