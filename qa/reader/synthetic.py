@@ -58,6 +58,11 @@ class SyntheticQuestion:
     answer: str
     answer_start: int  # character offset of the answer in the paragraph text
 
+    @property
+    def number(self) -> int:
+        """Its place among its paragraph's questions (0, 1, ...), the last part of ``qid``."""
+        return int(self.qid.rsplit(":", 1)[1])
+
 
 def _wh_phrase(span, rng: random.Random) -> str:
     wh = rng.choice(WH_BY_LABEL.get(span.label_, ("what",)))

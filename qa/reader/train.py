@@ -260,7 +260,7 @@ def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str
     train_paras = [p for p in paragraphs if p.article not in held]
     items = S.read_jsonl(path) if path else S.generate(train_paras, S.load_nlp(), n, int(cfg["synthetic_seed"]))
     keep = {(p.article, p.name) for p in train_paras}
-    items = [s for s in items if (s.article, s.name) in keep and int(s.qid.rsplit(":", 1)[1]) < n]
+    items = [s for s in items if (s.article, s.name) in keep and s.number < n]
     return S.to_questions(items, paragraphs)
 
 

@@ -61,7 +61,7 @@ def test_deterministic_and_a_prefix_of_a_larger_set(corpus, nlp):
     a = S.generate(paras, nlp, per_paragraph=2, seed=5)
     assert a == S.generate(paras, nlp, per_paragraph=2, seed=5)
     bigger = S.generate(paras, nlp, per_paragraph=6, seed=5)
-    assert a == [s for s in bigger if int(s.qid.rsplit(":", 1)[1]) < 2]
+    assert a == [s for s in bigger if s.number < 2]
 
 
 def test_training_uses_only_training_articles_and_the_file_matches(corpus, nlp, tmp_path):
