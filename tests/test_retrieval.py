@@ -109,3 +109,28 @@ def test_sparse_search_breaks_ties_at_the_cut_by_chunk_id():
     assert sparse_search(Scores(), ["harbour"], 3) == [(7, 3.0), (1, 2.0), (3, 2.0)]
     assert sparse_search(Scores(), ["harbour"], 4) == [(7, 3.0), (1, 2.0), (3, 2.0), (2, 1.0)]
     assert [i for i, _ in sparse_search(Scores(), ["harbour"], 10)] == [7, 1, 3, 2, 4, 5]
+
+
+def test_dense_search_runs_faiss_on_one_thread_and_gives_the_caller_its_threads_back():
+    faiss = pytest.importorskip("faiss")
+    inner = faiss.IndexFlatIP(4)
+    inner.add(np.eye(4, dtype=np.float32))
+    seen = []
+
+    class Recording:
+        ntotal = inner.ntotal
+
+        def search(self, query, k):
+            seen.append(faiss.omp_get_max_threads())
+            return inner.search(query, k)
+
+    before = faiss.omp_get_max_threads()
+    try:
+        faiss.omp_set_num_threads(2)
+        hits = dense_search(Recording(), np.eye(4, dtype=np.float32)[2], 2)
+        after = faiss.omp_get_max_threads()
+    finally:
+        faiss.omp_set_num_threads(before)
+    assert hits[0] == (2, pytest.approx(1.0))
+    assert seen == [1]
+    assert after == 2  # torch shares this OpenMP setting: the reader must keep both cores
