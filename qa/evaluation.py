@@ -18,6 +18,7 @@ from index.errors import QAError
 HIT_EXTRA_WORDS = 4
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation) | {"\u2018", "\u2019", "\u201c", "\u201d", "\u2014", "\u2013"}
+_NO_PUNCTUATION = str.maketrans("", "", "".join(sorted(_PUNCTUATION)))
 
 
 class EvalFileError(QAError):
@@ -26,8 +27,7 @@ class EvalFileError(QAError):
 
 def normalize_answer(text: str) -> str:
     """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = text.lower().translate(_NO_PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
 
