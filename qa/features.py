@@ -7,10 +7,12 @@ runs a model. Feature order is part of the fitted weights' format, so names are 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from qa.evaluation import normalize_answer
 from qa.question import DATE, DESCRIPTION, MANNER, NUMBER, REASON, THING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,7 +25,7 @@ _OPEN_TYPES = frozenset({REASON, MANNER, THING, DESCRIPTION})
 _STRICT = frozenset({DATE, NUMBER})
 
 CANDIDATE_FEATURES: tuple[str, ...] = (
-    "reader_span_logp", "reader_zero", "reader_top",
+    "reader_span_logp", "reader_zero", "reader_top", "reader_expected_f1",
     "rule_logp", "rule_top", "rule_gap",
     "fit", "proximity", "role", "head_match", "overlap", "length_prior",
     "sent_lexical", "sent_semantic", "sent_score", "sent_rank_inv", "sent_best",
@@ -33,7 +35,7 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
 )
 
 ANSWER_FEATURES: tuple[str, ...] = (
-    "p_chosen", "p_margin", "reader_span_logp", "rule_logp", "fit",
+    "p_chosen", "p_margin", "reader_span_logp", "reader_expected_f1", "rule_logp", "fit",
     "reader_no_answer_logit", "reader_best_logp",
     "rule_confidence", "coverage", "missing_frac", "entities_supported", "people_unsupported",
     "absent_from_corpus", "focus_missing", "semantic", "lexical", "top_dense",
@@ -41,11 +43,11 @@ ANSWER_FEATURES: tuple[str, ...] = (
 
 #: Known directions: a weight fitted against them would be a quirk of the training data.
 CANDIDATE_SIGNS: dict[str, int] = {
-    "reader_span_logp": 1, "rule_logp": 1, "fit": 1, "proximity": 1, "overlap": -1,
+    "reader_span_logp": 1, "reader_expected_f1": 1, "rule_logp": 1, "fit": 1, "proximity": 1, "overlap": -1,
     "sent_lexical": 1, "sent_semantic": 1, "sent_rank_inv": 1,
 }
 ANSWER_SIGNS: dict[str, int] = {
-    "p_chosen": 1, "p_margin": 1, "reader_span_logp": 1, "rule_logp": 1, "fit": 1,
+    "p_chosen": 1, "p_margin": 1, "reader_span_logp": 1, "reader_expected_f1": 1, "rule_logp": 1, "fit": 1,
     "reader_no_answer_logit": -1, "rule_confidence": 1, "coverage": 1, "missing_frac": -1,
     "entities_supported": 1, "people_unsupported": -1, "absent_from_corpus": -1, "focus_missing": -1,
     "semantic": 1, "lexical": 1, "top_dense": 1,
@@ -66,6 +68,41 @@ def shortlist(pool: Sequence["VotedSpan"]) -> list["VotedSpan"]:
             seen.add(id(voted))
             out.append(voted)
     return out
+
+
+def expected_f1(texts: Sequence[str], reader_answers: Sequence[tuple[str, float]]) -> list[float]:
+    """Each text's SQuAD token F1 against the reader's answers, averaged with the reader's
+    probabilities: how much of what the reader believes a candidate would get right.
+
+    The reader's probability of one exact span is split among near-identical spans ("the
+    treaty", "treaty of Paris", "the treaty of Paris"); the expectation gathers that mass back,
+    and the candidate that maximises it is the minimum-Bayes-risk answer under the F1 metric.
+
+    Args:
+        texts: candidate answer texts.
+        reader_answers: ``(text, probability)`` of the reader's best spans; the probabilities
+            are renormalised over these spans (0.0 for every text when they carry no mass).
+    """
+    mass = sum(p for _, p in reader_answers if p > 0)
+    if mass <= 0:
+        return [0.0] * len(texts)
+    bags = [(Counter(words), len(words), p / mass)
+            for words, p in ((normalize_answer(t).split(), p) for t, p in reader_answers if p > 0)]
+    vocabulary = set().union(*(bag for bag, _, _ in bags))
+
+    def expectation(text: str) -> float:
+        tokens = Counter(normalize_answer(text).split())
+        if vocabulary.isdisjoint(tokens):  # most candidates share no word with the reader's answers
+            return 0.0
+        size = sum(tokens.values())
+        total = 0.0
+        for bag, bag_size, weight in bags:
+            same = sum(min(count, bag[word]) for word, count in tokens.items() if word in bag)
+            total += weight * 2 * same / (size + bag_size)
+        return min(1.0, total)
+
+    memo: dict[str, float] = {}
+    return [memo[text] if text in memo else memo.setdefault(text, expectation(text)) for text in texts]
 
 
 def _log(p: float, floor: float) -> float:
@@ -96,6 +133,7 @@ def candidate_features(candidates: Sequence["VotedSpan"], ranking: "Ranking") ->
             "reader_span_logp": reader_logp,
             "reader_zero": float(voted.reader_span_prob <= 0.0),
             "reader_top": float(voted is best_reader and voted.reader_span_prob > 0),
+            "reader_expected_f1": voted.reader_expected_f1,
             "rule_logp": _log(voted.rule_prob, 1e-6),
             "rule_top": float(voted is best_rule),
             "rule_gap": max(span.score - top_rule, -10.0),
@@ -151,6 +189,7 @@ def answer_features(
         "p_chosen": p_chosen,
         "p_margin": p_margin,
         "reader_span_logp": row[column["reader_span_logp"]],
+        "reader_expected_f1": row[column["reader_expected_f1"]],
         "rule_logp": row[column["rule_logp"]],
         "fit": evidence.fit,
         "reader_no_answer_logit": math.log(p / (1 - p)),

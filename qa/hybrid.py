@@ -18,7 +18,7 @@ import numpy as np
 from index.chunking import Chunk, count_words
 from index.store import CorpusIndex
 from qa.answerer import Ranking, RuleAnswerer, ScoredSpan
-from qa.features import answer_features, candidate_features, shortlist
+from qa.features import answer_features, candidate_features, expected_f1, shortlist
 from qa.models import Answer
 from qa.ranker import LearnedRanker
 from qa.ranker import softmax as ranker_softmax
@@ -60,6 +60,8 @@ class VotedSpan:
     reader_prob: float = 0.0
     #: the reader's probability of exactly this span (any span, not only its own top candidates)
     reader_span_prob: float = 0.0
+    #: this span's token F1 against the reader's answers, averaged with their probabilities
+    reader_expected_f1: float = 0.0
 
     def mixed(self, reader_weight: float) -> float:
         return (1 - reader_weight) * self.rule_prob + reader_weight * self.reader_prob
@@ -253,6 +255,10 @@ class HybridAnswerer:
                 pool.append(VotedSpan(scored, doc_id, *span_offsets(scored), min(prob, 1.0), probability))
             for voted in pool:
                 voted.reader_span_prob = span_probability(output, read, voted.doc_id, voted.start, voted.end)
+            texts = [index.document(v.doc_id).text[v.start:v.end] for v in pool]
+            answers = [(c.text, c.score) for c in output.candidates]
+            for voted, value in zip(pool, expected_f1(texts, answers)):
+                voted.reader_expected_f1 = value
         pool.sort(key=lambda v: -v.mixed(self.reader_weight))
         return pool, no_answer
 

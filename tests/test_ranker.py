@@ -207,3 +207,30 @@ def test_embedder_bf16_is_for_questions_only(tmp_path, monkeypatch):
                         or pipeline.index.manifest)
     index_corpus([corpus], Settings(index_dir=tmp_path / "ix2", reader=False, embedder_bf16="on"))
     assert isinstance(builders[0], SentenceTransformerEmbedder) and builders[0].bf16 is False
+
+
+def test_expected_f1_gathers_the_readers_mass_over_near_identical_spans():
+    from qa.features import expected_f1
+
+    answers = [("Treaty of Paris", 0.5), ("the treaty", 0.2), ("1783", 0.1)]
+    wide, city, year, other = expected_f1(["the Treaty of Paris", "Paris", "1783", "Versailles"], answers)
+    # "the" is an article, so "the Treaty of Paris" matches the first answer exactly: F1 1 x 5/8,
+    # and "the treaty" half way (F1 0.5 x 2/8)
+    assert wide == pytest.approx(0.625 + 0.125)
+    assert city == pytest.approx(0.5 * 0.5 / 0.8)  # F1 0.5 against "Treaty of Paris", nothing else
+    assert year == pytest.approx(0.1 / 0.8)
+    assert other == 0.0
+    assert expected_f1(["Paris"], []) == [0.0]
+    assert expected_f1(["Paris"], [("Paris", 0.0)]) == [0.0]
+
+
+def test_every_candidate_gets_its_expected_f1_under_the_reader(setup):  # noqa: F811
+    index, retriever, rules = setup
+    question = "Who is the Norwegian transport minister?"
+    passages = retriever.retrieve(question, top_k=3)
+    hybrid = HybridAnswerer(rules, ScriptedReader("Jonas Berg", 0.6))
+    ranking = rules.rank(question, passages, index)
+    pool, _ = hybrid.read_and_vote(ranking, passages, index)
+    by_text = {index.document(v.doc_id).text[v.start:v.end]: v.reader_expected_f1 for v in pool}
+    assert by_text["Jonas Berg"] == pytest.approx(1.0)  # the reader's only answer, whatever its probability
+    assert all(value == 0.0 for text, value in by_text.items() if "Jonas" not in text and "Berg" not in text)
