@@ -5,7 +5,8 @@ Usage:
     python bench/bench_latency.py --index-dir IDX --questions Q.jsonl --url http://127.0.0.1:8000 [--api-key K]
 
 Each question is asked ``--rounds`` times after one warm-up pass; prints p50/p90/p99 per stage
-(retrieval, answerer, total) and writes JSON with ``--json``. The warm-up pass leaves the
+(retrieval, answerer, total) and writes JSON with ``--json``. With ``--url`` each question is
+asked in-process and then over HTTP, in turn, so both see the same machine load. The warm-up pass leaves the
 answerer's caches (decoded documents, sentence vectors) holding every passage the questions
 read, which is what a small corpus looks like after a few questions. ``--fresh`` measures what a
 large corpus looks like instead: one unrelated question loads the models, then every question is
@@ -37,48 +38,87 @@ def load_questions(path: str) -> list[str]:
     return [item.question for item in load_eval_file(path)]
 
 
-def bench_in_process(index_dir: str, questions: list[str], rounds: int, fresh: bool = False) -> dict:
-    from qa.config import Settings
-    from qa.pipeline import QAPipeline, clean_question
+class InProcess:
+    """The pipeline in this process, asked the way ``pipeline.ask`` does, stage by stage."""
 
-    pipeline = QAPipeline(Settings(index_dir=Path(index_dir)))
-    for question in (["What is this about?"] if fresh else questions):  # load models, fill caches
-        pipeline.ask(question)
-    if fresh:
-        rounds = 1
-    retrieval, answering, total = [], [], []
-    for _ in range(rounds):
+    def __init__(self, index_dir: str) -> None:
+        from qa.config import Settings
+        from qa.pipeline import QAPipeline
+
+        self.pipeline = QAPipeline(Settings(index_dir=Path(index_dir)))
+        self.retrieval: list[float] = []
+        self.answering: list[float] = []
+        self.total: list[float] = []
+
+    def ask(self, question: str, record: bool = True) -> None:
+        from qa.pipeline import clean_question
+
+        pipeline = self.pipeline
+        getattr(pipeline.embedder, "_queries", {}).clear()  # time every question as a new one
+        t0 = time.perf_counter()
+        cleaned = clean_question(question, pipeline.settings.max_question_chars)
+        passages = pipeline.retriever.retrieve(cleaned, pipeline.settings.top_k)
+        t1 = time.perf_counter()
+        pipeline.answerer.answer(cleaned, passages, pipeline.index)
+        t2 = time.perf_counter()
+        if record:
+            self.retrieval.append((t1 - t0) * 1000)
+            self.answering.append((t2 - t1) * 1000)
+            self.total.append((t2 - t0) * 1000)
+
+    def result(self) -> dict:
+        return {"chunks": len(self.pipeline.index.chunks), "retrieval_ms": percentiles(self.retrieval),
+                "answerer_ms": percentiles(self.answering), "total_ms": percentiles(self.total)}
+
+
+class OverHttp:
+    """``POST /ask`` on a running ``qa serve``."""
+
+    def __init__(self, url: str, api_key: str | None) -> None:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.Client(base_url=url, headers=headers, timeout=30)
+        self.latencies: list[float] = []
+        self.server: list[float] = []
+
+    def ask(self, question: str, record: bool = True) -> None:
+        t0 = time.perf_counter()
+        response = self.client.post("/ask", json={"question": question})
+        response.raise_for_status()
+        if record:
+            self.latencies.append((time.perf_counter() - t0) * 1000)
+            self.server.append(server_time(response.headers.get("server-timing", "")))
+
+    def result(self) -> dict:
+        return {"http_ms": percentiles(self.latencies), "server_ms": percentiles(self.server)}
+
+
+def server_time(header: str) -> float:
+    """Milliseconds the server says it spent (the sum of a ``Server-Timing`` header's durations)."""
+    total = 0.0
+    for entry in header.split(","):
+        for part in entry.split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name == "dur":
+                total += float(value)
+    return total
+
+
+def run(targets: list, questions: list[str], rounds: int, fresh: bool = False) -> None:
+    """Warm every target up, then ask each question of each target in turn.
+
+    Alternating question by question puts the in-process and HTTP figures under the same
+    machine load: on a shared 2-core machine the same code measures p50s 20 % apart a minute
+    apart, which timing one target after the other would take for a difference between them.
+    """
+    for target in targets:
+        for question in (["What is this about?"] if fresh else questions):  # load models, fill caches
+            target.ask(question, record=False)
+    for _ in range(1 if fresh else rounds):
         for question in questions:
-            getattr(pipeline.embedder, "_queries", {}).clear()  # time every question as a new one
-            t0 = time.perf_counter()
-            cleaned = clean_question(question, pipeline.settings.max_question_chars)
-            passages = pipeline.retriever.retrieve(cleaned, pipeline.settings.top_k)
-            t1 = time.perf_counter()
-            pipeline.answerer.answer(cleaned, passages, pipeline.index)
-            t2 = time.perf_counter()
-            retrieval.append((t1 - t0) * 1000)
-            answering.append((t2 - t1) * 1000)
-            total.append((t2 - t0) * 1000)
-    return {"chunks": len(pipeline.index.chunks), "retrieval_ms": percentiles(retrieval),
-            "answerer_ms": percentiles(answering), "total_ms": percentiles(total)}
-
-
-def bench_http(url: str, questions: list[str], rounds: int, api_key: str | None, fresh: bool = False) -> dict:
-    import httpx
-
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-        for question in (["What is this about?"] if fresh else questions):
-            client.post("/ask", json={"question": question}).raise_for_status()
-        if fresh:
-            rounds = 1
-        latencies = []
-        for _ in range(rounds):
-            for question in questions:
-                t0 = time.perf_counter()
-                client.post("/ask", json={"question": question}).raise_for_status()
-                latencies.append((time.perf_counter() - t0) * 1000)
-    return {"http_ms": percentiles(latencies)}
+            for target in targets:
+                target.ask(question)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,9 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_questions(args.questions)[: args.limit]
     rounds = 1 if args.fresh else args.rounds
     result = {"questions": len(questions), "rounds": rounds, "fresh": args.fresh}
-    result["in_process"] = bench_in_process(args.index_dir, questions, rounds, args.fresh)
-    if args.url:
-        result["http"] = bench_http(args.url, questions, rounds, args.api_key, args.fresh)
+    local = InProcess(args.index_dir)
+    remote = OverHttp(args.url, args.api_key) if args.url else None
+    run([local] + ([remote] if remote else []), questions, rounds, args.fresh)
+    result["in_process"] = local.result()
+    if remote:
+        result["http"] = remote.result()
 
     print(f"{len(questions)} questions x {rounds} rounds{' (fresh)' if args.fresh else ''}, "
           f"{result['in_process']['chunks']} chunks")
@@ -106,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("retrieval", result["in_process"]["retrieval_ms"]), ("answerer", result["in_process"]["answerer_ms"]),
             ("in-process total", result["in_process"]["total_ms"])]
     if args.url:
+        rows.append(("server (Server-Timing)", result["http"]["server_ms"]))
         rows.append(("HTTP POST /ask", result["http"]["http_ms"]))
     for name, p in rows:
         print(f"{name:<22}{p['p50']:>9.1f}{p['p90']:>9.1f}{p['p99']:>9.1f}")

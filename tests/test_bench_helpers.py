@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -65,3 +66,10 @@ def test_make_document_is_deterministic_and_titled():
     assert path == "0001/001234.txt"
     assert text.startswith("Article (1234)\n\n")
     assert text.count("\n\n") == 2 and "Ada" not in text
+
+
+def test_server_time_sums_the_durations_of_a_server_timing_header():
+    server_time = _load("bench_latency").server_time
+    assert server_time("wait;dur=0.1, retrieve;dur=12.5, answer;dur=70.2") == pytest.approx(82.8)
+    assert server_time("") == 0.0
+    assert server_time('cache;desc="hit", db;dur=3') == 3.0
