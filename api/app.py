@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Callable
@@ -34,14 +35,28 @@ _LIMIT_RESPONSES = {
 }
 
 
+async def in_own_thread(function: Callable[[Settings], Services], settings: Settings) -> Services:
+    """``function(settings)`` on a thread of its own that ends with it.
+
+    Loading warms the models up, which gives the loading thread an OpenMP team; a thread that
+    lived on (asyncio's default pool) would keep that team beside the models' own thread and
+    slow every answer (see :func:`api.dependencies.model_thread`).
+    """
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-loading")
+    try:
+        return await asyncio.get_running_loop().run_in_executor(executor, function, settings)
+    finally:
+        executor.shutdown(wait=False)  # the thread ends once the loading is done
+
+
 def load_services(settings: Settings) -> Services:
     """Open the index (building it from ``settings.corpus`` first if there is none), the models and the store."""
     from qa.pipeline import QAPipeline
 
     pipeline = QAPipeline.open(settings, on_step=logger.info)
-    pipeline.warm_up()
-    store = ChatStore.from_settings(settings)
-    return Services(pipeline=pipeline, nlp=pipeline.analyzer.nlp, store=store)
+    services = Services(pipeline=pipeline, nlp=pipeline.analyzer.nlp, store=ChatStore.from_settings(settings))
+    services.run(pipeline.warm_up)  # on the thread that will answer
+    return services
 
 
 def create_app(settings: Settings | None = None, *, loader: ServicesLoader = load_services) -> FastAPI:
@@ -56,7 +71,7 @@ def create_app(settings: Settings | None = None, *, loader: ServicesLoader = loa
     async def load(state: AppState) -> None:
         logger.info("loading the index from %s", settings.index_dir)
         try:
-            services = await asyncio.to_thread(loader, settings)
+            services = await in_own_thread(loader, settings)
         except QAError as exc:
             # Keep serving: /health and every route that needs the index answer 503 with the reason.
             state.error = str(exc)
@@ -86,7 +101,7 @@ def create_app(settings: Settings | None = None, *, loader: ServicesLoader = loa
             if loading is not None:
                 await loading  # a thread cannot be cancelled; let it finish, then close what it opened
             if state.services is not None:
-                state.services.store.close()
+                state.services.close()
 
     app = FastAPI(
         title="qa-bot",

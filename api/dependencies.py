@@ -11,9 +11,10 @@ import hmac
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Iterator
+from typing import Annotated, Callable, Iterator, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -30,6 +31,22 @@ class ModelsBusy(HTTPException):
             f"the server is busy answering other questions (waited {waited:.1f} s); retry shortly"))
 
 
+T = TypeVar("T")
+
+
+def model_thread() -> ThreadPoolExecutor:
+    """The one thread that runs the models (the thread starts on the first task).
+
+    torch and FAISS use an OpenMP runtime that gives every thread that runs parallel work a team
+    of worker threads of its own, and once a process holds more of them than it has cores, the
+    runtime stops spinning between parallel regions: every layer of every model then waits for
+    its workers to wake up. Answering on FastAPI's request threads, after loading on another,
+    made each question 12-26 % slower on 2 cores (`bench/bench_latency.py --url`). One thread
+    for all model work keeps one team.
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-models")
+
+
 @dataclass
 class Services:
     """Everything a request needs, loaded once.
@@ -41,12 +58,29 @@ class Services:
         lock: serialises use of the models: spaCy, torch, faiss and bm25s objects are shared
             and not documented as thread-safe, the answerer keeps caches, and the machine has
             few cores, so one request at a time uses them (see :meth:`models`).
+        worker: the thread every use of the models runs on (:func:`model_thread`, :meth:`run`).
     """
 
     pipeline: object
     nlp: object
     store: ChatStore
     lock: threading.Lock = field(default_factory=threading.Lock)
+    worker: ThreadPoolExecutor = field(default_factory=model_thread, repr=False)
+
+    def run(self, work: Callable[[], T], deadline: float = math.inf) -> T:
+        """Run ``work`` (which uses the pipeline or ``nlp``) on the models' thread, holding the
+        models (:meth:`models`), and return its result; its exceptions propagate.
+
+        Raises:
+            ModelsBusy: the models were not free before the deadline.
+        """
+        with self.models(deadline):
+            return self.worker.submit(work).result()
+
+    def close(self) -> None:
+        """Stop the models' thread (after its current task) and close the store."""
+        self.worker.shutdown(wait=True)
+        self.store.close()
 
     @contextmanager
     def models(self, deadline: float = math.inf) -> Iterator[None]:

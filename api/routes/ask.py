@@ -25,8 +25,11 @@ def ask(request: AskRequest, services: ServicesDep, deadline: DeadlineDep, respo
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    with services.models(deadline):
-        acquired = time.perf_counter()
-        answer = services.pipeline.ask(request.question, request.top_k, timings=timings)
-    response.headers["Server-Timing"] = server_timing(wait=acquired - started, **timings)
+
+    def answer_question():
+        timings["wait"] = time.perf_counter() - started
+        return services.pipeline.ask(request.question, request.top_k, timings=timings)
+
+    answer = services.run(answer_question, deadline)
+    response.headers["Server-Timing"] = server_timing(**timings)
     return AnswerOut.model_validate(answer.to_dict())

@@ -28,7 +28,7 @@ def run_turn(services: Services, history: Sequence[Turn], message: str, top_k: i
              ) -> ConversationStep:
     """Answer ``message`` after ``history`` (used by /chat and /v1/chat/completions).
 
-    The caller holds ``services.models()``.
+    Runs on the models' thread (``services.run``).
     """
     return answer_in_conversation(services.pipeline, history, message, nlp=services.nlp, top_k=top_k)
 
@@ -60,11 +60,17 @@ def post_chat(request: ChatRequest, services: ServicesDep, settings: SettingsDep
             raise unknown_session(request.session_id)
         history = conversation.history[-settings.chat_history_turns:]
     started = time.perf_counter()
-    with services.models(deadline):
-        acquired = time.perf_counter()
-        resolution, answer, turn, _ = run_turn(services, history, request.message)
-        answered = time.perf_counter()
-    response.headers["Server-Timing"] = server_timing(wait=acquired - started, answer=answered - acquired)
+    marks: dict[str, float] = {}
+
+    def answer_turn() -> ConversationStep:
+        marks["acquired"] = time.perf_counter()
+        step = run_turn(services, history, request.message)
+        marks["answered"] = time.perf_counter()
+        return step
+
+    resolution, answer, turn, _ = services.run(answer_turn, deadline)
+    response.headers["Server-Timing"] = server_timing(wait=marks["acquired"] - started,
+                                                      answer=marks["answered"] - marks["acquired"])
     if time.monotonic() > deadline:
         # The client has already been told 504: keeping the turn would add one it never saw.
         raise past_deadline()

@@ -21,6 +21,7 @@ from api.schemas import (AnswerOut, ChatCompletion, ChatCompletionRequest, Compl
                          ErrorOut, ModelList, ModelOut, OpenAIMessage, Usage)
 from index.errors import QAError
 from qa.conversation import Turn, answer_from_reply, reply_text, resolve_followup
+from qa.models import Answer
 from qa.pipeline import clean_question
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -74,10 +75,12 @@ def chat_completions(request: ChatCompletionRequest, services: ServicesDep, sett
     last = request.messages[-1]
     if last.role != "user":
         raise HTTPException(status_code=422, detail=f"the last message must come from the user (got {last.role!r})")
-    # Rebuilding the history runs spaCy too: it goes under the models' lock with the answer.
-    with services.models(deadline):
+    def answer_last() -> Answer:
+        # Rebuilding the history runs spaCy too: it goes to the models' thread with the answer.
         history = _history(request.messages[:-1], services.nlp, settings.max_question_chars, settings.chat_history_turns)
-        answer = run_turn(services, history, last.text()).answer
+        return run_turn(services, history, last.text()).answer
+
+    answer = services.run(answer_last, deadline)
     content = reply_text(answer)
     answer_out = AnswerOut.model_validate(answer.to_dict())
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

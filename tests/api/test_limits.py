@@ -172,3 +172,46 @@ def test_a_crash_while_loading_is_reported_not_hidden(make_client, api_settings)
     response = client.get("/health")
     assert response.status_code == 503
     assert response.json() == {"detail": "the index is not loaded: RuntimeError: the spaCy model is not installed"}
+
+
+# --- threads --------------------------------------------------------------------------------------
+
+
+class ThreadRecordingAnswerer(SentenceAnswerer):
+    """Notes the thread of every answer; the first ones wait a little, so that requests overlap."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def answer(self, question, passages, index):
+        self.threads.append(threading.get_ident())
+        time.sleep(0.05)
+        return super().answer(question, passages, index)
+
+
+def test_every_use_of_the_models_runs_on_one_thread(make_client, api_settings, spacy_analyzer):
+    # torch and FAISS give each thread that runs them an OpenMP team; more teams than cores makes
+    # every answer slower (api.dependencies.model_thread), so the models keep one thread.
+    answerer = ThreadRecordingAnswerer()
+
+    def load(settings):
+        pipeline = QAPipeline(settings, embedder=FakeEmbedder(), analyzer=spacy_analyzer, answerer=answerer)
+        services = Services(pipeline=pipeline, nlp=spacy_analyzer.nlp, store=ChatStore.from_settings(settings))
+        services.run(lambda: pipeline.ask("warm up"))
+        return services
+
+    client = make_client(loader=load)
+    requests = [("/ask", {"question": "Who chairs the harbour board?"}),
+                ("/chat", {"message": "Who chairs the harbour board?"}),
+                ("/v1/chat/completions", {"messages": [{"role": "user", "content": "Who chairs the harbour board?"}]})]
+    statuses = []
+    callers = [threading.Thread(target=lambda path=path, body=body: statuses.append(client.post(path, json=body).status_code))
+               for path, body in requests * 2]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert statuses == [200] * 6
+    assert len(answerer.threads) == 7
+    assert len(set(answerer.threads)) == 1
+    assert answerer.threads[0] != threading.get_ident()
