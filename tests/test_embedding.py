@@ -70,3 +70,20 @@ def test_minilm_gives_zeros_past_its_length_limit(minilm):
     tail = (passage.index("The last"), len(passage))
     _, span_vectors = minilm.embed_with_spans([passage], [[(0, 9), tail]])
     assert span_vectors[0].any() and not span_vectors[1].any()
+
+
+def test_linear_weights_kept_in_bf16_give_what_autocast_gives():
+    import torch
+
+    from index.embedding import store_linear_in_bf16
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(), torch.nn.LayerNorm(32), torch.nn.Linear(32, 4))
+    x = torch.randn(5, 16)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        before = model(x).float()
+        store_linear_in_bf16(model)
+        after = model(x).float()
+    assert model[0].weight.dtype == torch.bfloat16 and model[3].bias.dtype == torch.bfloat16
+    assert model[2].weight.dtype == torch.float32  # only the matrix multiplies change storage
+    assert torch.equal(before, after)

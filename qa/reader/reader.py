@@ -21,7 +21,7 @@ from typing import Callable, List, Optional, Sequence
 
 import torch
 
-from index.embedding import BF16_PAD_MULTIPLE
+from index.embedding import BF16_PAD_MULTIPLE, store_linear_in_bf16
 
 DEFAULT_WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 
@@ -260,6 +260,8 @@ class SpanReader:
                 model = load_compact(self.weights_path, self.model_dir)
                 if self.dynamic_int8 and self.device == "cpu":
                     model = _dynamic_int8(model)
+                elif self.bf16:
+                    store_linear_in_bf16(model)
                 self._model = model.to(self.device).eval()
         return self
 
