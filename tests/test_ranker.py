@@ -118,12 +118,14 @@ def test_operating_point_reaches_the_abstention_target_with_the_best_f1():
 
 
 def test_score_picks_counts_abstentions():
-    rows = [{"answers": ["x"]}, {"answers": ["y"]}, {"answers": []}, {"answers": [], "synthetic": True}]
+    rows = [{"answers": ["x"]}, {"answers": ["y"]}, {"answers": []}, {"answers": [], "synthetic": True},
+            {"id": "q7/entity-swapped", "answers": [], "synthetic": True}]
     cand = {"em": 1.0, "f1": 1.0}
-    picks = [(rows[0], cand, 0.9, 0.9), (rows[1], cand, 0.2, 0.9), (rows[2], cand, 0.1, 0.9), (rows[3], cand, 0.9, 0.1)]
+    picks = [(rows[0], cand, 0.9, 0.9), (rows[1], cand, 0.2, 0.9), (rows[2], cand, 0.1, 0.9), (rows[3], cand, 0.9, 0.1),
+             (rows[4], cand, 0.9, 0.9)]
     s = score_picks(picks, 0.5, 0.5)
     assert s["F1"] == 50.0 and s["abstain_unanswerable"] == 100.0 and s["answered_answerable"] == 0.5
-    assert s["abstain_synthetic"] == 100.0
+    assert s["abstain_synthetic"] == 100.0 and s["abstain_swapped"] == 0.0
     s = score_picks(picks, 0.0, 0.0)
     assert s["F1"] == 100.0 and s["abstain_unanswerable"] == 0.0
 
@@ -234,3 +236,18 @@ def test_every_candidate_gets_its_expected_f1_under_the_reader(setup):  # noqa: 
     by_text = {index.document(v.doc_id).text[v.start:v.end]: v.reader_expected_f1 for v in pool}
     assert by_text["Jonas Berg"] == pytest.approx(1.0)  # the reader's only answer, whatever its probability
     assert all(value == 0.0 for text, value in by_text.items() if "Jonas" not in text and "Berg" not in text)
+
+
+def test_entity_swapped_asks_about_an_entity_the_paragraph_does_not_mention():
+    from qa.reader.train_ranker import entity_swapped
+
+    question = "When did Nintendo reveal the Wii?"
+    entities = [(9, 17, "ORG"), (29, 32, "ORG")]  # "Nintendo", "Wii"
+    pool = {"ORG": ["Nintendo", "Sony", "Sega", "Wii"]}
+    paragraph = "Nintendo revealed the Wii in 2005."
+    swapped = entity_swapped(question, entities, pool, paragraph, "q1")
+    assert swapped in {"When did Sony reveal the Wii?", "When did Sega reveal the Wii?"}
+    assert entity_swapped(question, entities, pool, paragraph, "q1") == swapped  # the same on every run
+    # no other entity of the type that the paragraph leaves out, or no entity of the paragraph to swap
+    assert entity_swapped(question, entities, {"ORG": ["Nintendo", "Wii"]}, paragraph, "q1") is None
+    assert entity_swapped(question, entities[:1], pool, "The console came out in 2005.", "q1") is None

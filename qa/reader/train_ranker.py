@@ -59,6 +59,35 @@ def _heldout_articles(reader_dir: Path) -> list[str]:
     return list(D.DEFAULT_HELDOUT)
 
 
+def entity_swapped(question: str, entities: Sequence[tuple[int, int, str]], pool: dict[str, list[str]],
+                   paragraph: str, key: str) -> Optional[str]:
+    """The question with one of its named entities replaced by another entity of the same type
+    from the same article, or ``None`` when no entity can be swapped.
+
+    The entity swapped is the first one that the question's paragraph contains; its replacement is
+    one the paragraph does not contain, picked by ``key`` (the question id) so that reruns agree.
+    The question then asks about something the paragraph never says, while retrieval still finds
+    the paragraph: the commonest kind of unanswerable crowd question ("When did Sony reveal ...?"
+    beside a paragraph about Nintendo), learned here without a human writing it.
+
+    Args:
+        entities: ``(start, end, label)`` character spans of the question's entities.
+        pool: entity texts of the article by label.
+    """
+    import zlib
+
+    text = paragraph.lower()
+    for start, end, label in entities:
+        original = question[start:end]
+        if original.lower() not in text:
+            continue
+        options = sorted({e for e in pool.get(label, ()) if e.lower() != original.lower() and e.lower() not in text})
+        if options:
+            choice = options[zlib.crc32(key.encode("utf-8")) % len(options)]
+            return question[:start] + choice + question[end:]
+    return None
+
+
 def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional[int] = None) -> list[dict]:
     """Answer every held-out question in open retrieval and keep each candidate's features."""
     from qa.answerer import RuleAnswerer
@@ -90,6 +119,14 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
     if limit and limit < len(chosen):  # evenly spaced, so that every article is represented
         chosen = [chosen[int(i * len(chosen) / limit)] for i in range(limit)]
     log(f"{len(chosen)} questions ({sum(not q.answers for q in chosen)} unanswerable) on {len(held)} articles")
+    nlp = pipeline.analyzer.nlp
+    question_entities: dict[str, list[tuple[int, int, str]]] = {}
+    pool: dict[str, dict[str, list[str]]] = {}
+    for q in (q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held):
+        ents = [(e.start_char, e.end_char, e.label_) for e in nlp(q.question).ents]
+        question_entities[q.qid] = ents
+        for start, end, label in ents:
+            pool.setdefault(paragraphs[q.pid].article, {}).setdefault(label, []).append(q.question[start:end])
 
     def candidates_of(question: str, passages, answers: list[str]) -> list[dict]:
         ranking = rules.rank(question, passages, pipeline.index)
@@ -126,6 +163,12 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
             if others and not any(a.lower() in p.chunk.text.lower() for a in q.answers for p in others):
                 rows.append({"id": q.qid + "/without-paragraph", "article": article, "answers": [],
                              "synthetic": True, "candidates": candidates_of(q.question, others, [])})
+            # The question changed to ask about another entity: the paragraph no longer answers it.
+            swapped = entity_swapped(q.question, question_entities.get(q.qid, []), pool.get(article, {}),
+                                     paragraphs[q.pid].text, q.qid)
+            if swapped is not None:
+                rows.append({"id": q.qid + SWAPPED_SUFFIX, "article": article, "answers": [], "synthetic": True,
+                             "question": swapped, "candidates": candidates_of(swapped, pipeline.search(swapped), [])})
         if n % 100 == 0:
             log(f"dumped {n}/{len(chosen)} ({(time.time() - started) / n * 1000:.0f} ms per question)")
     return rows
@@ -207,14 +250,25 @@ def choose(model: LearnedRanker, row: dict):
     return pick[0], model.confidence(pick[1]), float(pick[1][_column("rule_confidence")])
 
 
+SWAPPED_SUFFIX = "/entity-swapped"
+
+
+def unanswerable_kind(row: dict) -> str:
+    """``real`` (a crowd-written unanswerable question), ``without-paragraph`` (an answerable one
+    asked with its paragraph removed) or ``entity-swapped`` (see :func:`entity_swapped`)."""
+    if not row.get("synthetic"):
+        return "real"
+    return "entity-swapped" if str(row.get("id", "")).endswith(SWAPPED_SUFFIX) else "without-paragraph"
+
+
 def score_picks(picks: Sequence[tuple], threshold: float, min_support: float) -> dict:
     """EM/F1 on answerable questions (abstaining scores 0), abstention accuracy on the real
-    unanswerable questions and on the synthetic ones (a question whose paragraph was removed).
+    unanswerable questions and on each kind of synthetic one (:func:`unanswerable_kind`).
 
     ``picks`` holds ``(row, candidate or None, learned confidence, support confidence)``; a pick
     is answered when both reach their threshold."""
     em = f1 = answerable = answered_answerable = 0
-    unanswerable = {False: [0, 0], True: [0, 0]}   # synthetic -> [questions, abstained]
+    unanswerable = {kind: [0, 0] for kind in ("real", "without-paragraph", "entity-swapped")}  # [questions, abstained]
     for row, cand, confidence, support in picks:
         answered = cand is not None and confidence >= threshold and support >= min_support
         if row["answers"]:
@@ -224,15 +278,20 @@ def score_picks(picks: Sequence[tuple], threshold: float, min_support: float) ->
                 em += cand["em"]
                 f1 += cand["f1"]
         else:
-            counts = unanswerable[bool(row.get("synthetic"))]
+            counts = unanswerable[unanswerable_kind(row)]
             counts[0] += 1
             counts[1] += not answered
-    real, synthetic = unanswerable[False], unanswerable[True]
+
+    def declined(kind: str) -> float:
+        questions, abstained = unanswerable[kind]
+        return round(100 * abstained / max(questions, 1), 2)
+
+    real = unanswerable["real"]
     return {"threshold": threshold, "min_support": min_support, "EM": round(100 * em / max(answerable, 1), 2),
             "F1": round(100 * f1 / max(answerable, 1), 2),
             "answered_answerable": round(answered_answerable / max(answerable, 1), 4),
-            "abstain_unanswerable": round(100 * real[1] / max(real[0], 1), 2),
-            "abstain_synthetic": round(100 * synthetic[1] / max(synthetic[0], 1), 2),
+            "abstain_unanswerable": declined("real"), "abstain_synthetic": declined("without-paragraph"),
+            "abstain_swapped": declined("entity-swapped"),
             "overall": round(100 * (f1 + real[1]) / max(answerable + real[0], 1), 2)}
 
 
@@ -313,7 +372,9 @@ def train_ranker(data_dir: str, work: Path, out: Path, reader_dir: Path, limit: 
     recipe = {
         "data": {"data_dir": data_dir, "articles": sorted({r["article"] for r in rows}), "questions": len(rows) - synthetic,
                  "unanswerable": len(rows) - answerable - synthetic,
-                 "synthetic_unanswerable": synthetic, "setting": "open retrieval over all paragraphs of these "
+                 "synthetic_unanswerable": synthetic,
+                 "entity_swapped": sum(1 for r in rows if unanswerable_kind(r) == "entity-swapped"),
+                 "setting": "open retrieval over all paragraphs of these "
                  "articles (the reader's held-out articles), default top_k and reader_passages",
                  "top_k": Settings().top_k, "reader_passages": Settings().reader_passages,
                  "reader_window_words": Settings().reader_window_words},
@@ -343,16 +404,17 @@ def format_summary(recipe: dict) -> str:
     lines = [f"candidate oracle F1 (best shortlisted span): {recipe['candidate_oracle_F1']}",
              f"answering everything: EM {everything['EM']} F1 {everything['F1']}",
              f"support check: min_support {cv['chosen']['min_support']}",
-             "threshold  EM     F1     answered  abstained(unans)  abstained(synthetic)  overall"]
+             "threshold  EM     F1     answered  abstained(unans)  abstained(no paragraph)  abstained(swapped)  overall"]
     for c in cv["curve_at_chosen_min_support"]:
         mark = "  <- chosen" if c["threshold"] == cv["chosen"]["threshold"] else ""
         if not mark and round(c["threshold"] * 100) % 5:
             continue  # the printed curve is every 0.05; recipe["cross_validation"]["curve"] has it all
         lines.append(f"{c['threshold']:<9}  {c['EM']:<5}  {c['F1']:<5}  {c['answered_answerable']:<8}  "
-                     f"{c['abstain_unanswerable']:<16}  {c['abstain_synthetic']:<20}  {c['overall']}{mark}")
+                     f"{c['abstain_unanswerable']:<16}  {c['abstain_synthetic']:<22}  "
+                     f"{c.get('abstain_swapped', 0.0):<18}  {c['overall']}{mark}")
     for name, s in recipe["before_same_candidates"].items():
         lines.append(f"before ({name}): EM {s['EM']} F1 {s['F1']} abstained {s['abstain_unanswerable']}% "
-                     f"(synthetic {s['abstain_synthetic']}%)")
+                     f"(no paragraph {s['abstain_synthetic']}%, swapped {s.get('abstain_swapped', 0.0)}%)")
     for f in cv["folds"]:
         lines.append(f"fold {f['article']}: {f['questions']} questions, EM {f['EM']} F1 {f['F1']} (answering everything)")
     return "\n".join(lines)
