@@ -41,8 +41,9 @@ def model_thread() -> ThreadPoolExecutor:
     of worker threads of its own, and once a process holds more of them than it has cores, the
     runtime stops spinning between parallel regions: every layer of every model then waits for
     its workers to wake up. Answering on FastAPI's request threads, after loading on another,
-    made each question 12-26 % slower on 2 cores (`bench/bench_latency.py --url`). One thread
-    for all model work keeps one team.
+    put the server's time 22 ms above the in-process time (`bench/bench_latency.py --url`), and
+    the reader alone is 1.08-1.34x slower with a second team (`bench/bench_threads.py`). One
+    thread for all model work keeps one team.
     """
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-models")
 

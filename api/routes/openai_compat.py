@@ -75,6 +75,7 @@ def chat_completions(request: ChatCompletionRequest, services: ServicesDep, sett
     last = request.messages[-1]
     if last.role != "user":
         raise HTTPException(status_code=422, detail=f"the last message must come from the user (got {last.role!r})")
+
     def answer_last() -> Answer:
         # Rebuilding the history runs spaCy too: it goes to the models' thread with the answer.
         history = _history(request.messages[:-1], services.nlp, settings.max_question_chars, settings.chat_history_turns)
