@@ -39,16 +39,16 @@ def exact_match(prediction: str | None, golds: list[str]) -> float:
     return float(any(norm == normalize_answer(g) for g in golds))
 
 
+def bag_f1(prediction: collections.Counter, gold: collections.Counter) -> float:
+    """SQuAD token F1 of two bags of normalised tokens: 2 x shared / (|prediction| + |gold|),
+    which is the harmonic mean of precision and recall."""
+    same = sum(min(count, gold[word]) for word, count in prediction.items() if word in gold)
+    return 2 * same / (sum(prediction.values()) + sum(gold.values())) if same else 0.0
+
+
 def _f1(prediction: str, gold: str) -> float:
-    pred_tokens = normalize_answer(prediction).split()
-    gold_tokens = normalize_answer(gold).split()
-    common = collections.Counter(pred_tokens) & collections.Counter(gold_tokens)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision = same / len(pred_tokens)
-    recall = same / len(gold_tokens)
-    return 2 * precision * recall / (precision + recall)
+    return bag_f1(collections.Counter(normalize_answer(prediction).split()),
+                  collections.Counter(normalize_answer(gold).split()))
 
 
 def token_f1(prediction: str | None, golds: list[str]) -> float:

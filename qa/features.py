@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from qa.evaluation import normalize_answer
+from qa.evaluation import bag_f1, normalize_answer
 from qa.question import DATE, DESCRIPTION, MANNER, NUMBER, REASON, THING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,20 +86,14 @@ def expected_f1(texts: Sequence[str], reader_answers: Sequence[tuple[str, float]
     mass = sum(p for _, p in reader_answers if p > 0)
     if mass <= 0:
         return [0.0] * len(texts)
-    bags = [(Counter(words), len(words), p / mass)
-            for words, p in ((normalize_answer(t).split(), p) for t, p in reader_answers if p > 0)]
-    vocabulary = set().union(*(bag for bag, _, _ in bags))
+    bags = [(Counter(normalize_answer(t).split()), p / mass) for t, p in reader_answers if p > 0]
+    vocabulary = set().union(*(bag for bag, _ in bags))
 
     def expectation(text: str) -> float:
         tokens = Counter(normalize_answer(text).split())
         if vocabulary.isdisjoint(tokens):  # most candidates share no word with the reader's answers
             return 0.0
-        size = sum(tokens.values())
-        total = 0.0
-        for bag, bag_size, weight in bags:
-            same = sum(min(count, bag[word]) for word, count in tokens.items() if word in bag)
-            total += weight * 2 * same / (size + bag_size)
-        return min(1.0, total)
+        return min(1.0, sum(weight * bag_f1(tokens, bag) for bag, weight in bags))
 
     memo: dict[str, float] = {}
     return [memo[text] if text in memo else memo.setdefault(text, expectation(text)) for text in texts]

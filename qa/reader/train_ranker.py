@@ -411,10 +411,10 @@ def format_summary(recipe: dict) -> str:
             continue  # the printed curve is every 0.05; recipe["cross_validation"]["curve"] has it all
         lines.append(f"{c['threshold']:<9}  {c['EM']:<5}  {c['F1']:<5}  {c['answered_answerable']:<8}  "
                      f"{c['abstain_unanswerable']:<16}  {c['abstain_synthetic']:<22}  "
-                     f"{c.get('abstain_swapped', 0.0):<18}  {c['overall']}{mark}")
+                     f"{c['abstain_swapped']:<18}  {c['overall']}{mark}")
     for name, s in recipe["before_same_candidates"].items():
         lines.append(f"before ({name}): EM {s['EM']} F1 {s['F1']} abstained {s['abstain_unanswerable']}% "
-                     f"(no paragraph {s['abstain_synthetic']}%, swapped {s.get('abstain_swapped', 0.0)}%)")
+                     f"(no paragraph {s['abstain_synthetic']}%, swapped {s['abstain_swapped']}%)")
     for f in cv["folds"]:
         lines.append(f"fold {f['article']}: {f['questions']} questions, EM {f['EM']} F1 {f['F1']} (answering everything)")
     return "\n".join(lines)
