@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -27,13 +28,21 @@ class SpanQAModel(nn.Module):
         self.qa_outputs = nn.Linear(hidden_size, 2)
 
     @classmethod
-    def from_config_dir(cls, model_dir: Optional[str] = None, pretrained: bool = True) -> "SpanQAModel":
+    def from_config_dir(cls, model_dir: Optional[str] = None, pretrained: bool = True,
+                        layers: Optional[int] = None) -> "SpanQAModel":
+        """``layers``: keep only the encoder's first N transformer layers (a smaller, faster
+        reader); ``None`` keeps them all."""
         from transformers import AutoConfig, BertModel
 
         model_dir = model_dir or base_model_dir()
         config = AutoConfig.from_pretrained(model_dir)
+        if layers is not None:
+            if not 1 <= layers <= config.num_hidden_layers:
+                raise ValueError(f"layers must be between 1 and {config.num_hidden_layers}, got {layers}")
+            config.num_hidden_layers = layers
         if pretrained:
-            enc = BertModel.from_pretrained(model_dir, add_pooling_layer=False)
+            # from_pretrained with fewer layers in the config loads the first N and drops the rest
+            enc = BertModel.from_pretrained(model_dir, config=config, add_pooling_layer=False)
         else:
             enc = BertModel(config, add_pooling_layer=False)
         m = cls(enc, config.hidden_size)
@@ -101,13 +110,22 @@ def save_compact(model: SpanQAModel, out_dir: str, meta: Optional[Dict[str, str]
     return path
 
 
+_LAYER_KEY = re.compile(r"^encoder\.encoder\.layer\.(\d+)\.")
+
+
+def encoder_layers(sd: Dict[str, torch.Tensor]) -> Optional[int]:
+    """How many transformer layers a reader state dict holds (``None``: no layer keys)."""
+    found = [int(m.group(1)) for m in map(_LAYER_KEY.match, sd) if m]
+    return max(found) + 1 if found else None
+
+
 def load_compact(path: str, model_dir: Optional[str] = None) -> SpanQAModel:
     from safetensors.torch import load_file
 
     if os.path.isdir(path):
         path = os.path.join(path, WEIGHTS_FILE)
     sd = dequantize_state_dict(load_file(path))
-    model = SpanQAModel.from_config_dir(model_dir, pretrained=False)
+    model = SpanQAModel.from_config_dir(model_dir, pretrained=False, layers=encoder_layers(sd))
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [m for m in missing if not m.endswith("position_ids")]
     if missing or unexpected:

