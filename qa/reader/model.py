@@ -18,6 +18,13 @@ def base_model_dir() -> str:
     return os.path.join(os.path.dirname(mod.__file__), "model")
 
 
+def layers_problem(layers: Optional[int], available: int) -> Optional[str]:
+    """Why a reader cannot keep ``layers`` of the base model's ``available`` layers, or ``None``."""
+    if layers is not None and not 1 <= layers <= available:
+        return f"layers must be between 1 and {available} (the base model's layers), got {layers}"
+    return None
+
+
 class SpanQAModel(nn.Module):
     """BERT encoder + linear start/end head. The [CLS] position (index 0)
     doubles as the no-answer option (null score = start[CLS] + end[CLS])."""
@@ -37,8 +44,9 @@ class SpanQAModel(nn.Module):
         model_dir = model_dir or base_model_dir()
         config = AutoConfig.from_pretrained(model_dir)
         if layers is not None:
-            if not 1 <= layers <= config.num_hidden_layers:
-                raise ValueError(f"layers must be between 1 and {config.num_hidden_layers}, got {layers}")
+            problem = layers_problem(layers, config.num_hidden_layers)
+            if problem:
+                raise ValueError(problem)
             config.num_hidden_layers = layers
         if pretrained:
             # from_pretrained with fewer layers in the config loads the first N and drops the rest

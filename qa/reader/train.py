@@ -325,6 +325,11 @@ def run_stage(model, opt, sched, tok, stage_q, stage: str, ep: int, paragraphs, 
     log(f"epoch {ep + 1} ({stage}) done in {progress['epoch_times'][-1] / 60:.1f} min")
 
 
+def count_steps(stages, batch_questions: int) -> int:
+    """Optimiser steps in one pass through ``stages`` ((questions, name) pairs)."""
+    return sum(math.ceil(len(qs) / batch_questions) for qs, _ in stages)
+
+
 def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
             epoch_times: List[float], t0: float):
     """Train one reader from the base model through ``stages`` with ``seed`` (head, dropout,
@@ -342,7 +347,7 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
         {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0},
     ]
     opt = torch.optim.AdamW(params, lr=cfg["lr"])
-    total = sum(math.ceil(len(qs) / cfg["batch_questions"]) for qs, _ in stages)
+    total = count_steps(stages, cfg["batch_questions"])
     warm = max(1, int(cfg["warmup"] * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)) if s >= warm else (s + 1) / warm)
@@ -389,7 +394,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
     # The synthetic epochs come first: (questions, epochs) per stage.
     stages = ([(syn_q, "synthetic")] * int(cfg["synthetic_epochs"]) if syn_q else []) + [(train_q, "crowd")] * cfg["epochs"]
-    total = sum(math.ceil(len(qs) / cfg["batch_questions"]) for qs, _ in stages)
+    total = count_steps(stages, cfg["batch_questions"])
     bf16 = device.startswith("cuda") or use_bf16(bf16)
     log(f"bf16 autocast: {bf16}")
     log(f"train questions={len(train_q)} heldout questions={len(test_q)} steps={total} device={device} threads={torch.get_num_threads()}")
@@ -407,7 +412,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
             finals.append({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
     if finals:
         # A uniform "model soup" (Wortsman et al., 2022): the same recipe trained once per seed,
-        # then its weights averaged; it reads better than any one member and costs nothing to run.
+        # then its weights averaged; it costs nothing at question time (measured: README).
         model.load_state_dict(average_states(finals))
     train_time = time.time() - t0
     model.eval()
@@ -569,17 +574,15 @@ def _seed_list(text: str) -> List[int]:
     return seeds
 
 
-def layers_problem(layers: Optional[int]) -> Optional[str]:
-    """Why ``--layers`` cannot be used, or ``None``."""
+def layers_option_problem(layers: Optional[int]) -> Optional[str]:
+    """Why ``--layers`` cannot be used, or ``None`` (from the base model's config, before anything loads)."""
     if layers is None:
         return None
-    from .model import base_model_dir
+    from .model import base_model_dir, layers_problem
 
     with open(os.path.join(base_model_dir(), "config.json")) as f:
-        most = int(json.load(f)["num_hidden_layers"])
-    if not 1 <= layers <= most:
-        return f"--layers must be between 1 and {most} (the base model's layers), got {layers}"
-    return None
+        problem = layers_problem(layers, int(json.load(f)["num_hidden_layers"]))
+    return f"--{problem}" if problem else None
 
 
 def input_problem(data_dir: str, synthetic_file: Optional[str], device: str) -> Optional[str]:
@@ -632,7 +635,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                     help="CPU training under bfloat16 autocast (auto: where the CPU has native bf16; CUDA always)")
     a = ap.parse_args(argv)
-    problem = input_problem(a.data, a.synthetic_file, a.device) or layers_problem(a.layers)
+    problem = input_problem(a.data, a.synthetic_file, a.device) or layers_option_problem(a.layers)
     if problem:
         print(f"qa train-reader: {problem}", file=sys.stderr)
         return 2
