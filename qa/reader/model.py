@@ -36,9 +36,10 @@ class SpanQAModel(nn.Module):
 
     @classmethod
     def from_config_dir(cls, model_dir: Optional[str] = None, pretrained: bool = True,
-                        layers: Optional[int] = None) -> "SpanQAModel":
+                        layers: Optional[int] = None, attention_dropout: Optional[float] = None) -> "SpanQAModel":
         """``layers``: keep only the encoder's first N transformer layers (a smaller, faster
-        reader); ``None`` keeps them all."""
+        reader); ``None`` keeps them all. ``attention_dropout``: dropout on the attention
+        probabilities while training (``None``: the base model's)."""
         from transformers import AutoConfig, BertModel
 
         model_dir = model_dir or base_model_dir()
@@ -48,6 +49,8 @@ class SpanQAModel(nn.Module):
             if problem:
                 raise ValueError(problem)
             config.num_hidden_layers = layers
+        if attention_dropout is not None:
+            config.attention_probs_dropout_prob = attention_dropout
         if pretrained:
             # from_pretrained with fewer layers in the config loads the first N and drops the rest
             enc = BertModel.from_pretrained(model_dir, config=config, add_pooling_layer=False)

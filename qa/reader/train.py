@@ -49,6 +49,9 @@ DEFAULTS = dict(
     synthetic_per_paragraph=6, synthetic_epochs=1, synthetic_seed=13,
     # keep only the encoder's first N transformer layers (None: all 6); fewer is faster to read
     layers=None,
+    # dropout on the attention probabilities (None: the base model's 0.1); on a CPU its random
+    # numbers are a large share of a training step
+    attention_dropout=None,
     # a "model soup": the recipe trained once per seed (the first is `seed`'s run), weights averaged
     soup_seeds=None,
 
@@ -339,7 +342,7 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
     torch.manual_seed(seed)
     if device.startswith("cuda"):
         torch.cuda.manual_seed_all(seed)
-    model = SpanQAModel.from_config_dir(layers=cfg["layers"]).to(device)
+    model = SpanQAModel.from_config_dir(layers=cfg["layers"], attention_dropout=cfg["attention_dropout"]).to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     params = [
@@ -616,6 +619,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--n-distractors", type=float)
     ap.add_argument("--max-seq-len", type=int)
     ap.add_argument("--layers", type=int, help="keep only the encoder's first N layers (default: all)")
+    ap.add_argument("--attention-dropout", type=float, help="dropout on the attention probabilities (default: the base model's)")
     ap.add_argument("--soup-seeds", type=_seed_list,
                     help="comma-separated seeds: train the recipe once per seed and average the weights (a model soup)")
     ap.add_argument("--neg-passage-prob", type=float)
@@ -658,7 +662,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r = train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
                      evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
                      n_distractors=a.n_distractors, max_seq_len=a.max_seq_len, layers=a.layers,
-                     soup_seeds=a.soup_seeds,
+                     soup_seeds=a.soup_seeds, attention_dropout=a.attention_dropout,
                      neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                      synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
                      synthetic_file=a.synthetic_file, bf16=a.bf16)

@@ -260,3 +260,16 @@ def test_a_smaller_reader_keeps_the_base_models_first_layers(tmp_path):
     assert len(loaded.encoder.encoder.layer) == 2
     with pytest.raises(ValueError, match="between 1 and 6"):
         SpanQAModel.from_config_dir(pretrained=False, layers=7)
+
+
+def test_attention_dropout_can_be_set_for_training():
+    from transformers.models.bert.modeling_bert import BertSelfAttention
+
+    from qa.reader.model import SpanQAModel
+
+    def attention_dropouts(model):
+        return {m.dropout.p for m in model.modules() if isinstance(m, BertSelfAttention)}
+
+    assert attention_dropouts(SpanQAModel.from_config_dir(pretrained=False)) == {0.1}
+    off = SpanQAModel.from_config_dir(pretrained=False, attention_dropout=0.0)
+    assert attention_dropouts(off) == {0.0} and off.encoder.config.hidden_dropout_prob == 0.1
