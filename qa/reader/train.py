@@ -640,6 +640,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="CPU training under bfloat16 autocast (auto: where the CPU has native bf16; CUDA always)")
     a = ap.parse_args(argv)
     problem = input_problem(a.data, a.synthetic_file, a.device) or layers_option_problem(a.layers)
+    if not problem and a.attention_dropout is not None and not 0 <= a.attention_dropout < 1:
+        problem = f"--attention-dropout must be at least 0 and below 1, got {a.attention_dropout}"
     if problem:
         print(f"qa train-reader: {problem}", file=sys.stderr)
         return 2
