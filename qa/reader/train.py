@@ -54,14 +54,21 @@ DEFAULTS = dict(
     attention_dropout=None,
     # a "model soup": the recipe trained once per seed (the first is `seed`'s run), weights averaged
     soup_seeds=None,
-
+    # soup members share the first N stages (trained once with `seed`), then branch (0: independent)
+    branch_after=0,
+    # soup members trained at once in this many worker processes (the threads split between them;
+    # None: as many as the CPU threads allow on a CPU, one at a time on a GPU)
+    member_workers=None,
 )
 
 HELDOUT = list(D.DEFAULT_HELDOUT)
 
 
+_LOG_PREFIX = ""  # set in soup-member worker processes
+
+
 def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), msg, flush=True)
+    print(time.strftime("%H:%M:%S"), _LOG_PREFIX + msg, flush=True)
 
 
 # --------------------------------------------------------------------------- cropping
@@ -334,9 +341,12 @@ def count_steps(stages, batch_questions: int) -> int:
 
 
 def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
-            epoch_times: List[float], t0: float):
-    """Train one reader from the base model through ``stages`` with ``seed`` (head, dropout,
-    examples and batch order); appends each stage's time to ``epoch_times``."""
+            epoch_times: List[float], t0: float, start: Optional[str] = None, first_epoch: int = 0,
+            total: Optional[int] = None):
+    """Train one reader through ``stages`` with ``seed`` (head, dropout, examples and batch order);
+    appends each stage's time to ``epoch_times``. From the base model, or, with ``start`` (a file
+    written by :func:`save_training`), on from a shared training: its weights, optimiser and
+    schedule, with ``total`` the schedule's step count. Returns (model, optimiser, schedule, step)."""
     from .model import SpanQAModel
 
     torch.manual_seed(seed)
@@ -350,15 +360,88 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
         {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0},
     ]
     opt = torch.optim.AdamW(params, lr=cfg["lr"])
-    total = count_steps(stages, cfg["batch_questions"])
+    total = total or count_steps(stages, cfg["batch_questions"])
     warm = max(1, int(cfg["warmup"] * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)) if s >= warm else (s + 1) / warm)
+    step = 0
+    if start:
+        shared = torch.load(start, map_location=device, weights_only=True)
+        model.load_state_dict(shared["model"])
+        opt.load_state_dict(shared["opt"])
+        sched.load_state_dict(shared["sched"])
+        step = int(shared["step"])
+        torch.manual_seed(seed)  # this member's dropout from here on
     rng = random.Random(seed)
-    progress = {"step": 0, "total": total, "t0": t0, "epoch_times": epoch_times}
-    for ep, (stage_q, stage) in enumerate(stages):
+    progress = {"step": step, "total": total, "t0": t0, "epoch_times": epoch_times}
+    for ep, (stage_q, stage) in enumerate(stages, first_epoch):
         run_stage(model, opt, sched, tok, stage_q, stage, ep, paragraphs, hard, by_article, rng, cfg, device, bf16, progress)
-    return model
+    return model, opt, sched, progress["step"]
+
+
+def save_training(path: str, model, opt, sched, step: int) -> str:
+    """Write what a member needs to go on from a shared training (see :func:`fit_one`)."""
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step}, path)
+    return path
+
+
+def _member_job(job: dict) -> dict:
+    """One soup member in a worker process (spawned): trains it and writes its weights to
+    ``job["out"]``; returns its stage times and wall time."""
+    global _LOG_PREFIX
+    torch.set_num_threads(job["threads"])
+    _LOG_PREFIX = f"[member seed {job['seed']}] "
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from transformers import AutoTokenizer
+    from .model import base_model_dir
+
+    tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
+    tm, times = time.time(), []
+    model, _, _, _ = fit_one(job["seed"], job["stages"], tok, job["paragraphs"], job["hard"], job["by_article"], job["cfg"],
+                             job["device"], job["bf16"], times, job["t0"], job["start"], job["first_epoch"], job["total"])
+    torch.save({k: v.detach().to("cpu") for k, v in model.state_dict().items()}, job["out"])
+    return {"epoch_times": times, "time": time.time() - tm}
+
+
+def member_worker_count(requested: Optional[int], members: int, device: str) -> int:
+    """How many soup members train at once: ``requested``, or on a CPU one per thread this
+    process has (a one-thread process uses a core better than a second thread does), at most
+    one per member."""
+    if requested is None:
+        requested = 1 if device.startswith("cuda") else torch.get_num_threads()
+    return max(1, min(int(requested), members))
+
+
+def train_members(members: Sequence[int], stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
+                  t0: float, start: Optional[str], first_epoch: int, total: int, workdir: str) -> Tuple[list, list, list]:
+    """Train each soup member through ``stages`` (from ``start`` where given), one after the other
+    or ``cfg["member_workers"]`` at a time in worker processes that split this process's threads.
+    Returns the members' weights (CPU state dicts), their stage times and their wall times."""
+    workers = member_worker_count(cfg.get("member_workers"), len(members), device)
+    if workers == 1:
+        states, times, walls = [], [], []
+        for i, m_seed in enumerate(members):
+            tm, ep_times = time.time(), []
+            log(f"soup member {i + 1}/{len(members)}: seed {m_seed}")
+            model, _, _, _ = fit_one(m_seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, ep_times, t0,
+                                     start, first_epoch, total)
+            states.append({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
+            times.append(ep_times)
+            walls.append(time.time() - tm)
+        return states, times, walls
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, torch.get_num_threads() // workers)
+    log(f"soup members {members}: {workers} worker processes, {threads} thread(s) each")
+    jobs = [dict(seed=m_seed, stages=stages, paragraphs=paragraphs, hard=hard, by_article=by_article, cfg=cfg,
+                 device=device, bf16=bf16, t0=t0, start=start, first_epoch=first_epoch, total=total, threads=threads,
+                 out=os.path.join(workdir, f"member-{m_seed}.pt")) for m_seed in members]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_member_job, jobs))
+    states = [torch.load(j["out"], map_location="cpu", weights_only=True) for j in jobs]
+    return states, [r["epoch_times"] for r in results], [r["time"] for r in results]
 
 
 def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed: int = DEFAULTS["seed"], epochs: int = 2,
@@ -403,20 +486,36 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     log(f"train questions={len(train_q)} heldout questions={len(test_q)} steps={total} device={device} threads={torch.get_num_threads()}")
     members = list(cfg["soup_seeds"] or [seed])
     epoch_times: List[float] = []
-    member_times: List[float] = []
-    finals = []
-    for m_seed in members:
-        tm = time.time()
-        if len(members) > 1:
-            log(f"soup member {len(finals) + 1}/{len(members)}: seed {m_seed}")
-        model = fit_one(m_seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, epoch_times, t0)
-        member_times.append(time.time() - tm)
-        if len(members) > 1:
-            finals.append({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
-    if finals:
+    member_times: Optional[List[float]] = None
+    member_epoch_times = None
+    if len(members) == 1:
+        model, _, _, _ = fit_one(seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, epoch_times, t0)
+    else:
+        import tempfile
+
+        shared = int(cfg["branch_after"] or 0)
+        with tempfile.TemporaryDirectory(prefix="soup-", dir=out_dir if os.path.isdir(out_dir) else None) as work:
+            start = None
+            if shared:
+                # The members share the first `shared` stages (trained once, with `seed`) and
+                # branch from there: their own seeds, the rest of one learning-rate schedule.
+                log(f"shared stages: {shared} ({', '.join(n for _, n in stages[:shared])}), seed {seed}")
+                model, opt, sched, step = fit_one(seed, stages[:shared], tok, paragraphs, hard, by_article, cfg, device,
+                                                  bf16, epoch_times, t0, total=total)
+                start = save_training(os.path.join(work, "shared.pt"), model, opt, sched, step)
+                del model, opt, sched
+            states, member_epoch_times, member_times = train_members(
+                members, stages[shared:], tok, paragraphs, hard, by_article, cfg, device, bf16, t0, start, shared,
+                total, work)
+            if member_worker_count(cfg.get("member_workers"), len(members), device) == 1:
+                epoch_times.extend(t for ts in member_epoch_times for t in ts)
         # A uniform "model soup" (Wortsman et al., 2022): the same recipe trained once per seed,
         # then its weights averaged; it costs nothing at question time (measured: README).
-        model.load_state_dict(average_states(finals))
+        from .model import SpanQAModel
+
+        model = SpanQAModel.from_config_dir(layers=cfg["layers"], attention_dropout=cfg["attention_dropout"])
+        model.load_state_dict(average_states(states))
+        model.to(device)
     train_time = time.time() - t0
     model.eval()
     wpath = save_compact(model, out_dir, {"seed": ",".join(map(str, members))})
@@ -450,7 +549,9 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         "bf16_autocast": bf16,
         "training_time_s": round(train_time, 1),
         "epoch_times_s": [round(t, 1) for t in epoch_times],
-        "member_times_s": [round(t, 1) for t in member_times] if len(members) > 1 else None,
+        "member_times_s": [round(t, 1) for t in member_times] if member_times else None,
+        "member_workers_used": member_worker_count(cfg["member_workers"], len(members), device) if len(members) > 1 else None,
+        "member_epoch_times_s": [[round(t, 1) for t in ts] for ts in member_epoch_times] if member_epoch_times else None,
         "limit": limit,
     }
     _write_recipe(out_dir, recipe)
@@ -588,6 +689,24 @@ def layers_option_problem(layers: Optional[int]) -> Optional[str]:
     return f"--{problem}" if problem else None
 
 
+def soup_option_problem(soup_seeds: Optional[Sequence[int]], branch_after: Optional[int], member_workers: Optional[int],
+                        epochs: int, synthetic_per_paragraph: Optional[int], synthetic_epochs: Optional[int]) -> Optional[str]:
+    """Why ``--branch-after`` / ``--member-workers`` (``None``: not given) cannot be used with these
+    soup seeds and stages, or ``None``."""
+    if (branch_after is not None or member_workers is not None) and not soup_seeds:
+        return "--branch-after and --member-workers are for a soup: give --soup-seeds (and not --no-soup)"
+    if member_workers is not None and member_workers < 1:
+        return f"--member-workers must be at least 1, got {member_workers}"
+    branch = DEFAULTS["branch_after"] if branch_after is None else branch_after
+    if soup_seeds and branch:
+        per = DEFAULTS["synthetic_per_paragraph"] if synthetic_per_paragraph is None else synthetic_per_paragraph
+        stages = epochs + ((DEFAULTS["synthetic_epochs"] if synthetic_epochs is None else synthetic_epochs) if per else 0)
+        if not 0 <= branch < stages:
+            return (f"--branch-after must be between 0 and {stages - 1} (the members need a stage of their own; "
+                    f"this recipe has {stages}), got {branch}")
+    return None
+
+
 def input_problem(data_dir: str, synthetic_file: Optional[str], device: str) -> Optional[str]:
     """Why the trainer cannot start on these inputs, or None: checked before anything loads."""
     if not os.path.isfile(os.path.join(data_dir, "questions.jsonl")) or not os.path.isdir(os.path.join(data_dir, "corpus")):
@@ -622,6 +741,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--attention-dropout", type=float, help="dropout on the attention probabilities (default: the base model's)")
     ap.add_argument("--soup-seeds", type=_seed_list,
                     help="comma-separated seeds: train the recipe once per seed and average the weights (a model soup)")
+    ap.add_argument("--no-soup", action="store_true", help="train one reader with --seed instead of a soup")
+    ap.add_argument("--branch-after", type=int,
+                    help="soup members share the first N stages (epochs, the synthetic one first), then branch")
+    ap.add_argument("--member-workers", type=int,
+                    help="train the soup members N at a time in worker processes (the threads split between them)")
     ap.add_argument("--neg-passage-prob", type=float)
     ap.add_argument("--crop-prob", type=float, help="probability of cropping a passage to a few sentences")
     ap.add_argument("--synthetic-per-paragraph", type=int,
@@ -642,6 +766,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     problem = input_problem(a.data, a.synthetic_file, a.device) or layers_option_problem(a.layers)
     if not problem and a.attention_dropout is not None and not 0 <= a.attention_dropout < 1:
         problem = f"--attention-dropout must be at least 0 and below 1, got {a.attention_dropout}"
+    if a.no_soup and a.soup_seeds:
+        problem = problem or "--no-soup and --soup-seeds contradict each other: give one"
+    soup_seeds = () if a.no_soup else a.soup_seeds or DEFAULTS["soup_seeds"]
+    problem = problem or soup_option_problem(soup_seeds, a.branch_after, a.member_workers, a.epochs,
+                                             a.synthetic_per_paragraph, a.synthetic_epochs)
     if problem:
         print(f"qa train-reader: {problem}", file=sys.stderr)
         return 2
@@ -664,7 +793,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r = train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
                      evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
                      n_distractors=a.n_distractors, max_seq_len=a.max_seq_len, layers=a.layers,
-                     soup_seeds=a.soup_seeds, attention_dropout=a.attention_dropout,
+                     soup_seeds=soup_seeds, attention_dropout=a.attention_dropout, branch_after=a.branch_after,
+                     member_workers=a.member_workers,
                      neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                      synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
                      synthetic_file=a.synthetic_file, bf16=a.bf16)
