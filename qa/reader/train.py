@@ -414,11 +414,11 @@ def member_worker_count(requested: Optional[int], members: int, device: str) -> 
 
 
 def train_members(members: Sequence[int], stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
-                  t0: float, start: Optional[str], first_epoch: int, total: int, workdir: str) -> Tuple[list, list, list]:
+                  t0: float, start: Optional[str], first_epoch: int, total: int, workdir: str,
+                  workers: int = 1) -> Tuple[list, list, list]:
     """Train each soup member through ``stages`` (from ``start`` where given), one after the other
-    or ``cfg["member_workers"]`` at a time in worker processes that split this process's threads.
+    or ``workers`` at a time in worker processes that split this process's threads.
     Returns the members' weights (CPU state dicts), their stage times and their wall times."""
-    workers = member_worker_count(cfg.get("member_workers"), len(members), device)
     if workers == 1:
         states, times, walls = [], [], []
         for i, m_seed in enumerate(members):
@@ -488,12 +488,14 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     epoch_times: List[float] = []
     member_times: Optional[List[float]] = None
     member_epoch_times = None
+    workers = 1
     if len(members) == 1:
         model, _, _, _ = fit_one(seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, epoch_times, t0)
     else:
         import tempfile
 
         shared = int(cfg["branch_after"] or 0)
+        workers = member_worker_count(cfg["member_workers"], len(members), device)
         with tempfile.TemporaryDirectory(prefix="soup-", dir=out_dir if os.path.isdir(out_dir) else None) as work:
             start = None
             if shared:
@@ -506,14 +508,15 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
                 del model, opt, sched
             states, member_epoch_times, member_times = train_members(
                 members, stages[shared:], tok, paragraphs, hard, by_article, cfg, device, bf16, t0, start, shared,
-                total, work)
-            if member_worker_count(cfg.get("member_workers"), len(members), device) == 1:
+                total, work, workers)
+            if workers == 1:
                 epoch_times.extend(t for ts in member_epoch_times for t in ts)
         # A uniform "model soup" (Wortsman et al., 2022): the same recipe trained once per seed,
         # then its weights averaged; it costs nothing at question time (measured: README).
         from .model import SpanQAModel
 
-        model = SpanQAModel.from_config_dir(layers=cfg["layers"], attention_dropout=cfg["attention_dropout"])
+        model = SpanQAModel.from_config_dir(pretrained=False, layers=cfg["layers"],
+                                            attention_dropout=cfg["attention_dropout"])
         model.load_state_dict(average_states(states))
         model.to(device)
     train_time = time.time() - t0
@@ -550,7 +553,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         "training_time_s": round(train_time, 1),
         "epoch_times_s": [round(t, 1) for t in epoch_times],
         "member_times_s": [round(t, 1) for t in member_times] if member_times else None,
-        "member_workers_used": member_worker_count(cfg["member_workers"], len(members), device) if len(members) > 1 else None,
+        "member_workers_used": workers if len(members) > 1 else None,
         "member_epoch_times_s": [[round(t, 1) for t in ts] for ts in member_epoch_times] if member_epoch_times else None,
         "limit": limit,
     }

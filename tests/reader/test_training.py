@@ -145,7 +145,7 @@ def test_soup_members_branch_from_a_shared_training_and_finish_its_schedule(tmp_
     monkeypatch.setattr(SpanQAModel, "from_config_dir", classmethod(lambda cls, **kw: make_tiny_model()))
     by_article = {"Lakes": [0, 1, 2]}
     hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
-    cfg = dict(T.DEFAULTS, batch_questions=2, crop_prob=0.0, lr=3e-3, member_workers=1)
+    cfg = dict(T.DEFAULTS, batch_questions=2, crop_prob=0.0, lr=3e-3)
     stages = [(QUESTIONS, "synthetic"), (QUESTIONS, "crowd"), (QUESTIONS, "crowd")]
     total = T.count_steps(stages, 2)
     model, opt, sched, step = T.fit_one(13, stages[:1], tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False,
@@ -175,7 +175,7 @@ def test_soup_members_in_worker_processes_match_members_trained_here(tmp_path, t
     this process does on as many threads."""
     by_article = {"Lakes": [0, 1, 2]}
     hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
-    cfg = dict(T.DEFAULTS, batch_questions=4, crop_prob=0.0, layers=1, attention_dropout=0.0, member_workers=1)
+    cfg = dict(T.DEFAULTS, batch_questions=4, crop_prob=0.0, layers=1, attention_dropout=0.0)
     stages = [(QUESTIONS, "crowd")]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -184,8 +184,8 @@ def test_soup_members_in_worker_processes_match_members_trained_here(tmp_path, t
                                      None, 0, 1, str(tmp_path))
     finally:
         torch.set_num_threads(threads)
-    there, times, _ = T.train_members([1, 2], stages, tokenizer, PARAGRAPHS, hard, by_article,
-                                      dict(cfg, member_workers=2), "cpu", False, 0.0, None, 0, 1, str(tmp_path))
+    there, times, _ = T.train_members([1, 2], stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, 0.0,
+                                      None, 0, 1, str(tmp_path), workers=2)
     assert len(times) == 2 and all(len(t) == 1 for t in times)
     for a, b in zip(here, there):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
