@@ -352,7 +352,9 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
     torch.manual_seed(seed)
     if device.startswith("cuda"):
         torch.cuda.manual_seed_all(seed)
-    model = SpanQAModel.from_config_dir(layers=cfg["layers"], attention_dropout=cfg["attention_dropout"]).to(device)
+    # a member going on from a shared training gets its weights from there, not the base model's
+    model = SpanQAModel.from_config_dir(pretrained=not start, layers=cfg["layers"],
+                                        attention_dropout=cfg["attention_dropout"]).to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     params = [
@@ -692,10 +694,14 @@ def layers_option_problem(layers: Optional[int]) -> Optional[str]:
     return f"--{problem}" if problem else None
 
 
-def soup_option_problem(soup_seeds: Optional[Sequence[int]], branch_after: Optional[int], member_workers: Optional[int],
-                        epochs: int, synthetic_per_paragraph: Optional[int], synthetic_epochs: Optional[int]) -> Optional[str]:
-    """Why ``--branch-after`` / ``--member-workers`` (``None``: not given) cannot be used with these
-    soup seeds and stages, or ``None``."""
+def soup_option_problem(soup_seeds: Optional[Sequence[int]], no_soup: bool, branch_after: Optional[int],
+                        member_workers: Optional[int], epochs: int, synthetic_per_paragraph: Optional[int],
+                        synthetic_epochs: Optional[int]) -> Optional[str]:
+    """Why the soup options (``None``: not given; ``soup_seeds`` as given) cannot be used together
+    with these stages, or ``None``."""
+    if no_soup and soup_seeds:
+        return "--no-soup and --soup-seeds contradict each other: give one"
+    soup_seeds = () if no_soup else soup_seeds or DEFAULTS["soup_seeds"]
     if (branch_after is not None or member_workers is not None) and not soup_seeds:
         return "--branch-after and --member-workers are for a soup: give --soup-seeds (and not --no-soup)"
     if member_workers is not None and member_workers < 1:
@@ -769,10 +775,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     problem = input_problem(a.data, a.synthetic_file, a.device) or layers_option_problem(a.layers)
     if not problem and a.attention_dropout is not None and not 0 <= a.attention_dropout < 1:
         problem = f"--attention-dropout must be at least 0 and below 1, got {a.attention_dropout}"
-    if a.no_soup and a.soup_seeds:
-        problem = problem or "--no-soup and --soup-seeds contradict each other: give one"
-    soup_seeds = () if a.no_soup else a.soup_seeds or DEFAULTS["soup_seeds"]
-    problem = problem or soup_option_problem(soup_seeds, a.branch_after, a.member_workers, a.epochs,
+    problem = problem or soup_option_problem(a.soup_seeds, a.no_soup, a.branch_after, a.member_workers, a.epochs,
                                              a.synthetic_per_paragraph, a.synthetic_epochs)
     if problem:
         print(f"qa train-reader: {problem}", file=sys.stderr)
@@ -796,7 +799,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r = train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
                      evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
                      n_distractors=a.n_distractors, max_seq_len=a.max_seq_len, layers=a.layers,
-                     soup_seeds=soup_seeds, attention_dropout=a.attention_dropout, branch_after=a.branch_after,
+                     soup_seeds=() if a.no_soup else a.soup_seeds, attention_dropout=a.attention_dropout, branch_after=a.branch_after,
                      member_workers=a.member_workers,
                      neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                      synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
