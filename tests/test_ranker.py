@@ -239,7 +239,7 @@ def test_every_candidate_gets_its_expected_f1_under_the_reader(setup):  # noqa: 
 
 
 def test_entity_swapped_asks_about_an_entity_the_paragraph_does_not_mention():
-    from qa.reader.train_ranker import entity_swapped
+    from qa.reader.contrast import entity_swapped
 
     question = "When did Nintendo reveal the Wii?"
     entities = [(9, 17, "ORG"), (29, 32, "ORG")]  # "Nintendo", "Wii"
@@ -251,3 +251,51 @@ def test_entity_swapped_asks_about_an_entity_the_paragraph_does_not_mention():
     # no other entity of the type that the paragraph leaves out, or no entity of the paragraph to swap
     assert entity_swapped(question, entities, {"ORG": ["Nintendo", "Wii"]}, paragraph, "q1") is None
     assert entity_swapped(question, entities[:1], pool, "The console came out in 2005.", "q1") is None
+
+
+def test_verb_swapped_asks_about_a_predicate_the_paragraph_does_not_use():
+    from qa.reader.contrast import verb_swapped
+
+    question = "When did Nintendo reveal the Wii?"
+    verb = (18, 24, "VB", "reveal")
+    pool = {"VB": [("reveal", "reveal"), ("release", "release"), ("cancel", "cancel")], "VBD": [("sold", "sell")]}
+    paragraph = "Nintendo revealed the Wii in 2005 and released it a year later."
+    assert verb_swapped(question, verb, pool, paragraph, "q1") == "When did Nintendo cancel the Wii?"
+    assert verb_swapped(question, verb, pool, paragraph, "q1") == verb_swapped(question, verb, pool, paragraph, "q1")
+    # no verb of the same form left that the paragraph does not use
+    assert verb_swapped(question, verb, {"VB": [("release", "release")]}, paragraph, "q1") is None
+    # a question that paraphrases its paragraph's verb is left alone
+    assert verb_swapped(question, verb, pool, "Nintendo unveiled the Wii in 2005.", "q1") is None
+
+
+def test_entity_swapped_does_not_double_the_article():
+    from qa.reader.contrast import entity_swapped
+
+    question = "When was the Guggenheim built?"
+    swapped = entity_swapped(question, [(13, 23, "FAC")], {"FAC": ["the Guggenheim", "the Stonewall Inn"]},
+                             "The Guggenheim was built in 1959.", "q1")
+    assert swapped == "When was the Stonewall Inn built?"
+
+
+def test_contrast_questions_are_unanswerable_variants_beside_their_paragraph():
+    from qa.reader import data as D
+    from qa.reader.contrast import QuestionParses, contrast_questions
+
+    paragraphs = [D.Paragraph(0, "Consoles", "0.txt", "Consoles", "Nintendo revealed the Wii in 2005."),
+                  D.Paragraph(1, "Consoles", "1.txt", "Consoles", "Sony cancelled the handheld in 2014.")]
+    questions = [D.Question("a", "When did Nintendo reveal the Wii?", ["2005"], pid=0, answer_start=28),
+                 D.Question("b", "When did Sony cancel the handheld?", ["2014"], pid=1, answer_start=31),
+                 D.Question("c", "Who designed the Wii?", [], pid=0)]
+    parses = QuestionParses(
+        entities={"a": [(9, 17, "ORG")], "b": [(9, 13, "ORG")], "c": []},
+        verbs={"a": (18, 24, "VB", "reveal"), "b": (14, 20, "VB", "cancel"), "c": None},
+        entity_pool={"Consoles": {"ORG": ["Nintendo", "Sony"]}},
+        verb_pool={"Consoles": {"VB": [("reveal", "reveal"), ("cancel", "cancel")]}})
+    made = contrast_questions(questions, paragraphs, parses, rate=1.0, seed=13)
+    assert {q.qid.split("/")[0] for q in made} == {"a", "b"}  # the unanswerable "c" gets none
+    for q in made:
+        assert q.answers == [] and q.pid == {"a": 0, "b": 1}[q.qid.split("/")[0]]
+        assert q.question in {"When did Sony reveal the Wii?", "When did Nintendo cancel the Wii?",
+                              "When did Nintendo cancel the handheld?", "When did Sony reveal the handheld?"}
+    assert contrast_questions(questions, paragraphs, parses, rate=0.0, seed=13) == []
+    assert [q.question for q in contrast_questions(questions, paragraphs, parses, 1.0, 13)] == [q.question for q in made]

@@ -47,6 +47,9 @@ DEFAULTS = dict(
     # synthetic questions (qa.reader.synthetic, generated with `synthetic_seed`) per training
     # paragraph, read for `synthetic_epochs` epochs before the crowd-written ones; 0 = none
     synthetic_per_paragraph=6, synthetic_epochs=1, synthetic_seed=13,
+    # unanswerable variants (entity- or verb-swapped, qa.reader.contrast) of this share of the
+    # answerable crowd questions, read beside their own paragraph with a no-answer target
+    contrast_rate=0.0,
     # keep only the encoder's first N transformer layers (None: all 6); fewer is faster to read
     layers=None,
     # dropout on the attention probabilities (None: the base model's 0.1); on a CPU its random
@@ -278,6 +281,20 @@ def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str
     return S.to_questions(items, paragraphs)
 
 
+def contrast_training_questions(train_q: Sequence[D.Question], paragraphs: Sequence[D.Paragraph],
+                                cfg: dict) -> List[D.Question]:
+    """Unanswerable variants of a share ``contrast_rate`` of the answerable training questions
+    (:func:`qa.reader.contrast.contrast_questions`, drawn with ``synthetic_seed``)."""
+    rate = float(cfg.get("contrast_rate") or 0.0)
+    if rate <= 0:
+        return []
+    from . import contrast as C
+    from . import synthetic as S
+
+    parses = C.QuestionParses.build(S.load_nlp(), train_q, paragraphs)
+    return C.contrast_questions(train_q, paragraphs, parses, rate, int(cfg["synthetic_seed"]))
+
+
 def make_batches(exs: List[Example], bs: int, rng: random.Random) -> List[List[Example]]:
     """Length-bucketed batches (within chunks of 32 batches), shuffled."""
     order = list(range(len(exs)))
@@ -475,13 +492,17 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     syn_q = synthetic_questions(paragraphs, heldout, cfg, synthetic_file)
     if syn_q:
         log(f"synthetic questions: {len(syn_q)} ({cfg['synthetic_per_paragraph']} per paragraph at most)")
-    hard = hard_distractors(list(train_q) + syn_q, paragraphs, by_article)
+    contrast_q = contrast_training_questions(train_q, paragraphs, cfg)
+    if contrast_q:
+        log(f"contrast questions: {len(contrast_q)} (entity- or verb-swapped, no answer)")
+    crowd_q = list(train_q) + contrast_q
+    hard = hard_distractors(crowd_q + syn_q, paragraphs, by_article)
     from transformers import AutoTokenizer
     from .model import base_model_dir, save_compact
 
     tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
     # The synthetic epochs come first: (questions, epochs) per stage.
-    stages = ([(syn_q, "synthetic")] * int(cfg["synthetic_epochs"]) if syn_q else []) + [(train_q, "crowd")] * cfg["epochs"]
+    stages = ([(syn_q, "synthetic")] * int(cfg["synthetic_epochs"]) if syn_q else []) + [(crowd_q, "crowd")] * cfg["epochs"]
     total = count_steps(stages, cfg["batch_questions"])
     bf16 = device.startswith("cuda") or use_bf16(bf16)
     log(f"bf16 autocast: {bf16}")
@@ -540,6 +561,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
             "questions": len(questions),
             "train_questions": len(train_q),
             "train_unanswerable": sum(1 for q in train_q if not q.answers),
+            "contrast_questions": len(contrast_q),
             "synthetic_questions": len(syn_q),
             "synthetic_source": (os.path.basename(synthetic_file) if synthetic_file else
                                  "qa.reader.synthetic.generate over the training articles") if syn_q else None,
@@ -760,6 +782,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--synthetic-per-paragraph", type=int,
                     help="synthetic questions per training paragraph read before the crowd-written ones")
     ap.add_argument("--synthetic-epochs", type=int)
+    ap.add_argument("--contrast-rate", type=float,
+                    help="share of answerable training questions that also get an entity- or verb-swapped "
+                         "unanswerable variant (default: %s)" % DEFAULTS["contrast_rate"])
     ap.add_argument("--synthetic-file", help="pre-generated synthetic questions (python -m qa.reader.synthetic)")
     ap.add_argument("--limit", type=int, help="train on a random subset of N questions (debug)")
     ap.add_argument("--eval-limit", type=int)
@@ -773,6 +798,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="CPU training under bfloat16 autocast (auto: where the CPU has native bf16; CUDA always)")
     a = ap.parse_args(argv)
     problem = input_problem(a.data, a.synthetic_file, a.device) or layers_option_problem(a.layers)
+    if not problem and a.contrast_rate is not None and not 0 <= a.contrast_rate <= 1:
+        problem = f"--contrast-rate must be between 0 and 1, got {a.contrast_rate}"
     if not problem and a.attention_dropout is not None and not 0 <= a.attention_dropout < 1:
         problem = f"--attention-dropout must be at least 0 and below 1, got {a.attention_dropout}"
     problem = problem or soup_option_problem(a.soup_seeds, a.no_soup, a.branch_after, a.member_workers, a.epochs,
@@ -803,7 +830,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      member_workers=a.member_workers,
                      neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                      synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
-                     synthetic_file=a.synthetic_file, bf16=a.bf16)
+                     synthetic_file=a.synthetic_file, bf16=a.bf16, contrast_rate=a.contrast_rate)
     summ = {k: {kk: vv for kk, vv in v.items() if kk != "threshold_sweep"} if isinstance(v, dict) else v
             for k, v in r.get("metrics_heldout", {}).items()}
     print(json.dumps(summ, indent=1))

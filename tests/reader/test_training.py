@@ -98,7 +98,23 @@ def test_trainer_refuses_bad_inputs_with_a_reason(tmp_path, capsys):
     for p in ("-0.1", "1"):
         assert T.main(data + ["--attention-dropout", p]) == 2
         assert "--attention-dropout must be at least 0 and below 1" in capsys.readouterr().err
+    for rate in ("-0.5", "1.5"):
+        assert T.main(data + ["--contrast-rate", rate]) == 2
+        assert "--contrast-rate must be between 0 and 1" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
+
+
+def test_contrast_questions_are_read_beside_their_paragraph_with_no_answer():
+    contrast = [D.Question(q.qid + "/entity-swapped", "When was Lake Tova drained?", [], pid=q.pid)
+                for q in QUESTIONS if q.answers][:1]
+    by_article = {"Lakes": [0, 1, 2]}
+    hard = T.hard_distractors(QUESTIONS + contrast, PARAGRAPHS, by_article)
+    exs = T.build_epoch(contrast, PARAGRAPHS, hard, by_article, random.Random(0),
+                        dict(T.DEFAULTS, crop_prob=0.0, n_distractors=1))
+    (ex,) = exs
+    assert ex.ans_start == ex.ans_end == -1
+    assert PARAGRAPHS[contrast[0].pid].text in ex.passages  # the paragraph is there; it does not answer
+    assert T.contrast_training_questions(QUESTIONS, PARAGRAPHS, dict(T.DEFAULTS, contrast_rate=0.0)) == []
 
 
 def test_a_soup_is_the_mean_of_its_members_weights():
