@@ -52,11 +52,12 @@ DEFAULTS = dict(
     contrast_rate=0.0,
     # keep only the encoder's first N transformer layers (None: all 6); fewer is faster to read
     layers=None,
-    # dropout on the attention probabilities (None: the base model's 0.1); on a CPU its random
-    # numbers are a large share of a training step
-    attention_dropout=None,
-    # a "model soup": the recipe trained once per seed (the first is `seed`'s run), weights averaged
-    soup_seeds=None,
+    # dropout on the attention probabilities (None: the base model's 0.1). Off: on a CPU its
+    # random numbers are a large share of a training step, and the reader without it is no worse
+    attention_dropout=0.0,
+    # a "model soup": the recipe trained once per seed, weights averaged (None or `--no-soup`: one
+    # run with `seed`); two members trained at once fit this project's 2-core CPU hour (README)
+    soup_seeds=(13, 7),
     # soup members share the first N stages (trained once with `seed`), then branch (0: independent)
     branch_after=0,
     # soup members trained at once in this many worker processes (the threads split between them;
@@ -761,7 +762,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="qa train-reader", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--out", default=DEFAULT_OUT)
-    ap.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    ap.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                    help="seed of a single reader (--no-soup) and of a soup's shared stages; the soup's members "
+                         "take --soup-seeds (default: %s)" % ",".join(map(str, DEFAULTS["soup_seeds"])))
     ap.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--lr", type=float)
