@@ -134,7 +134,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
             # cost 1.2 F1 at 60 % declined in cross-validation (README).
             swapped = parses.entity_swap(q, paragraphs)
             if swapped is not None:
-                rows.append({"id": q.qid + SWAPPED_SUFFIX, "article": article, "answers": [], "synthetic": True,
+                rows.append({"id": q.qid + ENTITY_SUFFIX, "article": article, "answers": [], "synthetic": True,
                              "question": swapped, "candidates": candidates_of(swapped, pipeline.search(swapped), [])})
         if n % 100 == 0:
             log(f"dumped {n}/{len(chosen)} ({(time.time() - started) / n * 1000:.0f} ms per question)")
@@ -217,15 +217,12 @@ def choose(model: LearnedRanker, row: dict):
     return pick[0], model.confidence(pick[1]), float(pick[1][_column("rule_confidence")])
 
 
-SWAPPED_SUFFIX = ENTITY_SUFFIX
-
-
 def unanswerable_kind(row: dict) -> str:
     """``real`` (a crowd-written unanswerable question), ``without-paragraph`` (an answerable one
     asked with its paragraph removed) or ``entity-swapped`` (see :func:`qa.reader.contrast.entity_swapped`)."""
     if not row.get("synthetic"):
         return "real"
-    return "entity-swapped" if str(row.get("id", "")).endswith(SWAPPED_SUFFIX) else "without-paragraph"
+    return "entity-swapped" if str(row.get("id", "")).endswith(ENTITY_SUFFIX) else "without-paragraph"
 
 
 def score_picks(picks: Sequence[tuple], threshold: float, min_support: float) -> dict:
