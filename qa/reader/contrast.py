@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import zlib
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence, TypeVar
 
 from . import data as D
 
@@ -27,7 +27,11 @@ ENTITY_SUFFIX = "/entity-swapped"
 VERB_SUFFIX = "/verb-swapped"
 
 
-def _pick(options: Sequence[str], key: str) -> str:
+T = TypeVar("T")
+
+
+def _pick(options: Sequence[T], key: str) -> T:
+    """One of ``options``, chosen by ``key`` (a question id) so that reruns agree."""
     return options[zlib.crc32(key.encode("utf-8")) % len(options)]
 
 
@@ -150,6 +154,6 @@ def contrast_questions(questions: Sequence[D.Question], paragraphs: Sequence[D.P
                                                     (parses.verb_swap(q, paragraphs), VERB_SUFFIX)) if text]
         if not made:
             continue
-        text, suffix = made[zlib.crc32(q.qid.encode("utf-8")) % len(made)]
+        text, suffix = _pick(made, q.qid)
         out.append(D.Question(q.qid + suffix, text, [], line=q.line, pid=q.pid))
     return out
