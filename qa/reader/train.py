@@ -55,6 +55,8 @@ DEFAULTS = dict(
     # dropout on the attention probabilities (None: the base model's 0.1). Off: on a CPU its
     # random numbers are a large share of a training step, and the reader without it is no worse
     attention_dropout=0.0,
+    # dropout on the embeddings and every layer's outputs (None: the base model's 0.1)
+    hidden_dropout=None,
     # a "model soup": the recipe trained once per seed, weights averaged (None or `--no-soup`: one
     # run with `seed`); two members trained at once fit this project's 2-core CPU hour (README)
     soup_seeds=(13, 7),
@@ -372,7 +374,8 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
         torch.cuda.manual_seed_all(seed)
     # a member going on from a shared training gets its weights from there, not the base model's
     model = SpanQAModel.from_config_dir(pretrained=not start, layers=cfg["layers"],
-                                        attention_dropout=cfg["attention_dropout"]).to(device)
+                                        attention_dropout=cfg["attention_dropout"],
+                                        hidden_dropout=cfg["hidden_dropout"]).to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     params = [
@@ -540,7 +543,8 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         from .model import SpanQAModel
 
         model = SpanQAModel.from_config_dir(pretrained=False, layers=cfg["layers"],
-                                            attention_dropout=cfg["attention_dropout"])
+                                            attention_dropout=cfg["attention_dropout"],
+                                            hidden_dropout=cfg["hidden_dropout"])
         model.load_state_dict(average_states(states))
         model.to(device)
     train_time = time.time() - t0
@@ -773,6 +777,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--max-seq-len", type=int)
     ap.add_argument("--layers", type=int, help="keep only the encoder's first N layers (default: all)")
     ap.add_argument("--attention-dropout", type=float, help="dropout on the attention probabilities (default: the base model's)")
+    ap.add_argument("--hidden-dropout", type=float,
+                    help="dropout on the embeddings and every layer's outputs (default: the base model's)")
     ap.add_argument("--soup-seeds", type=_seed_list,
                     help="comma-separated seeds: train the recipe once per seed and average the weights (a model soup)")
     ap.add_argument("--no-soup", action="store_true", help="train one reader with --seed instead of a soup")
@@ -803,8 +809,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     problem = input_problem(a.data, a.synthetic_file, a.device) or layers_option_problem(a.layers)
     if not problem and a.contrast_rate is not None and not 0 <= a.contrast_rate <= 1:
         problem = f"--contrast-rate must be between 0 and 1, got {a.contrast_rate}"
-    if not problem and a.attention_dropout is not None and not 0 <= a.attention_dropout < 1:
-        problem = f"--attention-dropout must be at least 0 and below 1, got {a.attention_dropout}"
+    for name, value in (("--attention-dropout", a.attention_dropout), ("--hidden-dropout", a.hidden_dropout)):
+        if not problem and value is not None and not 0 <= value < 1:
+            problem = f"{name} must be at least 0 and below 1, got {value}"
     problem = problem or soup_option_problem(a.soup_seeds, a.no_soup, a.branch_after, a.member_workers, a.epochs,
                                              a.synthetic_per_paragraph, a.synthetic_epochs)
     if problem:
@@ -829,7 +836,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r = train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
                      evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
                      n_distractors=a.n_distractors, max_seq_len=a.max_seq_len, layers=a.layers,
-                     soup_seeds=() if a.no_soup else a.soup_seeds, attention_dropout=a.attention_dropout, branch_after=a.branch_after,
+                     soup_seeds=() if a.no_soup else a.soup_seeds, attention_dropout=a.attention_dropout,
+                     hidden_dropout=a.hidden_dropout, branch_after=a.branch_after,
                      member_workers=a.member_workers,
                      neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                      synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,

@@ -95,9 +95,10 @@ def test_trainer_refuses_bad_inputs_with_a_reason(tmp_path, capsys):
     for layers in ("0", "7"):
         assert T.main(data + ["--layers", layers]) == 2
         assert "--layers must be between 1 and 6" in capsys.readouterr().err
-    for p in ("-0.1", "1"):
-        assert T.main(data + ["--attention-dropout", p]) == 2
-        assert "--attention-dropout must be at least 0 and below 1" in capsys.readouterr().err
+    for option in ("--attention-dropout", "--hidden-dropout"):
+        for p in ("-0.1", "1"):
+            assert T.main(data + [option, p]) == 2
+            assert f"{option} must be at least 0 and below 1" in capsys.readouterr().err
     for rate in ("-0.5", "1.5"):
         assert T.main(data + ["--contrast-rate", rate]) == 2
         assert "--contrast-rate must be between 0 and 1" in capsys.readouterr().err
