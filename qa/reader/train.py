@@ -360,6 +360,15 @@ def count_steps(stages, batch_questions: int) -> int:
     return sum(math.ceil(len(qs) / batch_questions) for qs, _ in stages)
 
 
+def new_model(cfg: dict, pretrained: bool):
+    """The reader model the recipe ``cfg`` trains (its layers and dropouts), from the base model's
+    weights (``pretrained``) or to be given weights."""
+    from .model import SpanQAModel
+
+    return SpanQAModel.from_config_dir(pretrained=pretrained, layers=cfg["layers"],
+                                       attention_dropout=cfg["attention_dropout"], hidden_dropout=cfg["hidden_dropout"])
+
+
 def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
             epoch_times: List[float], t0: float, start: Optional[str] = None, first_epoch: int = 0,
             total: Optional[int] = None):
@@ -367,15 +376,11 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
     appends each stage's time to ``epoch_times``. From the base model, or, with ``start`` (a file
     written by :func:`save_training`), on from a shared training: its weights, optimiser and
     schedule, with ``total`` the schedule's step count. Returns (model, optimiser, schedule, step)."""
-    from .model import SpanQAModel
-
     torch.manual_seed(seed)
     if device.startswith("cuda"):
         torch.cuda.manual_seed_all(seed)
     # a member going on from a shared training gets its weights from there, not the base model's
-    model = SpanQAModel.from_config_dir(pretrained=not start, layers=cfg["layers"],
-                                        attention_dropout=cfg["attention_dropout"],
-                                        hidden_dropout=cfg["hidden_dropout"]).to(device)
+    model = new_model(cfg, pretrained=not start).to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     params = [
@@ -540,11 +545,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
                 epoch_times.extend(t for ts in member_epoch_times for t in ts)
         # A uniform "model soup" (Wortsman et al., 2022): the same recipe trained once per seed,
         # then its weights averaged; it costs nothing at question time (measured: README).
-        from .model import SpanQAModel
-
-        model = SpanQAModel.from_config_dir(pretrained=False, layers=cfg["layers"],
-                                            attention_dropout=cfg["attention_dropout"],
-                                            hidden_dropout=cfg["hidden_dropout"])
+        model = new_model(cfg, pretrained=False)
         model.load_state_dict(average_states(states))
         model.to(device)
     train_time = time.time() - t0
