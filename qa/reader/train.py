@@ -30,6 +30,7 @@ from index.embedding import BF16_PAD_MULTIPLE, use_bf16
 
 from . import data as D
 from .reader import ReaderOutput, SpanReader, encode_pairs, span_token_bounds
+from .synthetic import STYLES as SYNTHETIC_STYLES
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
 DEFAULT_DATA = os.environ.get(
@@ -47,6 +48,9 @@ DEFAULTS = dict(
     # synthetic questions (qa.reader.synthetic, generated with `synthetic_seed`) per training
     # paragraph, read for `synthetic_epochs` epochs before the crowd-written ones; 0 = none
     synthetic_per_paragraph=6, synthetic_epochs=1, synthetic_seed=13,
+    # how they are worded (qa.reader.synthetic.STYLES): "cloze" keeps the sentence's word order,
+    # "moved" fronts the wh-phrase and inverts the auxiliary or supplies "do" (README: no better)
+    synthetic_style="cloze",
     # unanswerable variants (entity- or verb-swapped, qa.reader.contrast) of this share of the
     # answerable crowd questions, read beside their own paragraph with a no-answer target
     contrast_rate=0.0,
@@ -278,7 +282,8 @@ def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str
 
     held = set(heldout)
     train_paras = [p for p in paragraphs if p.article not in held]
-    items = S.read_jsonl(path) if path else S.generate(train_paras, S.load_nlp(), n, int(cfg["synthetic_seed"]))
+    items = S.read_jsonl(path) if path else S.generate(train_paras, S.load_nlp(), n, int(cfg["synthetic_seed"]),
+                                                       style=cfg.get("synthetic_style", "cloze"))
     keep = {(p.article, p.name) for p in train_paras}
     items = [s for s in items if (s.article, s.name) in keep and s.number < n]
     return S.to_questions(items, paragraphs)
@@ -792,6 +797,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--synthetic-per-paragraph", type=int,
                     help="synthetic questions per training paragraph read before the crowd-written ones")
     ap.add_argument("--synthetic-epochs", type=int)
+    ap.add_argument("--synthetic-style", choices=SYNTHETIC_STYLES,
+                    help="wording of the synthetic questions (default: %s; see qa.reader.synthetic)"
+                         % DEFAULTS["synthetic_style"])
     ap.add_argument("--contrast-rate", type=float,
                     help="share of answerable training questions that also get an entity- or verb-swapped "
                          "unanswerable variant (default: %s)" % DEFAULTS["contrast_rate"])
@@ -842,7 +850,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      member_workers=a.member_workers,
                      neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                      synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
-                     synthetic_file=a.synthetic_file, bf16=a.bf16, contrast_rate=a.contrast_rate)
+                     synthetic_file=a.synthetic_file, bf16=a.bf16, contrast_rate=a.contrast_rate,
+                     synthetic_style=a.synthetic_style)
     summ = {k: {kk: vv for kk, vv in v.items() if kk != "threshold_sweep"} if isinstance(v, dict) else v
             for k, v in r.get("metrics_heldout", {}).items()}
     print(json.dumps(summ, indent=1))
