@@ -54,7 +54,9 @@ class InProcess:
         from qa.pipeline import clean_question
 
         pipeline = self.pipeline
-        getattr(pipeline.embedder, "_queries", {}).clear()  # time every question as a new one
+        forget = getattr(pipeline.embedder, "forget_queries", None)
+        if forget:
+            forget()  # time every question as a new one
         t0 = time.perf_counter()
         cleaned = clean_question(question, pipeline.settings.max_question_chars)
         passages = pipeline.retriever.retrieve(cleaned, pipeline.settings.top_k)

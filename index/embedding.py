@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -10,6 +11,12 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from index.cache import LRUCache
+from index.errors import EmbedderUnavailable
+
+logger = logging.getLogger(__name__)
+
+#: The question encoders :class:`SentenceTransformerEmbedder` offers (see its ``query_encoder``).
+QUERY_ENCODERS = ("auto", "torch", "onnx-int8")
 
 #: The name users and manifests use for the model that ships with the project.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -93,6 +100,13 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def embed_query(embedder: Embedder, text: str) -> np.ndarray:
+    """The vector of one question: the embedder's own question path where it has one
+    (:meth:`SentenceTransformerEmbedder.embed_query`), else ``embed([text])[0]``."""
+    method = getattr(embedder, "embed_query", None)
+    return method(text) if method is not None else embedder.embed([text])[0]
+
+
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
     """``vectors`` with every non-zero row scaled to length 1 (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -138,6 +152,10 @@ class SentenceTransformerEmbedder:
         device: torch device; CPU by default.
         bf16: encode under bfloat16 autocast (for questions and the sentences compared with them;
             indexes are built in float32 so that their vectors do not depend on the machine).
+        query_encoder: how :meth:`embed_query` encodes a question: ``"torch"`` (this model, as
+            for everything else), ``"onnx-int8"`` (:mod:`index.onnx_query`: about 4x faster; an
+            error where it cannot serve the model) or ``"auto"`` (``onnx-int8`` where it can,
+            else ``torch``).
     """
 
     #: Single texts (questions) whose vectors are kept: the retriever and then the answerer embed
@@ -146,13 +164,18 @@ class SentenceTransformerEmbedder:
     QUERY_CACHE_SIZE = 4
 
     def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu", *,
-                 bf16: bool = False) -> None:
+                 bf16: bool = False, query_encoder: str = "torch") -> None:
+        if query_encoder not in QUERY_ENCODERS:
+            raise ValueError(f"query_encoder must be one of {', '.join(QUERY_ENCODERS)}, got {query_encoder!r}")
         self.name = name
         self.batch_size = batch_size
         self.device = device
         self.bf16 = bf16
+        self.query_encoder = query_encoder
         self._model = None
+        self._fast = None  # the ONNX question encoder, once it serves
         self._queries: LRUCache[str, np.ndarray] = LRUCache(self.QUERY_CACHE_SIZE)
+        self._fast_queries: LRUCache[str, np.ndarray] = LRUCache(self.QUERY_CACHE_SIZE)
         self._queries_lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -168,6 +191,49 @@ class SentenceTransformerEmbedder:
             if self.bf16:
                 _pad_to_multiple(self._model, BF16_PAD_MULTIPLE)
                 store_linear_in_bf16(self._model)
+            if self.query_encoder != "torch":
+                self._fast = self._load_fast(Path(target))
+
+    def _load_fast(self, target: Path):
+        from index.onnx_query import OnnxQueryEncoder, OnnxUnavailable
+
+        try:
+            if not target.is_dir():
+                raise OnnxUnavailable(f"{self.name} is not a local folder")
+            encoder = OnnxQueryEncoder(target)
+            encoder.load()
+            return encoder
+        except OnnxUnavailable as e:
+            if self.query_encoder == "onnx-int8":
+                raise EmbedderUnavailable(f"the onnx-int8 question encoder cannot serve {self.name}: {e}") from e
+            logger.warning("question encoder: torch (%s)", e)
+            return None
+
+    @property
+    def query_backend(self) -> str:
+        """What :meth:`embed_query` uses now: ``"onnx-int8"`` or ``"torch"``."""
+        self.warm_up()
+        return "onnx-int8" if self._fast is not None else "torch"
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The unit vector of one question, through the question encoder (:attr:`query_backend`);
+        the last few are cached (the retriever and then the answerer ask for the same one)."""
+        self.warm_up()
+        if self._fast is None:
+            return self.embed([text])[0]
+        with self._queries_lock:
+            cached = self._fast_queries.get(text)
+        if cached is None:
+            cached = self._fast.encode(text)
+            with self._queries_lock:
+                self._fast_queries[text] = cached
+        return cached.copy()
+
+    def forget_queries(self) -> None:
+        """Empty the question caches (benchmarks time every question as a new one)."""
+        with self._queries_lock:
+            self._queries.clear()
+            self._fast_queries.clear()
 
     @property
     def dimension(self) -> int:

@@ -19,3 +19,7 @@ class IndexMismatch(QAError):
 
 class IndexCorrupt(QAError):
     """An index file is missing, truncated or does not match its manifest."""
+
+
+class EmbedderUnavailable(QAError):
+    """The embedder cannot run as configured (a question encoder that cannot serve the model)."""

@@ -28,7 +28,7 @@ import numpy as np
 
 from index.analysis import SpacyAnalyzer, sentence_spans
 from index.cache import LRUCache
-from index.embedding import Embedder
+from index.embedding import Embedder, embed_query
 from index.store import CorpusIndex
 from qa.errors import InvalidQuestion
 from qa.models import Answer, Citation, citation_url
@@ -995,11 +995,11 @@ class RuleAnswerer:
                     known[(doc_id, position)] = vector
         known.update({k: cache.vectors[k] for k in keys if k not in known and k in cache.vectors})
         missing = [k for k in keys if k not in known]
-        texts = [question] + [cache.spans[d][i][1].text for d, i in missing]
-        vectors = self.embedder.embed(texts)
-        for key, vector in zip(missing, vectors[1:]):
-            cache.vectors[key] = known[key] = vector
-        query = vectors[0]
+        if missing:
+            vectors = self.embedder.embed([cache.spans[d][i][1].text for d, i in missing])
+            for key, vector in zip(missing, vectors):
+                cache.vectors[key] = known[key] = vector
+        query = embed_query(self.embedder, question)
         return [float(np.dot(query, known[k])) for k in keys]
 
     def warm_up(self) -> None:

@@ -137,7 +137,8 @@ class QAPipeline:
         self.settings = settings or Settings()
         self.index = index or load_index(self.settings.index_dir, model=self.settings.model)
         self.embedder = embedder or SentenceTransformerEmbedder(self.index.manifest.model,
-                                                                bf16=use_bf16(self.settings.embedder_bf16))
+                                                                bf16=use_bf16(self.settings.embedder_bf16),
+                                                                query_encoder=self.settings.query_encoder)
         self.analyzer = analyzer or SpacyAnalyzer(self.index.manifest.analyzer)
         self.retriever = HybridRetriever(self.index, self.embedder, candidates=self.settings.candidates)
         self.answerer = answerer or default_answerer(self.analyzer, self.embedder, self.settings)

@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from index.chunking import Chunk
-from index.embedding import Embedder
+from index.embedding import Embedder, embed_query
 from index.store import CorpusIndex, bm25_query_tokens
 
 RRF_K = 60
@@ -119,7 +119,7 @@ class HybridRetriever:
 
     def retrieve(self, question: str, top_k: int = 5) -> list[RetrievedPassage]:
         """Best ``top_k`` passages for ``question``, fused from dense and sparse search."""
-        query = self.embedder.embed([question])[0]
+        query = embed_query(self.embedder, question)
         dense = dense_search(self.index.dense, query, self.candidates)
         sparse = sparse_search(self.index.bm25, bm25_query_tokens(question), self.candidates)
         dense_info = {i: (rank, s) for rank, (i, s) in enumerate(dense, start=1)}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import tempfile
 from typing import Sequence
 
 import numpy as np
@@ -11,6 +13,10 @@ import pytest
 
 from index.analysis import SpacyAnalyzer
 from index.documents import document_from_text
+
+# Exports made by the tests (the int8 question encoder) go to a folder of this run, not the
+# user's cache; CLI subprocesses inherit it.
+os.environ.setdefault("QA_CACHE_DIR", tempfile.mkdtemp(prefix="qa-test-cache-"))
 
 _WORD = re.compile(r"[a-z0-9]+")
 

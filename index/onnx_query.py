@@ -1,0 +1,200 @@
+"""Question vectors through ONNX Runtime with int8 weights: the fast path for one short text.
+
+A question's vector is one forward pass of a few tokens, bound by reading the encoder's weights
+from memory (42 MB of float32 for all-MiniLM-L6-v2). The same encoder exported to ONNX, with its
+matrix multiplies quantised to int8 per output channel (the other operations stay float32),
+reads a quarter of that and answers in about a quarter of the time. Its vectors are not the
+float32 ones (cosine about 0.995 to them for questions), so only questions go through it: the
+index is always built with the float32 encoder, so that its vectors do not depend on this path.
+
+The export runs once per model, in its own process (exporting in the process that later runs
+torch inference made torch's outputs non-repeatable here), into a cache folder
+(``$QA_CACHE_DIR``, else ``$XDG_CACHE_HOME/qa-bot``, else ``~/.cache/qa-bot``), written
+atomically. Only sentence-transformers folders whose pooling is the mean of the token vectors
+are supported; others keep the torch encoder.
+
+    python -m index.onnx_query export MODEL_DIR OUT_FILE
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+#: Bumped when the exported graph or its quantisation changes, so old cache entries are not reused.
+FORMAT_VERSION = 1
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class OnnxUnavailable(RuntimeError):
+    """The ONNX path cannot serve this model here (missing package, unsupported model, failed export)."""
+
+
+def cache_root() -> Path:
+    if os.environ.get("QA_CACHE_DIR"):
+        return Path(os.environ["QA_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "qa-bot"
+
+
+def model_layout(model_dir: Path) -> dict:
+    """What the encoder needs to know of a sentence-transformers folder: the transformer's
+    subfolder, the maximum sequence length and whether vectors are normalised. Raises
+    :class:`OnnxUnavailable` for a folder it cannot reproduce (pooling other than the mean)."""
+    modules_file = model_dir / "modules.json"
+    if not modules_file.is_file():
+        raise OnnxUnavailable(f"{model_dir} is not a sentence-transformers folder (no modules.json)")
+    modules = json.loads(modules_file.read_text())
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(k not in ("Transformer", "Pooling", "Normalize") for k in kinds):
+        raise OnnxUnavailable(f"{model_dir}: modules {kinds} (only Transformer, Pooling[, Normalize])")
+    transformer_dir = model_dir / (modules[0].get("path") or "")
+    pooling = json.loads((model_dir / modules[1]["path"] / "config.json").read_text())
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+    if modes != ["pooling_mode_mean_tokens"]:
+        raise OnnxUnavailable(f"{model_dir}: pooling {modes} (only the mean of the tokens)")
+    config_file = transformer_dir / "sentence_bert_config.json"
+    if not config_file.is_file():
+        config_file = model_dir / "sentence_bert_config.json"
+    max_length = json.loads(config_file.read_text()).get("max_seq_length", 256) if config_file.is_file() else 256
+    return {"transformer_dir": transformer_dir, "max_length": int(max_length), "normalize": "Normalize" in kinds}
+
+
+def cache_file(model_dir: Path) -> Path:
+    """Where the int8 export of ``model_dir`` lives: keyed by the folder, its weight files' sizes
+    and times, and the versions of the libraries that wrote it."""
+    import onnxruntime
+    import torch
+
+    weights = sorted(p for p in model_dir.rglob("*") if p.suffix in (".safetensors", ".bin") and p.is_file())
+    key = [str(model_dir.resolve()), FORMAT_VERSION, onnxruntime.__version__, torch.__version__]
+    key += [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in weights]
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    return cache_root() / "onnx" / f"{model_dir.parent.name}-{model_dir.name}-{digest}" / "encoder.int8.onnx"
+
+
+def export(model_dir: Path, out_file: Path) -> None:
+    """Export the transformer of ``model_dir`` to ONNX and quantise its matrix multiplies to int8
+    per channel, writing ``out_file`` atomically. Run it in a process of its own (:func:`ensure_exported`)."""
+    import tempfile
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+
+    layout = model_layout(model_dir)
+    model = AutoModel.from_pretrained(str(layout["transformer_dir"])).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(layout["transformer_dir"]))
+
+    class LastHidden(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    sample = tokenizer(["an example question for the export"], return_tensors="pt")
+    if "token_type_ids" not in sample:
+        raise OnnxUnavailable(f"{model_dir}: the tokenizer gives no token_type_ids")
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_file.parent) as tmp:
+        plain = Path(tmp) / "encoder.onnx"
+        axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
+        with torch.no_grad():
+            torch.onnx.export(LastHidden(model), tuple(sample[k] for k in _INPUTS), str(plain),
+                              input_names=list(_INPUTS), output_names=["last_hidden_state"],
+                              dynamic_axes=axes, opset_version=17, dynamo=False)
+        quantised = Path(tmp) / out_file.name
+        quantize_dynamic(str(plain), str(quantised), per_channel=True, op_types_to_quantize=["MatMul"],
+                         weight_type=QuantType.QInt8)
+        os.replace(quantised, out_file)
+
+
+def ensure_exported(model_dir: Path) -> Path:
+    """The int8 export of ``model_dir``, made now (in a child process) if the cache lacks it."""
+    target = cache_file(model_dir)
+    if target.is_file():
+        return target
+    print(f"qa: preparing the int8 question encoder for {model_dir} (once, about half a minute)...",
+          file=sys.stderr, flush=True)
+    done = subprocess.run([sys.executable, "-m", "index.onnx_query", "export", str(model_dir), str(target)],
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if done.returncode != 0 or not target.is_file():
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise OnnxUnavailable(f"export of {model_dir} failed: {reason}")
+    return target
+
+
+class OnnxQueryEncoder:
+    """Unit vectors for single texts from the int8 ONNX export of a sentence-transformers folder.
+    Loads (and exports, the first time) on first use; raises :class:`OnnxUnavailable` when it
+    cannot serve this model."""
+
+    def __init__(self, model_dir: str | os.PathLike) -> None:
+        self.model_dir = Path(model_dir)
+        self._session = None
+        self._tokenizer = None
+        self._layout: dict | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            try:
+                import onnxruntime as ort
+            except ImportError as e:
+                raise OnnxUnavailable("onnxruntime is not installed") from e
+            from transformers import AutoTokenizer
+
+            layout = model_layout(self.model_dir)
+            path = ensure_exported(self.model_dir)
+            options = ort.SessionOptions()
+            # one short text: one thread, and no spinning workers beside torch's threads
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._tokenizer = AutoTokenizer.from_pretrained(str(layout["transformer_dir"]))
+            self._layout = layout
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def encode(self, text: str) -> np.ndarray:
+        """The vector of one text (float32, unit length when the model normalises)."""
+        self.load()
+        assert self._layout is not None and self._tokenizer is not None and self._session is not None
+        tokens = self._tokenizer([text], return_tensors="np", truncation=True, max_length=self._layout["max_length"])
+        feeds = {name: tokens[name].astype(np.int64) for name in _INPUTS}
+        hidden = self._session.run(None, feeds)[0][0]
+        mask = tokens["attention_mask"][0].astype(np.float32)[:, None]
+        vector = (hidden * mask).sum(axis=0) / max(float(mask.sum()), 1e-9)
+        if self._layout["normalize"]:
+            norm = float(np.linalg.norm(vector))
+            vector = vector / norm if norm > 0 else vector
+        return vector.astype(np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3 or args[0] != "export":
+        print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
+        return 2
+    try:
+        export(Path(args[1]), Path(args[2]))
+    except OnnxUnavailable as e:
+        print(f"qa: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
