@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from index.errors import QAError
-from qa.config import Settings
+from qa.config import Settings, load_settings
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -24,7 +24,11 @@ def _settings(index_dir: str | None, model: str | None, **overrides) -> Settings
         values["index_dir"] = Path(index_dir)
     if model is not None:
         values["model"] = model
-    return Settings(**values)
+    try:
+        return load_settings(**values)
+    except QAError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 def _info(message: str) -> None:

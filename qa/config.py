@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = PROJECT_ROOT / "seeds"
@@ -101,3 +103,17 @@ class Settings(BaseSettings):
     large_document_chars: int = Field(default=1_000_000, ge=1)
     embed_batch_chunks: int = Field(default=1024, ge=1)
     analysis_worker: Literal["auto", "on", "off"] = "auto"
+
+
+def load_settings(**values) -> Settings:
+    """:class:`Settings` from ``values`` and the environment; a value a setting cannot take
+    raises :class:`~qa.errors.SettingsError` naming its variable (``QA_TOP_K: ...``)."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error.get("loc") else "?"
+            name = f"--{field.replace('_', '-')}" if field in values else f"QA_{field.upper()}"
+            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError("; ".join(problems)) from None

@@ -5,3 +5,7 @@ from index.errors import QAError
 
 class InvalidQuestion(QAError):
     """The question is empty, too long, or has no words in it."""
+
+
+class SettingsError(QAError):
+    """A setting (a ``QA_*`` variable or a flag) has a value it cannot take."""

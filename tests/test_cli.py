@@ -139,3 +139,15 @@ def test_train_ranker_without_data_says_where_it_looked(tmp_path):
     assert result.exit_code == 2
     assert "no SQuAD sample at" in result.output and "nowhere" in result.output
 
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("QA_TOP_K", "abc", "QA_TOP_K: Input should be a valid integer"),
+    ("QA_QUERY_ENCODER", "fastest", "QA_QUERY_ENCODER: Input should be 'auto', 'torch' or 'onnx-int8'"),
+])
+@pytest.mark.parametrize("command", [["ask", "Who rowed?"], ["search", "rowing"], ["serve"]])
+def test_a_setting_that_cannot_be_taken_exits_2_naming_the_variable(monkeypatch, variable, value, message, command):
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2, result.output
+    assert f"error: {message}" in result.output and "Traceback" not in result.output
