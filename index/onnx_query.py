@@ -1,11 +1,12 @@
-"""Question vectors through ONNX Runtime with int8 weights: the fast path for one short text.
+"""Question vectors through ONNX Runtime: the fast path for one short text.
 
-A question's vector is one forward pass of a few tokens, bound by reading the encoder's weights
-from memory (42 MB of float32 for all-MiniLM-L6-v2). The same encoder exported to ONNX, with its
-matrix multiplies quantised to int8 per output channel (the other operations stay float32),
-reads a quarter of that and answers in about a quarter of the time. Its vectors are not the
-float32 ones (cosine about 0.995 to them for questions), so only questions go through it: the
-index is always built with the float32 encoder, so that its vectors do not depend on this path.
+A question's vector is one forward pass over a dozen tokens, where the Python and dispatch
+overhead of torch and sentence-transformers costs more than the arithmetic. The same encoder
+exported to ONNX gives the same vectors (``fp32``) in about half the time. With its matrix
+multiplies also quantised to int8 per output channel (``int8``; the other operations stay
+float32) it reads a quarter of the weights and takes about a quarter of the time, but its
+vectors are no longer the float32 ones (cosine about 0.995 to them for questions). Only
+questions go through it: the index is always built with the encoder itself.
 
 The export runs once per model, in its own process (exporting in the process that later runs
 torch inference made torch's outputs non-repeatable here), into a cache folder
@@ -13,7 +14,7 @@ torch inference made torch's outputs non-repeatable here), into a cache folder
 atomically. Only sentence-transformers folders whose pooling is the mean of the token vectors
 are supported; others keep the torch encoder.
 
-    python -m index.onnx_query export MODEL_DIR OUT_FILE
+    python -m index.onnx_query export MODEL_DIR OUT_FILE [--int8]
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import numpy as np
 #: Bumped when the exported graph or its quantisation changes, so old cache entries are not reused.
 FORMAT_VERSION = 1
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+#: ``fp32``: the encoder as it is; ``int8``: its matrix multiplies quantised per output channel.
+PRECISIONS = ("fp32", "int8")
 
 
 class OnnxUnavailable(RuntimeError):
@@ -67,9 +70,9 @@ def model_layout(model_dir: Path) -> dict:
     return {"transformer_dir": transformer_dir, "max_length": int(max_length), "normalize": "Normalize" in kinds}
 
 
-def cache_file(model_dir: Path) -> Path:
-    """Where the int8 export of ``model_dir`` lives: keyed by the folder, its weight files' sizes
-    and times, and the versions of the libraries that wrote it."""
+def cache_file(model_dir: Path, precision: str = "fp32") -> Path:
+    """Where the export of ``model_dir`` at ``precision`` lives: keyed by the folder, its weight
+    files' sizes and times, and the versions of the libraries that wrote it."""
     import onnxruntime
     import torch
 
@@ -77,12 +80,13 @@ def cache_file(model_dir: Path) -> Path:
     key = [str(model_dir.resolve()), FORMAT_VERSION, onnxruntime.__version__, torch.__version__]
     key += [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in weights]
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-    return cache_root() / "onnx" / f"{model_dir.parent.name}-{model_dir.name}-{digest}" / "encoder.int8.onnx"
+    return cache_root() / "onnx" / f"{model_dir.parent.name}-{model_dir.name}-{digest}" / f"encoder.{precision}.onnx"
 
 
-def export(model_dir: Path, out_file: Path) -> None:
-    """Export the transformer of ``model_dir`` to ONNX and quantise its matrix multiplies to int8
-    per channel, writing ``out_file`` atomically. Run it in a process of its own (:func:`ensure_exported`)."""
+def export(model_dir: Path, out_file: Path, int8: bool = False) -> None:
+    """Export the transformer of ``model_dir`` to ONNX (with ``int8``, its matrix multiplies
+    quantised to int8 per channel), writing ``out_file`` atomically. Run it in a process of its
+    own (:func:`ensure_exported`)."""
     import tempfile
 
     import torch
@@ -113,20 +117,23 @@ def export(model_dir: Path, out_file: Path) -> None:
             torch.onnx.export(LastHidden(model), tuple(sample[k] for k in _INPUTS), str(plain),
                               input_names=list(_INPUTS), output_names=["last_hidden_state"],
                               dynamic_axes=axes, opset_version=17, dynamo=False)
-        quantised = Path(tmp) / out_file.name
-        quantize_dynamic(str(plain), str(quantised), per_channel=True, op_types_to_quantize=["MatMul"],
-                         weight_type=QuantType.QInt8)
-        os.replace(quantised, out_file)
+        if int8:
+            quantised = Path(tmp) / out_file.name
+            quantize_dynamic(str(plain), str(quantised), per_channel=True, op_types_to_quantize=["MatMul"],
+                             weight_type=QuantType.QInt8)
+            plain = quantised
+        os.replace(plain, out_file)
 
 
-def ensure_exported(model_dir: Path) -> Path:
-    """The int8 export of ``model_dir``, made now (in a child process) if the cache lacks it."""
-    target = cache_file(model_dir)
+def ensure_exported(model_dir: Path, precision: str = "fp32") -> Path:
+    """The export of ``model_dir`` at ``precision``, made now (in a child process) if the cache lacks it."""
+    target = cache_file(model_dir, precision)
     if target.is_file():
         return target
-    print(f"qa: preparing the int8 question encoder for {model_dir} (once, about half a minute)...",
+    print(f"qa: preparing the ONNX question encoder ({precision}) for {model_dir} (once, 10 to 30 s)...",
           file=sys.stderr, flush=True)
-    done = subprocess.run([sys.executable, "-m", "index.onnx_query", "export", str(model_dir), str(target)],
+    command = [sys.executable, "-m", "index.onnx_query", "export", str(model_dir), str(target)]
+    done = subprocess.run(command + (["--int8"] if precision == "int8" else []),
                           capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if done.returncode != 0 or not target.is_file():
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -135,12 +142,15 @@ def ensure_exported(model_dir: Path) -> Path:
 
 
 class OnnxQueryEncoder:
-    """Unit vectors for single texts from the int8 ONNX export of a sentence-transformers folder.
-    Loads (and exports, the first time) on first use; raises :class:`OnnxUnavailable` when it
-    cannot serve this model."""
+    """Unit vectors for single texts from the ONNX export (``precision`` ``fp32`` or ``int8``)
+    of a sentence-transformers folder. Loads (and exports, the first time) on first use; raises
+    :class:`OnnxUnavailable` when it cannot serve this model."""
 
-    def __init__(self, model_dir: str | os.PathLike) -> None:
+    def __init__(self, model_dir: str | os.PathLike, precision: str = "fp32") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.model_dir = Path(model_dir)
+        self.precision = precision
         self._session = None
         self._tokenizer = None
         self._layout: dict | None = None
@@ -157,10 +167,11 @@ class OnnxQueryEncoder:
             from transformers import AutoTokenizer
 
             layout = model_layout(self.model_dir)
-            path = ensure_exported(self.model_dir)
+            path = ensure_exported(self.model_dir, self.precision)
             options = ort.SessionOptions()
-            # one short text: one thread, and no spinning workers beside torch's threads
-            options.intra_op_num_threads = 1
+            # one short text: two threads at most (more only wait), and no workers spinning
+            # between calls beside torch's threads
+            options.intra_op_num_threads = min(2, os.cpu_count() or 1)
             options.inter_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -185,11 +196,13 @@ class OnnxQueryEncoder:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    int8 = "--int8" in args
+    args = [a for a in args if a != "--int8"]
     if len(args) != 3 or args[0] != "export":
         print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
         return 2
     try:
-        export(Path(args[1]), Path(args[2]))
+        export(Path(args[1]), Path(args[2]), int8=int8)
     except OnnxUnavailable as e:
         print(f"qa: {e}", file=sys.stderr)
         return 1

@@ -143,7 +143,7 @@ def test_train_ranker_without_data_says_where_it_looked(tmp_path):
 
 @pytest.mark.parametrize("variable, value, message", [
     ("QA_TOP_K", "abc", "QA_TOP_K: Input should be a valid integer"),
-    ("QA_QUERY_ENCODER", "fastest", "QA_QUERY_ENCODER: Input should be 'auto', 'torch' or 'onnx-int8'"),
+    ("QA_QUERY_ENCODER", "fastest", "QA_QUERY_ENCODER: Input should be 'auto', 'torch', 'onnx' or 'onnx-int8'"),
 ])
 @pytest.mark.parametrize("command", [["ask", "Who rowed?"], ["search", "rowing"], ["serve"]])
 def test_a_setting_that_cannot_be_taken_exits_2_naming_the_variable(monkeypatch, variable, value, message, command):

@@ -1,5 +1,5 @@
-"""The int8 ONNX question encoder: what it supports, its cache, and its vectors against the
-float32 model's (the real MiniLM for the last)."""
+"""The ONNX question encoders: what they support, their cache, and their vectors against the
+model's own (the real MiniLM for the last)."""
 
 from __future__ import annotations
 
@@ -68,11 +68,22 @@ QUESTIONS = ["Who founded the rowing club?", "When did the storm destroy the boa
 
 
 @pytest.mark.slow
+def test_onnx_question_vectors_are_the_models_own(model_dir):
+    torch_embedder = SentenceTransformerEmbedder(query_encoder="torch")
+    fast = SentenceTransformerEmbedder(query_encoder="auto")
+    assert fast.query_backend == "onnx" and onnx_query.cache_file(model_dir, "fp32").is_file()
+    vectors = np.stack([fast.embed_query(q) for q in QUESTIONS])
+    np.testing.assert_allclose(vectors, torch_embedder.embed(QUESTIONS), atol=2e-5)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        OnnxQueryEncoder(model_dir, "int4")
+
+
+@pytest.mark.slow
 def test_int8_question_vectors_are_close_to_the_float32_ones_and_the_export_is_reused(model_dir, monkeypatch):
     torch_embedder = SentenceTransformerEmbedder(query_encoder="torch")
     fast = SentenceTransformerEmbedder(query_encoder="onnx-int8")
     assert fast.query_backend == "onnx-int8" and torch_embedder.query_backend == "torch"
-    exported = onnx_query.cache_file(model_dir)
+    exported = onnx_query.cache_file(model_dir, "int8")
     assert exported.is_file()
     reference = torch_embedder.embed(QUESTIONS)
     vectors = np.stack([fast.embed_query(q) for q in QUESTIONS])
@@ -89,7 +100,7 @@ def test_int8_question_vectors_are_close_to_the_float32_ones_and_the_export_is_r
         raise AssertionError("exported again")
 
     monkeypatch.setattr(subprocess, "run", no_export)
-    again = OnnxQueryEncoder(model_dir)
+    again = OnnxQueryEncoder(model_dir, "int8")
     np.testing.assert_allclose(again.encode(QUESTIONS[1]), vectors[1], atol=1e-6)
 
 
@@ -102,5 +113,6 @@ def test_an_encoder_that_cannot_serve_falls_back_or_says_why(model_dir, monkeypa
     auto = SentenceTransformerEmbedder(query_encoder="auto")
     assert auto.query_backend == "torch"
     np.testing.assert_allclose(auto.embed_query(QUESTIONS[0]), auto.embed([QUESTIONS[0]])[0])
-    with pytest.raises(EmbedderUnavailable, match="no luck here"):
-        SentenceTransformerEmbedder(query_encoder="onnx-int8").warm_up()
+    for explicit in ("onnx", "onnx-int8"):
+        with pytest.raises(EmbedderUnavailable, match=f"the {explicit} question encoder cannot serve .*no luck here"):
+            SentenceTransformerEmbedder(query_encoder=explicit).warm_up()
