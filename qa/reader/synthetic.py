@@ -71,17 +71,31 @@ def _wh_phrase(span, rng: random.Random) -> str:
     return wh
 
 
+def _governing_verb(span):
+    """The nearest verb (or auxiliary) above ``span``'s root in the parse, or ``None``."""
+    node = span.root
+    while node.head.i != node.i:
+        node = node.head
+        if node.pos_ in ("VERB", "AUX"):
+            return node
+    return None
+
+
+def _counted_noun(span, wh: str):
+    """The noun a number counts, asked with it ("37 departments" -> "how many departments")."""
+    if wh == "how many" and span.root.dep_ == "nummod" and span.root.head.i >= span.end:
+        return span.root.head
+    return None
+
+
 def _clause_bounds(sent, span):
     """Token range of the smallest clause (a verb's subtree) around ``span``, cut to a window of
     MAX_QUESTION_TOKENS tokens around the span where it is longer; the sentence when no verb
     governs the span."""
     lo, hi = sent.start, sent.end
-    node = span.root
-    while node.head.i != node.i:
-        node = node.head
-        if node.pos_ in ("VERB", "AUX"):
-            lo, hi = node.left_edge.i, node.right_edge.i + 1
-            break
+    verb = _governing_verb(span)
+    if verb is not None:
+        lo, hi = verb.left_edge.i, verb.right_edge.i + 1
     if hi - lo > MAX_QUESTION_TOKENS:
         side = max(0, (MAX_QUESTION_TOKENS - len(span)) // 2)
         lo = max(lo, span.start - side)
@@ -97,9 +111,8 @@ def question_for(sent, span, rng: random.Random, drop_prob: float = 0.15) -> Opt
     if cut_lo > lo and doc[cut_lo - 1].dep_ == "prep" and span.root.head.i == cut_lo - 1:
         cut_lo -= 1               # "in 1831" goes as a whole
     wh = _wh_phrase(span, rng)
-    noun = None
-    if wh == "how many" and span.root.dep_ == "nummod" and span.root.head.i >= span.end:
-        noun = span.root.head     # "37 departments" -> "how many departments"
+    noun = _counted_noun(span, wh)
+    if noun is not None:
         cut_hi = max(cut_hi, noun.i + 1)
     words: List[str] = []
     for t in doc[lo:hi]:
@@ -127,15 +140,6 @@ _AUX_DEPS = ("aux", "auxpass")
 # Dependents of the clause's verb that a question leaves out: other clauses and what joins them.
 _SIDE_DEPS = ("advcl", "conj", "cc", "parataxis", "mark", "punct", "ccomp", "xcomp", "dep", "appos")
 _DO_BY_TAG = {"VBD": "did", "VBZ": "does", "VBP": "do"}
-
-
-def _governing_verb(span):
-    node = span.root
-    while node.head.i != node.i:
-        node = node.head
-        if node.pos_ in ("VERB", "AUX"):
-            return node
-    return None
 
 
 def _subject_words(verb) -> Optional[List]:
@@ -166,9 +170,8 @@ def moved_question_for(sent, span, rng: random.Random) -> Optional[str]:
         return None
     wh = _wh_phrase(span, rng)
     cut = set(range(span.start, span.end))
-    noun = None
-    if wh == "how many" and span.root.dep_ == "nummod" and span.root.head.i >= span.end:
-        noun = span.root.head     # "37 departments" -> "how many departments"
+    noun = _counted_noun(span, wh)
+    if noun is not None:
         cut.update(range(span.end, noun.i + 1))
     else:
         # what follows the answer in its phrase goes with it ("the capital of France" asked as
