@@ -38,7 +38,8 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from index.analysis import SpacyAnalyzer, sentence_offsets, sentence_spans, sentence_term_counts, split_blocks
+from index.analysis import (SpacyAnalyzer, decode_blocks, sentence_offsets, sentence_spans, sentence_term_counts,
+                            split_blocks)
 from index.cache import LRUCache
 from index.chunking import Chunk, ChunkerSettings, bound_sentences, chunk_sentences
 from index.documents import Document
@@ -840,8 +841,6 @@ class CorpusIndex:
     def parsed_document(self, doc_id: str, vocab) -> list[tuple[int, object]] | None:
         """The parsed blocks ``(block start offset, spaCy Doc)`` of one document, decoded now;
         ``None`` for an unknown document or one whose parse is not stored (a large one)."""
-        from spacy.tokens import DocBin
-
         position = self._positions.get(doc_id)
         if position is None:
             return None
@@ -849,7 +848,7 @@ class CorpusIndex:
         if end <= start:
             return None
         offsets = self.block_rows[self._block_bounds[position] : self._block_bounds[position + 1], 1].tolist()
-        docs = list(DocBin().from_bytes(bytes(self.analysis[start:end])).get_docs(vocab))
+        docs = decode_blocks(bytes(self.analysis[start:end]), vocab)
         if len(docs) != len(offsets):
             raise IndexCorrupt(f"index {self.path}: the parse of {doc_id} does not match its blocks; "
                                f"{rebuild_hint(self.path)}")

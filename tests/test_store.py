@@ -242,3 +242,38 @@ def test_cache_entries_of_an_older_layout_count_as_missing(tmp_path, small_docs,
     embedder = CountingEmbedder()
     build_index(small_docs, tmp_path / "ix", embedder, blank_analyzer)
     assert embedder.texts and all(document.title in t or t in document.text for t in embedder.texts)
+
+
+def test_stored_parses_decode_as_spacy_decodes_them():
+    """decode_blocks gives what DocBin.from_bytes(...).get_docs(...) gives, into the vocab that
+    parsed the text and into one that has never seen its strings."""
+    spacy = pytest.importorskip("spacy")
+    from spacy.tokens import DocBin
+
+    from index.analysis import SpacyAnalyzer, decode_blocks
+    from index.store import _DOCBIN_ATTRS
+
+    try:
+        analyzer = SpacyAnalyzer()
+        docs = [analyzer(text) for text in (
+            "Marta Lindqvist founded the Harbor Rowing Club in 1912 in Kessbury.  It trained 40 rowers.\n\nIts "
+            "boathouse stood near the old lighthouse.",
+            "In 1955 a storm destroyed the boathouse; the members rebuilt it (for about $3,000).")]
+    except OSError as exc:  # pragma: no cover
+        pytest.skip(f"spaCy model unavailable: {exc}")
+    doc_bin = DocBin(attrs=_DOCBIN_ATTRS)
+    for doc in docs:
+        doc_bin.add(doc)
+    data = doc_bin.to_bytes()
+
+    def described(doc):
+        tokens = [(t.text, t.whitespace_, t.tag_, t.pos_, t.dep_, t.head.i, t.ent_iob_, t.ent_type_, t.lemma_,
+                   t.is_sent_start, str(t.morph)) for t in doc]
+        return tokens, [(e.text, e.label_) for e in doc.ents], [s.text for s in doc.sents]
+
+    for vocab in (analyzer.vocab, spacy.blank("en").vocab):
+        expected = list(DocBin().from_bytes(data).get_docs(vocab))
+        decoded = decode_blocks(data, vocab)
+        assert [described(d) for d in decoded] == [described(d) for d in expected]
+        assert [d.text for d in decoded] == [d.text for d in docs]
+    assert any(e.label_ == "PERSON" for e in decoded[0].ents)
