@@ -154,6 +154,15 @@ def _subject_words(verb) -> Optional[List]:
     return _core_phrase(subj)
 
 
+def _inner_words(tokens) -> List[str]:
+    """The texts of ``tokens``, moved from the start of a sentence to its inside: the first one in
+    lower case unless it is a name."""
+    words = [t.text for t in tokens]
+    if words and tokens[0].pos_ != "PROPN" and not tokens[0].ent_type_:
+        words[0] = words[0].lower()
+    return words
+
+
 def _core_phrase(token) -> List:
     """``token``'s phrase without its relative clauses, appositions and parentheses."""
     drop = {t.i for c in token.children if c.dep_ in ("relcl", "appos", "punct", "parataxis") for t in c.subtree}
@@ -197,9 +206,7 @@ def moved_question_for(sent, span, rng: random.Random) -> Optional[str]:
     before = [t for t in verb.subtree if t.i < subject[0].i and t.i not in cut and t.i not in skip
               and not (t.is_space or t.is_punct) and t.dep_ not in _AUX_DEPS]
     moved = {t.i for t in before}
-    tail = [t.text for t in before]
-    if tail and before[0].pos_ != "PROPN" and not before[0].ent_type_:
-        tail[0] = tail[0].lower()
+    tail = _inner_words(before)
     if asks_subject:
         # "Marta founded the club." -> "Who founded the club?": no inversion
         words = [t.text for t in verb.subtree
@@ -231,10 +238,7 @@ def moved_question_for(sent, span, rng: random.Random) -> Optional[str]:
             if verb.dep_ == "relcl" and t.i < verb.i and t.tag_ in ("WDT", "WP"):
                 continue
             rest.append(verb.lemma_ if (front is None and t.i == verb.i) else t.text)
-        subj_text = [t.text for t in subject]
-        if subj_text and subject[0].pos_ not in ("PROPN",) and not subject[0].ent_type_:
-            subj_text[0] = subj_text[0].lower()
-        question_words = [first] + subj_text + rest + tail
+        question_words = [first] + _inner_words(subject) + rest + tail
     if len(question_words) < 2 or len(question_words) > MAX_QUESTION_TOKENS:
         return None
     q = lead[0].upper() + lead[1:] + " " + " ".join(question_words) + "?"
