@@ -14,7 +14,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}_under_test", BENCH / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"bench_{name.replace('/', '_')}_under_test", BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -24,6 +24,7 @@ def _load(name: str):
 bench_ann = _load("bench_ann")
 bench_haystack = _load("bench_haystack")
 make_corpus = _load("make_corpus")
+learning_curve = _load("reader/learning_curve")
 
 
 def test_recall_at_k_counts_shared_ids_per_row_and_ignores_missing():
@@ -73,3 +74,13 @@ def test_server_time_sums_the_durations_of_a_server_timing_header():
     assert server_time("wait;dur=0.1, retrieve;dur=12.5, answer;dur=70.2") == pytest.approx(82.8)
     assert server_time("") == 0.0
     assert server_time('cache;desc="hit", db;dur=3') == 3.0
+
+
+def test_learning_curve_reads_the_last_json_object_after_the_log_lines():
+    out = '12:00:01 epoch 1 step 20/40 loss {not json}\n{\n "gold": {"F1": 61.5}\n}\n'
+    assert learning_curve.last_json(out) == {"gold": {"F1": 61.5}}
+
+
+def test_learning_curve_gain_is_per_doubling_of_the_questions():
+    gains = learning_curve.doubling_gains([(500, 40.0), (1000, 47.0), (4000, 57.0)])
+    assert gains == [(500, 1000, 7.0), (1000, 4000, 5.0)]
