@@ -176,25 +176,42 @@ class SentenceTransformerEmbedder:
         self.query_encoder = query_encoder
         self._model = None
         self._fast = None  # the ONNX question encoder, once it serves
+        self._fast_tried = False
         self._queries: LRUCache[str, np.ndarray] = LRUCache(self.QUERY_CACHE_SIZE)
         self._fast_queries: LRUCache[str, np.ndarray] = LRUCache(self.QUERY_CACHE_SIZE)
         self._queries_lock = threading.Lock()
 
     def warm_up(self) -> None:
-        """Load the model now (otherwise it loads on the first call)."""
+        """Load what questions need now (otherwise it loads on the first call): the ONNX
+        question encoder where it serves (see ``query_encoder``), else the model itself. With the
+        ONNX encoder, the model itself loads only when something needs it (:meth:`embed`,
+        :meth:`embed_with_spans`, :attr:`dimension`): a server answering questions over an
+        index that stores its sentence vectors never does, and saves its memory."""
+        self._ensure_fast()
+        if self._fast is None:
+            self._ensure_model()
+
+    def _target(self) -> str:
+        target = resolve_model(self.name)
+        if Path(target).exists():
+            # A local folder never needs the hub; keep the libraries from trying.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        return target
+
+    def _ensure_model(self) -> None:
         if self._model is None:
-            target = resolve_model(self.name)
-            if Path(target).exists():
-                # A local folder never needs the hub; keep the libraries from trying.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(target, device=self.device)
+            model = SentenceTransformer(self._target(), device=self.device)
             if self.bf16:
-                _pad_to_multiple(self._model, BF16_PAD_MULTIPLE)
-                store_linear_in_bf16(self._model)
-            if self.query_encoder != "torch":
-                self._fast = self._load_fast(Path(target))
+                _pad_to_multiple(model, BF16_PAD_MULTIPLE)
+                store_linear_in_bf16(model)
+            self._model = model
+
+    def _ensure_fast(self) -> None:
+        if self.query_encoder != "torch" and not self._fast_tried:
+            self._fast = self._load_fast(Path(self._target()))
+            self._fast_tried = True
 
     def _load_fast(self, target: Path):
         from index.onnx_query import OnnxQueryEncoder, OnnxUnavailable
@@ -214,7 +231,7 @@ class SentenceTransformerEmbedder:
     @property
     def query_backend(self) -> str:
         """What :meth:`embed_query` uses now: ``"onnx"``, ``"onnx-int8"`` or ``"torch"``."""
-        self.warm_up()
+        self._ensure_fast()
         if self._fast is None:
             return "torch"
         return "onnx-int8" if self._fast.precision == "int8" else "onnx"
@@ -222,7 +239,7 @@ class SentenceTransformerEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """The unit vector of one question, through the question encoder (:attr:`query_backend`);
         the last few are cached (the retriever and then the answerer ask for the same one)."""
-        self.warm_up()
+        self._ensure_fast()
         if self._fast is None:
             return self.embed([text])[0]
         with self._queries_lock:
@@ -241,13 +258,13 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        self.warm_up()
+        self._ensure_model()
         getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         return int(getter())
 
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Encode ``texts`` into an ``(n, dimension)`` array of unit vectors."""
-        self.warm_up()
+        self._ensure_model()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) == 1:
@@ -269,7 +286,7 @@ class SentenceTransformerEmbedder:
         sentences cost nothing beyond the passage. See :func:`embed_with_spans`."""
         import torch
 
-        self.warm_up()
+        self._ensure_model()
         model = self._model
         dimension = self.dimension
         span_vectors = np.zeros((sum(len(s) for s in spans), dimension), dtype=np.float32)

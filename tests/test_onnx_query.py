@@ -71,9 +71,14 @@ QUESTIONS = ["Who founded the rowing club?", "When did the storm destroy the boa
 def test_onnx_question_vectors_are_the_models_own(model_dir):
     torch_embedder = SentenceTransformerEmbedder(query_encoder="torch")
     fast = SentenceTransformerEmbedder(query_encoder="auto")
+    fast.warm_up()
     assert fast.query_backend == "onnx" and onnx_query.cache_file(model_dir, "fp32").is_file()
     vectors = np.stack([fast.embed_query(q) for q in QUESTIONS])
     np.testing.assert_allclose(vectors, torch_embedder.embed(QUESTIONS), atol=2e-5)
+    # questions alone never load the model itself (a server saves its memory); other texts do
+    assert fast._model is None
+    assert fast.dimension == 384 and fast._model is not None
+    np.testing.assert_allclose(fast.embed(QUESTIONS), torch_embedder.embed(QUESTIONS), atol=1e-6)
     with pytest.raises(ValueError, match="precision must be one of"):
         OnnxQueryEncoder(model_dir, "int4")
 
@@ -111,7 +116,8 @@ def test_an_encoder_that_cannot_serve_falls_back_or_says_why(model_dir, monkeypa
 
     monkeypatch.setattr(OnnxQueryEncoder, "load", refuse)
     auto = SentenceTransformerEmbedder(query_encoder="auto")
-    assert auto.query_backend == "torch"
+    auto.warm_up()
+    assert auto.query_backend == "torch" and auto._model is not None  # the fallback is loaded up front
     np.testing.assert_allclose(auto.embed_query(QUESTIONS[0]), auto.embed([QUESTIONS[0]])[0])
     for explicit in ("onnx", "onnx-int8"):
         with pytest.raises(EmbedderUnavailable, match=f"the {explicit} question encoder cannot serve .*no luck here"):
