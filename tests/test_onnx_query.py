@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import typing
 
 import numpy as np
 import pytest
 
 from index import onnx_query
-from index.embedding import SentenceTransformerEmbedder, embed_query, packaged_model_path
+from index.embedding import QUERY_ENCODERS, SentenceTransformerEmbedder, embed_query, packaged_model_path
 from index.errors import EmbedderUnavailable
 from index.onnx_query import OnnxQueryEncoder, OnnxUnavailable, model_layout
+from qa.config import Settings
 from tests.conftest import FakeEmbedder
 
 
@@ -47,6 +49,12 @@ def test_other_models_are_refused(tmp_path, pooling, modules, reason):
 def test_unknown_query_encoder_is_refused():
     with pytest.raises(ValueError, match="query_encoder must be one of"):
         SentenceTransformerEmbedder(query_encoder="fastest")
+
+
+def test_the_setting_offers_exactly_the_embedders_question_encoders():
+    # Settings spells them out as a Literal (for its validation message): keep the two lists one
+    annotation = Settings.model_fields["query_encoder"].annotation
+    assert typing.get_args(annotation) == QUERY_ENCODERS
 
 
 def test_embedders_without_a_question_path_embed_the_text():
