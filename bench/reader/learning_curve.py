@@ -44,6 +44,7 @@ def run_arm(size: str, seed: int, out: str, device: str, eval_limit: int, thread
     if proc.returncode != 0:
         return dict(row, error=(proc.stderr or proc.stdout).strip().splitlines()[-1:])
     metrics = last_json(proc.stdout)
+    row["questions"] = int(proc.stdout.split("train questions=")[1].split()[0])
     for k in SETTINGS:
         row[k] = {"F1": metrics[k]["F1"], "EM": metrics[k]["EM"]}
     return row
@@ -89,16 +90,11 @@ def main(argv=None) -> int:
         cells = " ".join(f"{r[k]['F1']:>15.1f} / {r[k]['EM']:5.1f}" for k in SETTINGS)
         print(f"{r['size']:>9} {r['seed']:>5} {cells}  {r['minutes']:7.1f}")
     ok = [r for r in rows if "error" not in r]
-    trained = {}
-    for r in ok:  # the log says how many questions "all" was
-        with open(os.path.join(a.out, f"r-{r['seed']}-{r['size']}.log")) as fh:
-            for line in fh:
-                if "train questions=" in line:
-                    trained[r["size"]] = int(line.split("train questions=")[1].split()[0])
-    means = sorted((trained.get(s, int(s) if s.isdigit() else 0),
-                    statistics.mean(r["gold"]["F1"] for r in ok if r["size"] == s))
-                   for s in sizes if any(r["size"] == s for r in ok))
-    gains = doubling_gains([m for m in means if m[0] > 0])
+    by_count: dict = {}
+    for r in ok:
+        by_count.setdefault(r["questions"], []).append(r["gold"]["F1"])
+    means = sorted((n, statistics.mean(f1s)) for n, f1s in by_count.items())
+    gains = doubling_gains(means)
     for n0, n1, g in gains:
         print(f"gold-paragraph F1 per doubling, {n0} -> {n1} questions: {g:+.2f}")
     with open(os.path.join(a.out, "learning_curve.json"), "w") as fh:
