@@ -5,8 +5,9 @@ Usage:
     qa eval OUT_DIR/questions.jsonl --corpus OUT_DIR/corpus            # hybrid (default)
     QA_READER=0 qa eval OUT_DIR/questions.jsonl --corpus OUT_DIR/corpus  # rules only
 
-Only the articles the reader never trained on (``qa.reader.data.DEFAULT_HELDOUT``) are used, and
-all of their paragraphs form one corpus, so retrieval has to find the paragraph.
+Only the articles the reader never trained on (the fixed split of ``qa.reader.squad``, or the
+articles a reader's recipe names with ``--reader``) are used, and all of their paragraphs form one
+corpus, so retrieval has to find the paragraph. ``--limit 0`` keeps every held-out question.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qa.reader import data
+    from qa.reader.squad import load_training_data, write_corpus
     from qa.reader.train import DEFAULT_DATA
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -30,21 +31,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reader", help="a reader weights folder: its recipe's held-out articles")
     args = parser.parse_args(argv)
 
-    paragraphs = data.load_corpus(args.data)
-    questions = data.load_questions(args.data)
-    data.align_questions(paragraphs, questions)
-    held = set(data.DEFAULT_HELDOUT)
+    heldout = None
+    if args.reader:
+        heldout = json.loads((Path(args.reader) / "recipe.json").read_text())["data"]["heldout_articles"]
+    paragraphs, questions, _, held = load_training_data(args.data, heldout)
+    held = set(held)
     out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
     (out / "corpus").mkdir(parents=True)
-    for article in sorted(held):
-        shutil.copytree(Path(args.data) / "corpus" / article, out / "corpus" / article)
+    write_corpus(paragraphs, held, str(out / "corpus"))
     chosen = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held]
     random.Random(args.seed).shuffle(chosen)
-    chosen = chosen[: args.limit]
+    if args.limit:
+        chosen = chosen[: args.limit]
     with open(out / "questions.jsonl", "w", encoding="utf-8") as handle:
         for q in chosen:
             handle.write(json.dumps({"id": q.qid, "question": q.question, "answers": q.answers}) + "\n")

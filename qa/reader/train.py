@@ -29,6 +29,7 @@ import torch
 from index.embedding import BF16_PAD_MULTIPLE, use_bf16
 
 from . import data as D
+from . import squad as SQ
 from .reader import ReaderOutput, SpanReader, encode_pairs, span_token_bounds
 from .synthetic import STYLES as SYNTHETIC_STYLES
 
@@ -36,7 +37,7 @@ from .synthetic import STYLES as SYNTHETIC_STYLES
 DEFAULT_DATA = os.environ.get(
     "QA_READER_DATA",
     os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
-                 "shared", "eval", "squad-train-sample"),
+                 "shared", "data", "squad-train"),
 )
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 
@@ -262,13 +263,15 @@ def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str,
 
 # --------------------------------------------------------------------------- data prep
 
-def prepare(data_dir: str, heldout: Sequence[str]):
-    paragraphs = D.load_corpus(data_dir)
-    questions = D.load_questions(data_dir)
-    stats = D.align_questions(paragraphs, questions)
+def prepare(data_dir: str, heldout: Optional[Sequence[str]]):
+    """Paragraphs, questions, data statistics, training and held-out questions, and the held-out
+    articles (``heldout``, or the data's fixed split: :mod:`qa.reader.squad`). ``data_dir`` is
+    official SQuAD JSON (a file, or the folder of SQuAD 1.1 train and the 2.0 sample) or the old
+    sample's folder, whose questions are aligned to their paragraphs first."""
+    paragraphs, questions, stats, heldout = SQ.load_training_data(data_dir, heldout)
     train_q, test_q = D.split_by_article(questions, paragraphs, heldout)
     train_q = [q for q in train_q if (not q.answers) or q.answer_start >= 0]
-    return paragraphs, questions, stats, train_q, test_q
+    return paragraphs, questions, stats, train_q, test_q, heldout
 
 
 def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str], cfg: dict,
@@ -333,15 +336,58 @@ def average_states(states: Sequence[Dict[str, torch.Tensor]]) -> Dict[str, torch
     return out
 
 
+class Checkpointer:
+    """Writes what :func:`fit_one` needs to go on exactly where it stopped (``--resume``): the
+    weights, optimiser, schedule, the stage and batch reached, the example generator's state at
+    the stage's start (the stage's examples and batch order are drawn again from it) and torch's
+    random state (dropout). Written atomically every ``minutes`` and at the end of each stage."""
+
+    def __init__(self, path: Optional[str], minutes: float = 10.0, every_steps: Optional[int] = None):
+        self.path, self.seconds, self.every_steps = path, 60.0 * minutes, every_steps
+        self.last = time.time()
+
+    def due(self, step: int) -> bool:
+        if not self.path:
+            return False
+        if self.every_steps:
+            return step % self.every_steps == 0
+        return time.time() - self.last >= self.seconds
+
+    def save(self, state: dict) -> None:
+        if not self.path:
+            return
+        tmp = self.path + ".tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)
+        self.last = time.time()
+        log(f"checkpoint: step {state['step']} -> {self.path}")
+
+
+def load_checkpoint(path: str, device: str) -> dict:
+    """A checkpoint written by :class:`Checkpointer` (torch and Python random states included)."""
+    return torch.load(path, map_location=device, weights_only=False)
+
+
 def run_stage(model, opt, sched, tok, stage_q, stage: str, ep: int, paragraphs, hard, by_article, rng: random.Random,
-              cfg: dict, device: str, bf16: bool, progress: dict) -> None:
+              cfg: dict, device: str, bf16: bool, progress: dict, checkpointer: Optional["Checkpointer"] = None,
+              start_batch: int = 0, run_loss: float = 0.0) -> None:
     """One epoch over ``stage_q`` (examples and batch order drawn from ``rng``); ``progress``
-    carries the global step, the step total, the start time and the epoch times."""
+    carries the global step, the step total, the start time and the epoch times. With
+    ``start_batch``, the epoch's first batches are drawn but not trained on (a resumed stage)."""
     te = time.time()
+    stage_rng = rng.getstate()
     exs = build_epoch(stage_q, paragraphs, hard, by_article, rng, cfg)
     batches = make_batches(exs, cfg["batch_questions"], rng)
-    run_loss = 0.0
-    for bi, batch in enumerate(batches):
+
+    def state(next_batch: int) -> dict:
+        return {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "step": progress["step"], "total": progress["total"], "stage": ep, "next_batch": next_batch,
+                "stage_rng": stage_rng, "torch_rng": torch.get_rng_state(), "run_loss": run_loss,
+                "epoch_times": list(progress["epoch_times"]), "elapsed": time.time() - progress["t0"],
+                "cfg": {k: v for k, v in cfg.items()}}
+
+    for bi in range(start_batch, len(batches)):
+        batch = batches[bi]
         loss, _ = batch_loss(model, batch, tok, cfg, device, bf16)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -353,11 +399,19 @@ def run_stage(model, opt, sched, tok, stage_q, stage: str, ep: int, paragraphs, 
         step, total = progress["step"], progress["total"]
         if step % 20 == 0 or bi == len(batches) - 1:
             el = time.time() - progress["t0"]
-            rate = (time.time() - te) / (bi + 1)
+            done = bi + 1 - start_batch
+            rate = (time.time() - te) / done
             log(f"epoch {ep + 1} step {step}/{total} loss {run_loss / (bi + 1):.4f} lr {sched.get_last_lr()[0]:.2e} "
                 f"{rate:.2f}s/step elapsed {el / 60:.1f}m eta {rate * (total - step) / 60:.1f}m")
+        if checkpointer is not None and bi < len(batches) - 1 and checkpointer.due(step):
+            checkpointer.save(state(bi + 1))
     progress["epoch_times"].append(time.time() - te)
     log(f"epoch {ep + 1} ({stage}) done in {progress['epoch_times'][-1] / 60:.1f} min")
+    if checkpointer is not None:
+        # the next stage starts from the generator's state after this one's draws
+        saved = state(len(batches))
+        saved.update(stage=ep + 1, next_batch=0, stage_rng=rng.getstate(), run_loss=0.0)
+        checkpointer.save(saved)
 
 
 def count_steps(stages, batch_questions: int) -> int:
@@ -376,16 +430,19 @@ def new_model(cfg: dict, pretrained: bool):
 
 def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
             epoch_times: List[float], t0: float, start: Optional[str] = None, first_epoch: int = 0,
-            total: Optional[int] = None):
+            total: Optional[int] = None, checkpointer: Optional[Checkpointer] = None,
+            resume: Optional[dict] = None):
     """Train one reader through ``stages`` with ``seed`` (head, dropout, examples and batch order);
     appends each stage's time to ``epoch_times``. From the base model, or, with ``start`` (a file
     written by :func:`save_training`), on from a shared training: its weights, optimiser and
-    schedule, with ``total`` the schedule's step count. Returns (model, optimiser, schedule, step)."""
+    schedule, with ``total`` the schedule's step count; or, with ``resume`` (a checkpoint of
+    :class:`Checkpointer`), exactly where that training stopped. Returns (model, optimiser,
+    schedule, step)."""
     torch.manual_seed(seed)
     if device.startswith("cuda"):
         torch.cuda.manual_seed_all(seed)
     # a member going on from a shared training gets its weights from there, not the base model's
-    model = new_model(cfg, pretrained=not start).to(device)
+    model = new_model(cfg, pretrained=not (start or resume)).to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     params = [
@@ -406,9 +463,24 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
         step = int(shared["step"])
         torch.manual_seed(seed)  # this member's dropout from here on
     rng = random.Random(seed)
+    first_stage, start_batch, run_loss = 0, 0, 0.0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["opt"])
+        sched.load_state_dict(resume["sched"])
+        step = int(resume["step"])
+        first_stage, start_batch, run_loss = int(resume["stage"]) - first_epoch, int(resume["next_batch"]), float(resume["run_loss"])
+        rng.setstate(resume["stage_rng"])
+        torch.set_rng_state(resume["torch_rng"])
+        epoch_times.extend(resume["epoch_times"])
+        log(f"resumed at step {step}/{total} (stage {int(resume['stage']) + 1}, batch {start_batch})")
     progress = {"step": step, "total": total, "t0": t0, "epoch_times": epoch_times}
     for ep, (stage_q, stage) in enumerate(stages, first_epoch):
-        run_stage(model, opt, sched, tok, stage_q, stage, ep, paragraphs, hard, by_article, rng, cfg, device, bf16, progress)
+        if ep - first_epoch < first_stage:
+            continue
+        run_stage(model, opt, sched, tok, stage_q, stage, ep, paragraphs, hard, by_article, rng, cfg, device, bf16,
+                  progress, checkpointer, start_batch, run_loss)
+        start_batch, run_loss = 0, 0.0
     return model, opt, sched, progress["step"]
 
 
@@ -480,22 +552,34 @@ def train_members(members: Sequence[int], stages, tok, paragraphs, hard, by_arti
 def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed: int = DEFAULTS["seed"], epochs: int = 2,
                  device: str = "cpu", heldout: Optional[Sequence[str]] = None, limit: Optional[int] = None,
                  evaluate: bool = True, eval_limit: Optional[int] = None, synthetic_file: Optional[str] = None,
-                 bf16: str = "auto", **overrides) -> dict:
+                 bf16: str = "auto", checkpoint: Optional[str] = None, checkpoint_minutes: float = 10.0,
+                 checkpoint_every_steps: Optional[int] = None, resume: bool = False, **overrides) -> dict:
     """Train the reader and save its compact weights and recipe in ``out_dir``. ``bf16``
     (``auto``/``on``/``off``) is for CPU training: ``auto`` uses bfloat16 autocast where the CPU
-    multiplies bf16 natively (CUDA training always does)."""
+    multiplies bf16 natively (CUDA training always does). A single reader (not a soup) writes a
+    checkpoint to ``checkpoint`` every ``checkpoint_minutes`` (or ``checkpoint_every_steps``);
+    ``resume`` goes on from it exactly, with the recipe it was started with."""
     cfg = dict(DEFAULTS)
     cfg.update(epochs=epochs, seed=seed)
     cfg.update({k: v for k, v in overrides.items() if v is not None})
-    heldout = list(heldout or HELDOUT)
-    cfg["heldout"] = heldout
+    resumed = None
+    if resume:
+        if not checkpoint or not os.path.isfile(checkpoint):
+            raise TrainingInputError(f"--resume: no checkpoint at {checkpoint}")
+        resumed = load_checkpoint(checkpoint, device)
+        cfg = dict(resumed["cfg"])
+        seed, epochs = int(cfg["seed"]), int(cfg["epochs"])
+        heldout = cfg.get("heldout")
+        limit = cfg.get("limit")
+    cfg["limit"] = limit
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if device.startswith("cuda"):
         torch.cuda.manual_seed_all(seed)
     t0 = time.time()
-    paragraphs, questions, align_stats, train_q, test_q = prepare(data_dir, heldout)
+    paragraphs, questions, align_stats, train_q, test_q, heldout = prepare(data_dir, heldout)
+    cfg["heldout"] = heldout
     log(f"alignment: {json.dumps(align_stats)}")
     if limit:
         rr = random.Random(seed)
@@ -527,7 +611,9 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     member_epoch_times = None
     workers = 1
     if len(members) == 1:
-        model, _, _, _ = fit_one(seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, epoch_times, t0)
+        checkpointer = Checkpointer(checkpoint, checkpoint_minutes, checkpoint_every_steps) if checkpoint else None
+        model, _, _, _ = fit_one(seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, epoch_times, t0,
+                                 checkpointer=checkpointer, resume=resumed)
     else:
         import tempfile
 
@@ -600,6 +686,10 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         recipe["metrics_heldout"] = metrics
         _write_recipe(out_dir, recipe)
     return recipe
+
+
+class TrainingInputError(ValueError):
+    """Training cannot start on these inputs (the reason is the message)."""
 
 
 def _write_recipe(out_dir: str, recipe: dict) -> None:
@@ -698,8 +788,8 @@ def eval_only(data_dir: str, out_dir: str, device: str = "cpu", limit: Optional[
               dynamic_int8: bool = False) -> dict:
     rpath = os.path.join(out_dir, "recipe.json")
     recipe = json.load(open(rpath)) if os.path.exists(rpath) else {}
-    heldout = recipe.get("data", {}).get("heldout_articles", HELDOUT)
-    paragraphs, questions, stats, train_q, test_q = prepare(data_dir, heldout)
+    heldout = recipe.get("data", {}).get("heldout_articles")
+    paragraphs, questions, stats, train_q, test_q, heldout = prepare(data_dir, heldout)
     reader = SpanReader(out_dir, device=device, dynamic_int8=dynamic_int8 and device == "cpu").load()
     m = evaluate_reader(reader, paragraphs, test_q, limit=limit, seed=seed)
     m["dynamic_int8"] = dynamic_int8 and device == "cpu"
@@ -751,8 +841,10 @@ def soup_option_problem(soup_seeds: Optional[Sequence[int]], no_soup: bool, bran
 
 def input_problem(data_dir: str, synthetic_file: Optional[str], device: str) -> Optional[str]:
     """Why the trainer cannot start on these inputs, or None: checked before anything loads."""
-    if not os.path.isfile(os.path.join(data_dir, "questions.jsonl")) or not os.path.isdir(os.path.join(data_dir, "corpus")):
-        return f"no SQuAD sample at {data_dir} (a folder with questions.jsonl and corpus/; set --data or QA_READER_DATA)"
+    sample = os.path.isfile(os.path.join(data_dir, "questions.jsonl")) and os.path.isdir(os.path.join(data_dir, "corpus"))
+    if not sample and not SQ.is_squad_json(data_dir):
+        return (f"no SQuAD data at {data_dir} (official SQuAD JSON, a folder with {SQ.V11_FILE}, or the old sample's "
+                f"folder with questions.jsonl and corpus/; set --data or QA_READER_DATA)")
     if synthetic_file:
         from . import synthetic as S
 
@@ -805,6 +897,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          "unanswerable variant (default: %s)" % DEFAULTS["contrast_rate"])
     ap.add_argument("--synthetic-file", help="pre-generated synthetic questions (python -m qa.reader.synthetic)")
     ap.add_argument("--limit", type=int, help="train on a random subset of N questions (debug)")
+    ap.add_argument("--checkpoint", help="where a single reader's training checkpoint goes (default: OUT/checkpoint.pt)")
+    ap.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                    help="minutes between checkpoints (default: 10); one is also written after each epoch")
+    ap.add_argument("--resume", action="store_true",
+                    help="go on exactly from --checkpoint, with the recipe it was started with (other options ignored)")
     ap.add_argument("--eval-limit", type=int)
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
@@ -842,7 +939,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _write_recipe(a.out, recipe)
         print(json.dumps(m, indent=1))
         return 0
-    r = train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
+    checkpoint = a.checkpoint or os.path.join(a.out, "checkpoint.pt")
+    try:
+        r = _train_from_args(a, checkpoint)
+    except TrainingInputError as e:
+        print(f"qa train-reader: {e}", file=sys.stderr)
+        return 2
+    summ = {k: {kk: vv for kk, vv in v.items() if kk != "threshold_sweep"} if isinstance(v, dict) else v
+            for k, v in r.get("metrics_heldout", {}).items()}
+    print(json.dumps(summ, indent=1))
+    return 0
+
+
+def _train_from_args(a, checkpoint: str) -> dict:
+    return train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
                      evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
                      n_distractors=a.n_distractors, max_seq_len=a.max_seq_len, layers=a.layers,
                      soup_seeds=() if a.no_soup else a.soup_seeds, attention_dropout=a.attention_dropout,
@@ -851,11 +961,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                      synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
                      synthetic_file=a.synthetic_file, bf16=a.bf16, contrast_rate=a.contrast_rate,
-                     synthetic_style=a.synthetic_style)
-    summ = {k: {kk: vv for kk, vv in v.items() if kk != "threshold_sweep"} if isinstance(v, dict) else v
-            for k, v in r.get("metrics_heldout", {}).items()}
-    print(json.dumps(summ, indent=1))
-    return 0
+                     synthetic_style=a.synthetic_style, checkpoint=checkpoint,
+                     checkpoint_minutes=a.checkpoint_minutes, resume=a.resume)
 
 
 if __name__ == "__main__":

@@ -51,13 +51,12 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- 1. dump
 
 
-def _heldout_articles(reader_dir: Path) -> list[str]:
-    from qa.reader import data as D
-
+def _heldout_articles(reader_dir: Path) -> Optional[list[str]]:
+    """The articles the reader was not trained on (its recipe's), or ``None``: the data's own split."""
     recipe = reader_dir / "recipe.json"
     if recipe.exists():
         return list(json.loads(recipe.read_text())["data"]["heldout_articles"])
-    return list(D.DEFAULT_HELDOUT)
+    return None
 
 
 def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional[int] = None) -> list[dict]:
@@ -68,18 +67,14 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
     from qa.features import answer_features, candidate_features, shortlist
     from qa.hybrid import HybridAnswerer, span_offsets
     from qa.pipeline import QAPipeline, index_corpus
-    from qa.reader import data as D
     from qa.reader.reader import SpanReader
+    from qa.reader.squad import load_training_data, write_corpus
 
-    paragraphs = D.load_corpus(data_dir)
-    questions = D.load_questions(data_dir)
-    D.align_questions(paragraphs, questions)
-    held = _heldout_articles(reader_dir)
+    paragraphs, questions, _, held = load_training_data(data_dir, _heldout_articles(reader_dir))
     corpus = work / "corpus"
     if corpus.exists():
         shutil.rmtree(corpus)
-    for article in held:
-        shutil.copytree(Path(data_dir) / "corpus" / article, corpus / article)
+    doc_ids = write_corpus(paragraphs, held, str(corpus))
     settings = Settings(index_dir=work / "index", reader=False)
     index_corpus([corpus], settings, on_step=log)
     pipeline = QAPipeline(settings)
@@ -124,7 +119,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
             # The same question with its paragraph gone from the corpus: the documents no longer
             # say, though retrieval still finds passages on the topic. Kept as an unanswerable
             # question unless an answer string survives in what is read.
-            gold_doc = f"{article}/{paragraphs[q.pid].name}"
+            gold_doc = doc_ids[q.pid]
             others = [p for p in pipeline.search(q.question, top_k + 10) if p.chunk.doc_id != gold_doc][:top_k]
             if others and not any(a.lower() in p.chunk.text.lower() for a in q.answers for p in others):
                 rows.append({"id": q.qid + "/without-paragraph", "article": article, "answers": [],
@@ -389,7 +384,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from qa.reader.train import DEFAULT_DATA, input_problem
 
     parser = argparse.ArgumentParser(prog="qa train-ranker", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="the SQuAD sample folder")
+    parser.add_argument("--data", default=DEFAULT_DATA,
+                        help="SQuAD training data: official JSON (a file or a folder with train-v1.1.json) or the old sample folder")
     parser.add_argument("--work", default=".qa-ranker-work", help="scratch folder (corpus, index, dump.json)")
     parser.add_argument("--out", default=str(DEFAULT_RANKER_PATH))
     parser.add_argument("--reader", default=DEFAULT_WEIGHTS_DIR, help="reader weights folder")

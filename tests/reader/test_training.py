@@ -83,7 +83,7 @@ def test_loss_is_finite_learns_and_labels_the_answer_tokens(tokenizer, make_tiny
 
 def test_trainer_refuses_bad_inputs_with_a_reason(tmp_path, capsys):
     assert T.main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "w")]) == 2
-    assert "no SQuAD sample" in capsys.readouterr().err
+    assert f"no SQuAD data at {tmp_path / 'missing'}" in capsys.readouterr().err
     (tmp_path / "corpus" / "Lakes").mkdir(parents=True)
     (tmp_path / "questions.jsonl").write_text("")
     data = ["--data", str(tmp_path), "--out", str(tmp_path / "w"), "--device", "cpu"]
@@ -214,3 +214,54 @@ def test_soup_members_train_one_per_cpu_thread_unless_told():
     assert T.member_worker_count(None, 2, "cpu") == min(2, threads)
     assert T.member_worker_count(None, 2, "cuda") == 1
     assert T.member_worker_count(8, 3, "cpu") == 3 and T.member_worker_count(1, 3, "cpu") == 1
+
+
+def _fit(tokenizer, stages, cfg, checkpointer=None, resume=None):
+    by_article = {"Lakes": [0, 1, 2]}
+    hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
+    return T.fit_one(5, stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [], 0.0,
+                     checkpointer=checkpointer, resume=resume)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(tmp_path, tokenizer, make_tiny_model,
+                                                                            monkeypatch):
+    """A checkpoint mid-epoch (dropout on, so torch's random state matters) and one between epochs:
+    going on from either gives the same weights, bit for bit, as training straight through."""
+    from qa.reader.model import SpanQAModel
+
+    monkeypatch.setattr(SpanQAModel, "from_config_dir", classmethod(lambda cls, **kw: make_tiny_model()))
+    cfg = dict(T.DEFAULTS, batch_questions=1, crop_prob=0.5, lr=3e-3, n_distractors=1)
+    stages = [(QUESTIONS, "crowd"), (QUESTIONS, "crowd")]  # 4 steps an epoch, 8 in all
+    straight, _, _, steps = _fit(tokenizer, stages, cfg)
+    assert steps == 8
+    for stop_at in (3, 4, 6):
+        path = str(tmp_path / f"ck{stop_at}.pt")
+        saver = T.Checkpointer(path, every_steps=1)
+        real_save = saver.save
+
+        def save_then_stop(state, real_save=real_save, stop_at=stop_at):
+            real_save(state)
+            if state["step"] == stop_at:
+                raise _Stop
+
+        saver.save = save_then_stop
+        with pytest.raises(_Stop):
+            _fit(tokenizer, stages, cfg, saver)
+        state = T.load_checkpoint(path, "cpu")
+        assert state["step"] == stop_at
+        resumed, _, _, steps = _fit(tokenizer, stages, cfg, T.Checkpointer(None), state)
+        assert steps == 8
+        a, b = straight.state_dict(), resumed.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), f"stopped at step {stop_at}"
+
+
+def test_resume_without_a_checkpoint_is_refused_with_a_reason(tmp_path, capsys):
+    data = tmp_path / "squad.json"
+    data.write_text('{"version": "1.1", "data": []}')
+    assert T.main(["--data", str(data), "--out", str(tmp_path / "w"), "--device", "cpu", "--no-soup",
+                   "--resume"]) == 2
+    assert f"--resume: no checkpoint at {tmp_path / 'w' / 'checkpoint.pt'}" in capsys.readouterr().err
