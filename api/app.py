@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.dependencies import AppState, Services, require_api_key
 from api.limits import BodySizeLimit, TimeLimit
-from api.routes import ask, chat, documents, health, openai_compat, web
+from api.routes import api_docs, ask, chat, documents, health, openai_compat, web
 from api.schemas import ErrorOut
 from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound, QAError
 from qa.chat_store import ChatStore
@@ -115,6 +115,8 @@ def create_app(settings: Settings | None = None, *, loader: ServicesLoader = loa
         ),
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served offline by api.routes.api_docs
+        redoc_url=None,  # ReDoc exists only as a CDN script
     )
     _add_error_handlers(app)
     # /health, the page shell (/, /static) and the API description (/docs, /openapi.json) hold no
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, *, loader: ServicesLoader = loa
     for module in (ask, chat, documents, openai_compat):
         app.include_router(module.router, dependencies=[Depends(require_api_key)], responses=_LIMIT_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    api_docs.mount_docs(app)
     # Added innermost first: CORS wraps everything so that even 401/413/504 answers carry its headers.
     app.add_middleware(TimeLimit, seconds=settings.request_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -122,7 +122,12 @@ def test_openapi_describes_every_route_with_examples(client):
             assert operation.get("summary") and operation.get("description"), (path, operation)
     for model in ("AskRequest", "ChatRequest", "ChatResponse", "AnswerOut", "ChatCompletionRequest", "DocumentOut", "HealthOut"):
         assert schema["components"]["schemas"][model].get("examples"), model
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn" not in docs.text.lower() and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        served = client.get(f"/docs-assets/{asset}")
+        assert served.status_code == 200 and len(served.content) > 100_000, asset
 
 
 def test_chat_page_is_served(client):

@@ -16,7 +16,7 @@ from tests.conftest import FakeEmbedder
 
 KEY = "s3cret-key-\u00e9"  # non-ASCII on purpose: the comparison works on bytes
 HTML = {"Accept": "text/html"}
-PUBLIC = {"/health", "/", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
+PUBLIC = {"/health", "/", "/docs", "/openapi.json"}
 
 
 def _example_path(path: str) -> str:

@@ -72,3 +72,33 @@ def test_chat_page_answers_follow_ups_and_opens_citations(live_server, tmp_path)
             assert answers.count() == 3
         finally:
             browser.close()
+
+
+def test_api_docs_render_without_internet(live_server, tmp_path):
+    """/docs draws every operation with Swagger UI's files from this server; any request that
+    leaves it (a CDN) is refused, as it would be offline."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    base, _ = live_server
+    outside: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1000, "height": 760})
+            context.set_default_timeout(30_000)
+
+            def only_this_server(route):
+                if route.request.url.startswith(base):
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", only_this_server)
+            page = context.new_page()
+            page.goto(base + "/docs")
+            page.locator(".opblock-summary-path", has_text="/ask").first.wait_for()
+            assert page.locator(".opblock").count() >= 8
+            _save(page, tmp_path, "api-docs.png")
+        finally:
+            browser.close()
+    assert outside == []
