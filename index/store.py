@@ -424,10 +424,11 @@ def _analyse_and_embed(
 
 
 def import_bm25s():
-    """Import bm25s, undoing the DEBUG level it gives its own logger at import time."""
+    """Import bm25s, undoing the DEBUG level it gives its own logger at import time (it then
+    follows the application's logging like any library)."""
     import bm25s
 
-    logging.getLogger("bm25s").setLevel(logging.INFO)
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
     return bm25s
 
 

@@ -23,8 +23,8 @@ _MODEL_HELP = "sentence-transformers model name or path [env QA_MODEL]."
 def serve(host: str, port: int, index_dir: str | None, model: str | None) -> None:
     """Serve the HTTP API and the chat page (http://HOST:PORT/, API docs at /docs).
 
-    The index and the models are loaded once at start-up; with no index, one is built from
-    the default corpus first.
+    The index and the models are loaded once at start-up; without --index-dir (or QA_INDEX_DIR)
+    and with no index yet, one is built from the default corpus first.
 
     \b
     Examples:
@@ -36,12 +36,45 @@ def serve(host: str, port: int, index_dir: str | None, model: str | None) -> Non
     from api.app import create_app
     from qa.cli import _settings
 
+    settings = _settings(index_dir, model)
+    problem = port_problem(host, port) or missing_index_problem(settings)
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
     # Say what start-up does (loading, building an index) even without -v.
     for name in ("api", "qa", "index"):
         logging.getLogger(name).setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(_settings(index_dir, model)), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``qa serve`` could not listen on ``host:port``, found before the index loads, or ``None``."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
+def missing_index_problem(settings) -> str | None:
+    """Why an index folder asked for cannot be served (it holds no index), or ``None``; only the
+    default index is built from the default corpus on first use."""
+    from index.store import current_version
+
+    if settings.uses_default_index or current_version(settings.index_dir) is not None:
+        return None
+    return f"no index in {settings.index_dir}; build one with `qa index PATH --index-dir {settings.index_dir}`"
 
 
 @click.command()

@@ -14,8 +14,12 @@ import click
 
 from index.errors import QAError
 from qa.config import Settings, load_settings
+from qa.recent_index import other_index_note, remember_index
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+#: The packages whose INFO messages ``-v`` shows.
+OWN_LOGGERS = ("qa", "index", "api")
 
 
 def _settings(index_dir: str | None, model: str | None, **overrides) -> Settings:
@@ -71,10 +75,13 @@ def main(verbose: bool) -> None:
       qa search "harbour board" --top-k 3
       qa eval questions.jsonl
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # -v is about this program: its own loggers say what happens; libraries keep to warnings (faiss,
+    # for one, logs every CPU-specific build it could not load, with the exception, at INFO).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
     if not verbose:
-        # Libraries that log or draw progress bars on their own: keep the CLI's output clean.
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        # Libraries that draw progress bars on their own: keep the CLI's output clean.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         try:
             from transformers.utils import logging as hf_logging
@@ -103,6 +110,7 @@ def index_command(paths: tuple[str, ...], dense_index: str | None, index_dir: st
     settings = _settings(index_dir, model, dense_index=dense_index)
     targets = list(paths) or [str(settings.corpus)]
     report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info)
+    remember_index(Path.cwd(), settings.index_dir)
     manifest = report.manifest
     click.echo(
         f"indexed {len(manifest.documents)} document(s), {manifest.num_chunks} chunk(s) into {settings.index_dir} "
@@ -175,8 +183,12 @@ def ask(question: str, top_k: int | None, as_json: bool, index_dir: str | None, 
       qa ask "Who chairs the harbour board?"
       qa ask "When was she elected?" --json
     """
-    pipeline = _open_pipeline(_settings(index_dir, model))
+    settings = _settings(index_dir, model)
+    pipeline = _open_pipeline(settings)
     answer = pipeline.ask(question, top_k)
+    note = other_index_note(Path.cwd(), settings.index_dir, len(pipeline.index.documents))
+    if note:
+        _info(note)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -205,7 +217,7 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
       qa eval ../shared/eval/dev_questions.jsonl
       qa eval squad/questions.jsonl --corpus squad/corpus --json > report.json
     """
-    from qa.evaluation import evaluate, format_report, load_eval_file
+    from qa.evaluation import answers_absent, evaluate, format_report, load_eval_file
     from qa.pipeline import QAPipeline, clean_question, index_corpus
 
     items = load_eval_file(file)[:limit]
@@ -216,6 +228,10 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
                 settings = _settings(str(Path(scratch) / "index"), model)
             index_corpus([corpus], settings, on_step=_info)
         pipeline = QAPipeline.open(settings, on_step=_info)
+        absent, checked = answers_absent(items, pipeline.index.phrase_occurs)
+        if checked >= 5 and absent > checked / 2:
+            _info(f"warning: for {absent} of {checked} answerable questions no gold answer occurs in the documents "
+                  f"of {settings.index_dir}; are they about another corpus? (--corpus FOLDER indexes it first)")
         pipeline.warm_up()
 
         histories: dict[str, list] = {}

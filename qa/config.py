@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     embed_batch_chunks: int = Field(default=1024, ge=1)
     analysis_worker: Literal["auto", "on", "off"] = "auto"
 
+    @property
+    def uses_default_index(self) -> bool:
+        """Whether the index folder is the default one (the only one built from ``corpus`` on first use)."""
+        return self.index_dir == type(self).model_fields["index_dir"].default
+
 
 def load_settings(**values) -> Settings:
     """:class:`Settings` from ``values`` and the environment; a value a setting cannot take

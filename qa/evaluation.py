@@ -10,7 +10,7 @@ import string
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from index.errors import QAError
 
@@ -84,6 +84,19 @@ class EvalItem:
     category: str
     conversation: str | None = None
     turn: int = 0
+
+
+def answers_absent(items: Sequence[EvalItem], occurs: Callable[[str], bool], sample: int = 200) -> tuple[int, int]:
+    """How many of the first ``sample`` answerable items have no gold answer that ``occurs`` in
+    the corpus, and how many were checked: many such items mean the questions are about other
+    documents than the index holds.
+
+    Returns:
+        ``(absent, checked)``.
+    """
+    checked = [item for item in items if item.answers][:sample]
+    absent = sum(1 for item in checked if not any(occurs(answer) for answer in item.answers))
+    return absent, len(checked)
 
 
 def _category(raw_id: str, answers: list[str], explicit: str | None) -> str:

@@ -147,10 +147,18 @@ class QAPipeline:
     def open(
         cls, settings: Settings, *, on_step: Callable[[str], None] | None = None, **components
     ) -> "QAPipeline":
-        """Load the index, building it from ``settings.corpus`` first when there is none."""
+        """Load the index. Only the default index (no index folder asked for) is built from
+        ``settings.corpus`` when there is none; an index folder asked for must exist, so that a
+        typing error does not build the demo corpus somewhere and answer from it.
+
+        Raises:
+            IndexNotFound: an index folder was asked for and holds no index.
+        """
         try:
             return cls(settings, **components)
         except IndexNotFound:
+            if not settings.uses_default_index:
+                raise
             say = on_step or logger.info
             say(f"no index at {settings.index_dir}: building one from {settings.corpus} first")
             index_corpus(

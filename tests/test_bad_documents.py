@@ -28,6 +28,8 @@ def fakes(monkeypatch, tmp_path):
     monkeypatch.setattr(qa.pipeline, "SentenceTransformerEmbedder", lambda name, **options: FakeEmbedder(name))
     monkeypatch.setattr(qa.pipeline, "SpacyAnalyzer", lambda model: SpacyAnalyzer("blank"))
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "ix"))
+    # qa index remembers the index it built per working folder: a record of this test's own
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path
 
 

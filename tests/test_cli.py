@@ -35,6 +35,8 @@ def fakes(monkeypatch, tmp_path):
     monkeypatch.setattr(qa.pipeline, "SpacyAnalyzer", lambda model: SpacyAnalyzer("blank"))
     monkeypatch.setattr(qa.pipeline, "default_answerer", FirstSentenceAnswerer)
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "ix"))
+    # qa index remembers the index it built per working folder: a record of this test's own
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path
 
 
@@ -66,13 +68,47 @@ def test_index_then_search_and_ask(fakes, corpus_dir):
     assert result.stdout.strip() == "Not found in the documents (confidence 0.10)."
 
 
-def test_ask_builds_the_default_corpus_first(fakes, monkeypatch, corpus_dir):
+def test_ask_builds_the_default_index_from_the_default_corpus_first(fakes, monkeypatch, corpus_dir):
     monkeypatch.setenv("QA_CORPUS", str(corpus_dir))
+    monkeypatch.delenv("QA_INDEX_DIR")
+    monkeypatch.chdir(fakes)
     result = run("ask", "harbour board chair")
     assert result.exit_code == 0
-    assert f"no index at {fakes / 'ix'}: building one from {corpus_dir} first" in result.stderr
+    assert f"no index at .qa-index: building one from {corpus_dir} first" in result.stderr
     assert result.stdout.startswith("Answer: ")
     assert "[1] Harbour News" in result.stdout or "[1] Orchard Report" in result.stdout
+    assert (fakes / ".qa-index" / "CURRENT").exists()
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_an_index_folder_asked_for_must_exist(fakes, monkeypatch, corpus_dir, how):
+    missing = fakes / "nonexistent" / "deeper" / "ix"
+    monkeypatch.setenv("QA_CORPUS", str(corpus_dir))
+    if how == "flag":
+        result = run("ask", "harbour board chair", "--index-dir", str(missing))
+    else:
+        monkeypatch.setenv("QA_INDEX_DIR", str(missing))
+        result = run("ask", "harbour board chair")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: no index in {missing}; build one with `qa index PATH --index-dir {missing}`"
+    assert not (fakes / "nonexistent").exists()
+
+
+def test_serve_refuses_a_missing_index_or_a_busy_port_before_loading(fakes, corpus_dir):
+    import socket
+
+    missing = fakes / "none"
+    result = run("serve", "--index-dir", str(missing), "--port", "0")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: no index in {missing}; build one with `qa index PATH --index-dir {missing}`"
+    assert run("index", str(corpus_dir)).exit_code == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("serve", "--port", str(port))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
 
 
 @pytest.mark.parametrize("question,message", [
@@ -128,6 +164,21 @@ def test_eval_reports_categories(fakes, corpus_dir, tmp_path):
     assert text.splitlines()[0].split()[:3] == ["category", "n", "ans"]
 
 
+def test_eval_warns_when_the_answers_are_not_in_the_indexed_documents(fakes, corpus_dir, tmp_path):
+    assert run("index", str(corpus_dir)).exit_code == 0
+    questions = tmp_path / "q.jsonl"
+    elsewhere = [("Who painted the ceiling?", "Michelangelo"), ("When did the bridge open?", "1932"),
+                 ("Which river?", "the Danube"), ("Who wrote the anthem?", "Joseph Haydn"),
+                 ("How tall is the tower?", "324 metres"), ("Who chairs the harbour board?", "Maria Lindqvist")]
+    questions.write_text("".join(json.dumps({"question": q, "answers": [a]}) + "\n" for q, a in elsewhere))
+    result = run("eval", str(questions))
+    assert result.exit_code == 0
+    assert (f"warning: for 5 of 6 answerable questions no gold answer occurs in the documents of {fakes / 'ix'}; "
+            "are they about another corpus? (--corpus FOLDER indexes it first)") in result.stderr
+    questions.write_text("".join(json.dumps({"question": q, "answers": [a]}) + "\n" for q, a in elsewhere[4:] * 3))
+    assert "warning" not in run("eval", str(questions)).stderr  # half of them are there
+
+
 def test_eval_missing_file(fakes):
     result = run("eval", "/nonexistent/q.jsonl")
     assert result.exit_code == 1
@@ -137,7 +188,7 @@ def test_eval_missing_file(fakes):
 def test_train_ranker_without_data_says_where_it_looked(tmp_path):
     result = CliRunner().invoke(main, ["train-ranker", "--data", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
-    assert "no SQuAD sample at" in result.output and "nowhere" in result.output
+    assert f"no SQuAD data at {tmp_path / 'nowhere'}" in result.output
 
 
 
@@ -151,3 +202,28 @@ def test_a_setting_that_cannot_be_taken_exits_2_naming_the_variable(monkeypatch,
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 2, result.output
     assert f"error: {message}" in result.output and "Traceback" not in result.output
+
+
+def test_verbose_shows_this_programs_steps_and_keeps_libraries_to_warnings(fakes, corpus_dir):
+    import logging
+
+    result = run("-v", "index", str(corpus_dir))
+    assert result.exit_code == 0
+    assert logging.getLogger("index.store").getEffectiveLevel() == logging.INFO
+    for library in ("faiss.loader", "bm25s", "sentence_transformers"):
+        assert logging.getLogger(library).getEffectiveLevel() == logging.WARNING, library
+    assert run("index", str(corpus_dir)).exit_code == 0
+    assert logging.getLogger("index.store").getEffectiveLevel() == logging.WARNING
+
+
+def test_ask_says_when_it_answers_from_another_index_than_the_last_built_here(fakes, monkeypatch, corpus_dir):
+    monkeypatch.chdir(fakes)
+    other = fakes / "other-ix"
+    assert run("index", str(corpus_dir)).exit_code == 0  # into QA_INDEX_DIR
+    assert "note:" not in run("ask", "oldest apple tree?").stderr
+    assert run("index", str(corpus_dir), "--index-dir", str(other)).exit_code == 0
+    result = run("ask", "oldest apple tree?")
+    assert result.exit_code == 0 and result.stdout.startswith("Answer: ")
+    assert result.stderr.strip() == (f"note: answered from the index in {fakes / 'ix'} (2 document(s)), not from "
+                                     f"{other}, the index last built in this folder (--index-dir {other})")
+    assert "note:" not in run("ask", "oldest apple tree?", "--index-dir", str(other)).stderr

@@ -144,11 +144,13 @@ def live_server(tmp_path_factory):
     log_path = root / "server.log"
     qa = shutil.which("qa", path=os.path.dirname(sys.executable)) or shutil.which("qa")
     command = [qa] if qa else [sys.executable, "-m", "qa.cli"]
-    env = {**os.environ, "QA_CORPUS": str(corpus), "TOKENIZERS_PARALLELISM": "false"}
+    env = {k: v for k, v in os.environ.items() if k != "QA_INDEX_DIR"}
+    env.update(QA_CORPUS=str(corpus), TOKENIZERS_PARALLELISM="false")
     with open(log_path, "wb") as log:
+        # the default index folder (.qa-index under root): the only one built on first use
         process = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--index-dir", str(root / "ix")],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=root,
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
