@@ -5,7 +5,7 @@ Usage:
     qa eval OUT_DIR/questions.jsonl --corpus OUT_DIR/corpus            # hybrid (default)
     QA_READER=0 qa eval OUT_DIR/questions.jsonl --corpus OUT_DIR/corpus  # rules only
 
-Only the articles the reader never trained on (the fixed split of ``qa.reader.squad``, or the
+Only the articles the reader never trained on (the fixed split of ``qa.training.squad``, or the
 articles a reader's recipe names with ``--reader``) are used, and all of their paragraphs form one
 corpus, so retrieval has to find the paragraph. ``--limit 0`` keeps every held-out question.
 """
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qa.reader.squad import load_training_data, write_corpus
-    from qa.reader.train import DEFAULT_DATA
+    from qa.training.squad import load_training_data, write_corpus
+    from qa.training.train_reader import DEFAULT_DATA
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out")

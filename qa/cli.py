@@ -279,7 +279,7 @@ def train_reader_command(ctx: click.Context) -> None:
       qa train-reader --out /tmp/reader --epochs 1 --device cuda
       qa train-reader --eval-only              # re-measure the shipped weights
     """
-    from qa.reader.train import main as train_main
+    from qa.training.train_reader import main as train_main
 
     run_trainer(ctx, train_main)
 
@@ -296,7 +296,7 @@ def train_ranker_command(ctx: click.Context) -> None:
       qa train-ranker                          # the shipped recipe, into qa/reader/weights/ranker.json
       qa train-ranker --work /tmp/rk --out /tmp/rk/ranker.json
     """
-    from qa.reader.train_ranker import main as train_main
+    from qa.training.train_ranker import main as train_main
 
     run_trainer(ctx, train_main)
 

@@ -1,6 +1,6 @@
 """Learned answer selection: a linear ranker over candidate spans and a linear answer/abstain model.
 
-Two small models, both fitted by :mod:`qa.reader.train_ranker` on questions about documents
+Two small models, both fitted by :mod:`qa.training.train_ranker` on questions about documents
 the reader never trained on:
 
 * the **ranker** is a conditional logit: every candidate span of a question gets the score

@@ -12,7 +12,7 @@ from qa.hybrid import HybridAnswerer
 from qa.ranker import (
     LearnedRanker, LinearModel, RankerFormatError, fit_conditional_logit, fit_logistic, sigmoid, softmax,
 )
-from qa.reader.train_ranker import pick_operating_point, score_picks
+from qa.training.train_ranker import pick_operating_point, score_picks
 from qa.reader.reader import ReaderOutput
 from tests.test_hybrid import ScriptedReader, setup  # noqa: F401  (module fixture)
 
@@ -239,7 +239,7 @@ def test_every_candidate_gets_its_expected_f1_under_the_reader(setup):  # noqa: 
 
 
 def test_entity_swapped_asks_about_an_entity_the_paragraph_does_not_mention():
-    from qa.reader.contrast import entity_swapped
+    from qa.training.contrast import entity_swapped
 
     question = "When did Nintendo reveal the Wii?"
     entities = [(9, 17, "ORG"), (29, 32, "ORG")]  # "Nintendo", "Wii"
@@ -254,7 +254,7 @@ def test_entity_swapped_asks_about_an_entity_the_paragraph_does_not_mention():
 
 
 def test_verb_swapped_asks_about_a_predicate_the_paragraph_does_not_use():
-    from qa.reader.contrast import verb_swapped
+    from qa.training.contrast import verb_swapped
 
     question = "When did Nintendo reveal the Wii?"
     verb = (18, 24, "VB", "reveal")
@@ -269,7 +269,7 @@ def test_verb_swapped_asks_about_a_predicate_the_paragraph_does_not_use():
 
 
 def test_entity_swapped_does_not_double_the_article():
-    from qa.reader.contrast import entity_swapped
+    from qa.training.contrast import entity_swapped
 
     question = "When was the Guggenheim built?"
     swapped = entity_swapped(question, [(13, 23, "FAC")], {"FAC": ["the Guggenheim", "the Stonewall Inn"]},
@@ -278,8 +278,8 @@ def test_entity_swapped_does_not_double_the_article():
 
 
 def test_contrast_questions_are_unanswerable_variants_beside_their_paragraph():
-    from qa.reader import data as D
-    from qa.reader.contrast import QuestionParses, contrast_questions
+    from qa.training import data as D
+    from qa.training.contrast import QuestionParses, contrast_questions
 
     paragraphs = [D.Paragraph(0, "Consoles", "0.txt", "Consoles", "Nintendo revealed the Wii in 2005."),
                   D.Paragraph(1, "Consoles", "1.txt", "Consoles", "Sony cancelled the handheld in 2014.")]

@@ -17,8 +17,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from qa.reader import SpanReader  # noqa: E402
-from qa.reader import data as D  # noqa: E402
-from qa.reader.train import DEFAULT_DATA, sentence_spans  # noqa: E402
+from qa.training import data as D  # noqa: E402
+from qa.training.train_reader import DEFAULT_DATA, sentence_spans  # noqa: E402
 
 
 def main(argv=None):

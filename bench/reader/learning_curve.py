@@ -33,7 +33,7 @@ def last_json(text: str) -> dict:
 
 def run_arm(size: str, seed: int, out: str, device: str, eval_limit: int, threads: int, extra: list) -> dict:
     tag = f"r-{seed}-{size}"
-    cmd = [sys.executable, "-m", "qa.reader.train", "--no-soup", "--seed", str(seed), "--out",
+    cmd = [sys.executable, "-m", "qa.training.train_reader", "--no-soup", "--seed", str(seed), "--out",
            os.path.join(out, tag), "--eval-limit", str(eval_limit), "--threads", str(threads), "--device", device]
     if size != "all":
         cmd += ["--limit", size]

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from qa.reader import ReaderOutput, SpanCandidate, SpanReader, clean_span  # noqa: E402
-from qa.reader import data as D  # noqa: E402
+from qa.training import data as D  # noqa: E402
 from qa.reader.model import WEIGHTS_FILE, dequantize_state_dict, quantize_state_dict  # noqa: E402
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, decode_question, encode_pairs  # noqa: E402
 

@@ -9,8 +9,8 @@ longer answers it:
   questions ("When did Nintendo discontinue the console?" beside "Nintendo revealed the console").
 
 Crowd workers write unanswerable questions this way (Rajpurkar et al., 2018). The answer model
-of the ranker (:mod:`qa.reader.train_ranker`) learns from them what "the documents do not say"
-looks like, and the reader (:mod:`qa.reader.train`) can read them with a no-answer target.
+of the ranker (:mod:`qa.training.train_ranker`) learns from them what "the documents do not say"
+looks like, and the reader (:mod:`qa.training.train_reader`) can read them with a no-answer target.
 Every choice is keyed by the question id, so reruns agree.
 """
 

@@ -4,9 +4,9 @@ import pytest
 
 spacy = pytest.importorskip("spacy")
 
-from qa.reader import data as D  # noqa: E402
-from qa.reader import synthetic as S  # noqa: E402
-from qa.reader import train as T  # noqa: E402
+from qa.training import data as D  # noqa: E402
+from qa.training import synthetic as S  # noqa: E402
+from qa.training import train_reader as T  # noqa: E402
 
 CORPUS = {
     "Harbor": [

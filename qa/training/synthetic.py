@@ -8,7 +8,7 @@ to Paris?"`` with the answer ``1831`` at its offset in the paragraph. The questi
 (Lewis et al., 2019, "Unsupervised Question Answering by Cloze Translation"), which is why they
 only warm the reader up before the crowd-written questions.
 
-    python -m qa.reader.synthetic --data DIR --out FILE.jsonl [--per-paragraph N] [--articles A,B]
+    python -m qa.training.synthetic --data DIR --out FILE.jsonl [--per-paragraph N] [--articles A,B]
 """
 from __future__ import annotations
 
@@ -347,7 +347,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="cloze: the sentence's words in their order; moved: wh-movement and do-support")
     a = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(a.data, "corpus")):
-        print(f"qa.reader.synthetic: no corpus/ folder in {a.data}", file=sys.stderr)
+        print(f"qa.training.synthetic: no corpus/ folder in {a.data}", file=sys.stderr)
         return 2
     paras = D.load_corpus(a.data)
     if a.articles:

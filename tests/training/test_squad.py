@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from qa.reader import squad as S
+from qa.training import squad as S
 
 V11 = {"version": "1.1", "data": [
     {"title": "Lakes", "paragraphs": [

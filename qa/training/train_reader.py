@@ -1,8 +1,8 @@
-"""Train / evaluate the span reader on the SQuAD training sample.
+"""Train / evaluate the span reader on SQuAD (official JSON; held-out split: qa.training.squad).
 
-    python -m qa.reader.train --data /work/shared/eval/squad-train-sample \
-        --out qa/reader/weights [--device cuda] [--epochs 2] [--seed 13]
-    python -m qa.reader.train --eval-only --out qa/reader/weights
+    qa train-reader [--data ../shared/data/squad-train] [--out qa/reader/weights] [--device cuda]
+    qa train-reader --resume                       # go on from the last checkpoint
+    qa train-reader --eval-only --out qa/reader/weights
 
 Shared normalisation: every training question is read together with
 ``n_distractors`` other paragraphs of the same article (half BM25-hard, half
@@ -30,7 +30,7 @@ from index.embedding import BF16_PAD_MULTIPLE, use_bf16
 
 from . import data as D
 from . import squad as SQ
-from .reader import ReaderOutput, SpanReader, encode_pairs, span_token_bounds
+from qa.reader.reader import DEFAULT_WEIGHTS_DIR, ReaderOutput, SpanReader, encode_pairs, span_token_bounds
 from .synthetic import STYLES as SYNTHETIC_STYLES
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
@@ -39,20 +39,20 @@ DEFAULT_DATA = os.environ.get(
     os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
                  "shared", "data", "squad-train"),
 )
-DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+DEFAULT_OUT = DEFAULT_WEIGHTS_DIR
 
 DEFAULTS = dict(
     epochs=2, batch_questions=8, lr=1e-4, warmup=0.1, weight_decay=0.01,
     n_distractors=1.5, hard_distractor_prob=0.5, crop_prob=0.85, crop_words=(40, 90),
     neg_passage_prob=0.0,  # >0: drop the gold passage (distractors only, target no-answer) with this prob
     max_seq_len=192, doc_stride=64, max_answer_tokens=30, seed=13,
-    # synthetic questions (qa.reader.synthetic, generated with `synthetic_seed`) per training
+    # synthetic questions (qa.training.synthetic, generated with `synthetic_seed`) per training
     # paragraph, read for `synthetic_epochs` epochs before the crowd-written ones; 0 = none
     synthetic_per_paragraph=6, synthetic_epochs=1, synthetic_seed=13,
-    # how they are worded (qa.reader.synthetic.STYLES): "cloze" keeps the sentence's word order,
+    # how they are worded (qa.training.synthetic.STYLES): "cloze" keeps the sentence's word order,
     # "moved" fronts the wh-phrase and inverts the auxiliary or supplies "do" (README: no better)
     synthetic_style="cloze",
-    # unanswerable variants (entity- or verb-swapped, qa.reader.contrast) of this share of the
+    # unanswerable variants (entity- or verb-swapped, qa.training.contrast) of this share of the
     # answerable crowd questions, read beside their own paragraph with a no-answer target
     contrast_rate=0.0,
     # keep only the encoder's first N transformer layers (None: all 6); fewer is faster to read
@@ -265,7 +265,7 @@ def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str,
 
 def prepare(data_dir: str, heldout: Optional[Sequence[str]]):
     """Paragraphs, questions, data statistics, training and held-out questions, and the held-out
-    articles (``heldout``, or the data's fixed split: :mod:`qa.reader.squad`). ``data_dir`` is
+    articles (``heldout``, or the data's fixed split: :mod:`qa.training.squad`). ``data_dir`` is
     official SQuAD JSON (a file, or the folder of SQuAD 1.1 train and the 2.0 sample) or the old
     sample's folder, whose questions are aligned to their paragraphs first."""
     paragraphs, questions, stats, heldout = SQ.load_training_data(data_dir, heldout)
@@ -295,7 +295,7 @@ def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str
 def contrast_training_questions(train_q: Sequence[D.Question], paragraphs: Sequence[D.Paragraph],
                                 cfg: dict) -> List[D.Question]:
     """Unanswerable variants of a share ``contrast_rate`` of the answerable training questions
-    (:func:`qa.reader.contrast.contrast_questions`, drawn with ``synthetic_seed``)."""
+    (:func:`qa.training.contrast.contrast_questions`, drawn with ``synthetic_seed``)."""
     rate = float(cfg.get("contrast_rate") or 0.0)
     if rate <= 0:
         return []
@@ -422,7 +422,7 @@ def count_steps(stages, batch_questions: int) -> int:
 def new_model(cfg: dict, pretrained: bool):
     """The reader model the recipe ``cfg`` trains (its layers and dropouts), from the base model's
     weights (``pretrained``) or to be given weights."""
-    from .model import SpanQAModel
+    from qa.reader.model import SpanQAModel
 
     return SpanQAModel.from_config_dir(pretrained=pretrained, layers=cfg["layers"],
                                        attention_dropout=cfg["attention_dropout"], hidden_dropout=cfg["hidden_dropout"])
@@ -499,7 +499,7 @@ def _member_job(job: dict) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoTokenizer
-    from .model import base_model_dir
+    from qa.reader.model import base_model_dir
 
     tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
     tm, times = time.time(), []
@@ -596,7 +596,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     crowd_q = list(train_q) + contrast_q
     hard = hard_distractors(crowd_q + syn_q, paragraphs, by_article)
     from transformers import AutoTokenizer
-    from .model import base_model_dir, save_compact
+    from qa.reader.model import base_model_dir, save_compact
 
     tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
     # The synthetic epochs come first: (questions, epochs) per stage.
@@ -661,7 +661,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
             "contrast_questions": len(contrast_q),
             "synthetic_questions": len(syn_q),
             "synthetic_source": (os.path.basename(synthetic_file) if synthetic_file else
-                                 "qa.reader.synthetic.generate over the training articles") if syn_q else None,
+                                 "qa.training.synthetic.generate over the training articles") if syn_q else None,
             "heldout_questions": len(test_q),
             "heldout_unanswerable": sum(1 for q in test_q if not q.answers),
             "alignment": align_stats,
@@ -810,7 +810,7 @@ def layers_option_problem(layers: Optional[int]) -> Optional[str]:
     """Why ``--layers`` cannot be used, or ``None`` (from the base model's config, before anything loads)."""
     if layers is None:
         return None
-    from .model import base_model_dir, layers_problem
+    from qa.reader.model import base_model_dir, layers_problem
 
     with open(os.path.join(base_model_dir(), "config.json")) as f:
         problem = layers_problem(layers, int(json.load(f)["num_hidden_layers"]))
@@ -854,7 +854,7 @@ def input_problem(data_dir: str, synthetic_file: Optional[str], device: str) -> 
             return f"cannot read --synthetic-file {synthetic_file}: {e.strerror or e}"
         except (ValueError, TypeError) as e:
             return (f"--synthetic-file {synthetic_file} is not a file of synthetic questions "
-                    f"(python -m qa.reader.synthetic writes one): {e}")
+                    f"(python -m qa.training.synthetic writes one): {e}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         return f"--device {device}: no CUDA device here (use --device cpu)"
     return None
@@ -890,12 +890,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="synthetic questions per training paragraph read before the crowd-written ones")
     ap.add_argument("--synthetic-epochs", type=int)
     ap.add_argument("--synthetic-style", choices=SYNTHETIC_STYLES,
-                    help="wording of the synthetic questions (default: %s; see qa.reader.synthetic)"
+                    help="wording of the synthetic questions (default: %s; see qa.training.synthetic)"
                          % DEFAULTS["synthetic_style"])
     ap.add_argument("--contrast-rate", type=float,
                     help="share of answerable training questions that also get an entity- or verb-swapped "
                          "unanswerable variant (default: %s)" % DEFAULTS["contrast_rate"])
-    ap.add_argument("--synthetic-file", help="pre-generated synthetic questions (python -m qa.reader.synthetic)")
+    ap.add_argument("--synthetic-file", help="pre-generated synthetic questions (python -m qa.training.synthetic)")
     ap.add_argument("--limit", type=int, help="train on a random subset of N questions (debug)")
     ap.add_argument("--checkpoint", help="where a single reader's training checkpoint goes (default: OUT/checkpoint.pt)")
     ap.add_argument("--checkpoint-minutes", type=float, default=10.0,

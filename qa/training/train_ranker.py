@@ -33,7 +33,7 @@ import numpy as np
 
 from qa.config import Settings
 from qa.features import choice_probabilities
-from qa.reader.contrast import ENTITY_SUFFIX, QuestionParses
+from qa.training.contrast import ENTITY_SUFFIX, QuestionParses
 from qa.ranker import DEFAULT_RANKER_PATH, LearnedRanker, LinearModel, fit_conditional_logit, fit_logistic, softmax
 
 THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.01)]
@@ -68,7 +68,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
     from qa.hybrid import HybridAnswerer, span_offsets
     from qa.pipeline import QAPipeline, index_corpus
     from qa.reader.reader import SpanReader
-    from qa.reader.squad import load_training_data, write_corpus
+    from qa.training.squad import load_training_data, write_corpus
 
     paragraphs, questions, _, held = load_training_data(data_dir, _heldout_articles(reader_dir))
     corpus = work / "corpus"
@@ -125,7 +125,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
                 rows.append({"id": q.qid + "/without-paragraph", "article": article, "answers": [],
                              "synthetic": True, "candidates": candidates_of(q.question, others, [])})
             # The question changed to ask about another entity: the paragraph no longer answers it
-            # (qa.reader.contrast). Verb-swapped questions are left out: as answer-model data they
+            # (qa.training.contrast). Verb-swapped questions are left out: as answer-model data they
             # cost 1.2 F1 at 60 % declined in cross-validation (README).
             swapped = parses.entity_swap(q, paragraphs)
             if swapped is not None:
@@ -214,7 +214,7 @@ def choose(model: LearnedRanker, row: dict):
 
 def unanswerable_kind(row: dict) -> str:
     """``real`` (a crowd-written unanswerable question), ``without-paragraph`` (an answerable one
-    asked with its paragraph removed) or ``entity-swapped`` (see :func:`qa.reader.contrast.entity_swapped`)."""
+    asked with its paragraph removed) or ``entity-swapped`` (see :func:`qa.training.contrast.entity_swapped`)."""
     if not row.get("synthetic"):
         return "real"
     return "entity-swapped" if str(row.get("id", "")).endswith(ENTITY_SUFFIX) else "without-paragraph"
@@ -381,7 +381,7 @@ def format_summary(recipe: dict) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from qa.reader.reader import DEFAULT_WEIGHTS_DIR
-    from qa.reader.train import DEFAULT_DATA, input_problem
+    from qa.training.train_reader import DEFAULT_DATA, input_problem
 
     parser = argparse.ArgumentParser(prog="qa train-ranker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=DEFAULT_DATA,

@@ -10,8 +10,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from qa.reader import data as D  # noqa: E402
-from qa.reader import train as T  # noqa: E402
+from qa.training import data as D  # noqa: E402
+from qa.training import train_reader as T  # noqa: E402
 
 PARAGRAPHS = [
     D.Paragraph(0, "Lakes", "000.txt", "Lakes", "Lake Orrin is the deepest lake in the valley. It reaches 212 metres. "
