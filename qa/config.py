@@ -29,8 +29,6 @@ class Settings(BaseSettings):
         reader_passages: how many of the ``top_k`` passages (best first) the reader reads; the rules
             read them all. The reader is most of the time spent on a question, and its votes
             on the lower-ranked passages rarely decide an answer.
-        reader_window_words: the reader reads, of each passage longer than this, a window of whole
-            sentences around the one the rules rate best (``0``: whole passages).
         reader_weights: folder with the reader's weights; ``None`` is the shipped ``qa/reader/weights``.
         reader_int8: run the reader with dynamic int8 matrix multiplies (faster, slightly less exact).
         reader_bf16: run the reader under bfloat16 autocast; ``auto`` turns it on where the CPU
@@ -83,7 +81,6 @@ class Settings(BaseSettings):
     dense_index: Literal["auto", "flat", "hnsw"] = "auto"
     reader: bool = True
     reader_passages: int = Field(default=3, ge=1, le=100)
-    reader_window_words: int = Field(default=0, ge=0, le=10_000)
     reader_weights: Path | None = None
     reader_int8: bool = False
     reader_bf16: Literal["auto", "on", "off"] = "auto"

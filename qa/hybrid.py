@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
-from index.chunking import Chunk, count_words
 from index.store import CorpusIndex
 from qa.answerer import Ranking, RuleAnswerer, ScoredSpan
 from qa.features import answer_features, candidate_features, expected_f1, shortlist
@@ -116,42 +115,6 @@ def span_probability(output, passages: list[RetrievedPassage], doc_id: str, star
     return min(1.0, total)
 
 
-def reading_window(chunk: Chunk, sentences: Sequence[tuple[int, int]], scores: Mapping[int, float], text: str,
-                   max_words: int) -> Chunk:
-    """The part of a chunk the reader reads: its best-scoring sentence, grown by whole neighbouring
-    sentences (the better-scoring side first) while it stays within ``max_words`` words.
-
-    Args:
-        chunk: a retrieved chunk of the document ``text``.
-        sentences: the document's sentence offsets.
-        scores: the rules' score of each sentence scored for the question, by position.
-        max_words: the window's bound; a chunk within it, or one none of whose sentences was
-            scored, is read whole.
-    """
-    if count_words(chunk.text) <= max_words:
-        return chunk
-    scored = [p for p in range(chunk.first_sentence, chunk.last_sentence + 1) if p in scores]
-    if not scored:
-        return chunk
-    first = last = max(scored, key=lambda p: (scores[p], -p))
-
-    def bounds(a: int, b: int) -> tuple[int, int]:
-        return max(sentences[a][0], chunk.start), min(sentences[b][1], chunk.end)
-
-    while True:
-        sides = [p for p in (first - 1, last + 1) if chunk.first_sentence <= p <= chunk.last_sentence]
-        sides.sort(key=lambda p: -scores.get(p, -math.inf))
-        for p in sides:
-            start, end = bounds(min(first, p), max(last, p))
-            if count_words(text[start:end]) <= max_words:
-                first, last = min(first, p), max(last, p)
-                break
-        else:
-            break
-    start, end = bounds(first, last)
-    return Chunk(chunk.doc_id, start, end, text[start:end], first, last)
-
-
 def passages_to_read(ranking: Ranking, passages: list[RetrievedPassage], count: int | None) -> list[int]:
     """Positions of the ``count`` passages (``None``: all) whose best sentence the rules scored
     highest (ties: the better retrieved), in retrieval order.
@@ -191,13 +154,11 @@ class HybridAnswerer:
         reader_passages: the reader reads only this many of the passages, those whose best
             sentence the rules scored highest (:func:`passages_to_read`; ``None``: all); the
             rules read them all.
-        reader_window_words: the reader reads, of each passage longer than this many words, the
-            window :func:`reading_window` picks around its best sentence (``None``: whole passages).
     """
 
     def __init__(self, rules: RuleAnswerer, reader=None, *, reader_weight: float = READER_WEIGHT,
                  rule_temperature: float = RULE_TEMPERATURE, ranker: LearnedRanker | None = None,
-                 reader_passages: int | None = None, reader_window_words: int | None = None) -> None:
+                 reader_passages: int | None = None) -> None:
         if not 0.0 <= reader_weight <= 1.0:
             raise ValueError("reader_weight must be in [0, 1]")
         if rule_temperature <= 0:
@@ -210,7 +171,6 @@ class HybridAnswerer:
         self.rule_temperature = rule_temperature
         self.ranker = ranker
         self.reader_passages = reader_passages
-        self.reader_window_words = reader_window_words
 
     def warm_up(self) -> None:
         self.rules.warm_up()
@@ -233,8 +193,6 @@ class HybridAnswerer:
         if self.reader is not None and ranking.cache is not None:
             positions = passages_to_read(ranking, passages, self.reader_passages)
             read = [passages[p] for p in positions]
-            if self.reader_window_words:
-                read = self._windows(ranking, read, index)
             output = self.reader.read(ranking.analysis.text, [p.chunk.text for p in read], top_n=READER_CANDIDATES)
             no_answer = output.no_answer_prob
             top_rule = max((s.score for s in ranking.spans), default=0.0)
@@ -261,19 +219,6 @@ class HybridAnswerer:
                 voted.reader_expected_f1 = value
         pool.sort(key=lambda v: -v.mixed(self.reader_weight))
         return pool, no_answer
-
-    def _windows(self, ranking: Ranking, passages: list[RetrievedPassage], index: CorpusIndex) -> list[RetrievedPassage]:
-        """The passages cut to their reading windows (offsets stay document offsets)."""
-        scores: dict[str, dict[int, float]] = {}
-        for sentence in ranking.sentences:
-            scores.setdefault(sentence.doc_id, {})[sentence.index] = sentence.score
-        out = []
-        for passage in passages:
-            chunk = passage.chunk
-            window = reading_window(chunk, index.sentences[chunk.doc_id], scores.get(chunk.doc_id, {}),
-                                    index.document(chunk.doc_id).text, self.reader_window_words)
-            out.append(passage if window is chunk else replace(passage, chunk=window))
-        return out
 
     def learned_choice(self, ranking: Ranking, pool: list[VotedSpan], no_answer: float,
                        passages: list[RetrievedPassage]) -> LearnedChoice:

@@ -112,8 +112,7 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
                 raise  # asked for by name: say so rather than answer differently
             logger.warning("%s: using the hand-set mixture instead", exc)
     return HybridAnswerer(RuleAnswerer(analyzer, embedder), reader, ranker=ranker,
-                          reader_passages=settings.reader_passages,
-                          reader_window_words=settings.reader_window_words or None)
+                          reader_passages=settings.reader_passages)
 
 
 class QAPipeline:

@@ -160,40 +160,6 @@ def test_passages_to_read_follow_the_best_sentence_then_retrieval_order():
     assert passages_to_read(SimpleNamespace(sentences=[]), passages, 2) == [0, 1]  # nothing scored: retrieval order
 
 
-def test_reading_window_grows_from_the_best_sentence_within_the_bound():
-    from index.chunking import Chunk
-    from qa.hybrid import reading_window
-
-    text = "Alpha one two. Beta three four five. Gamma six. Delta seven eight nine ten."
-    sentences = [(0, 14), (15, 36), (37, 47), (48, 75)]
-    chunk = Chunk("d", 0, len(text), text, 0, 3)
-    # best is Gamma (2); Beta (1) outscores Delta (3), so it is added first; Alpha no longer fits
-    window = reading_window(chunk, sentences, {0: 0.1, 1: 0.5, 2: 0.9, 3: 0.2}, text, max_words=7)
-    assert (window.start, window.end, window.first_sentence, window.last_sentence) == (15, 47, 1, 2)
-    assert window.text == text[15:47] == "Beta three four five. Gamma six."
-    # a chunk within the bound, or one with no scored sentence, is read whole
-    assert reading_window(chunk, sentences, {2: 0.9}, text, max_words=100) is chunk
-    assert reading_window(chunk, sentences, {}, text, max_words=7) is chunk
-    # a best sentence longer than the bound is read alone
-    assert reading_window(chunk, sentences, {3: 1.0}, text, max_words=2).text == text[48:75]
-    # the window stays inside the chunk even where a sentence reaches beyond it
-    part = Chunk("d", 20, 47, text[20:47], 1, 2)
-    assert reading_window(part, sentences, {1: 0.9, 2: 0.1}, text, max_words=3).text == text[20:36]
-
-
-def test_reader_windows_keep_document_offsets(setup):
-    index, retriever, rules = setup
-    question = "Who is the Norwegian transport minister?"
-    passages = retriever.retrieve(question, top_k=3)
-    reader = RecordingReader("Jonas Berg")
-    answer = HybridAnswerer(rules, reader, reader_weight=0.9, reader_window_words=12).answer(question, passages, index)
-    assert all(any(text in p.chunk.text for p in passages) for text in reader.passages)
-    assert any(len(text) < len(p.chunk.text) for text, p in zip(reader.passages, passages))
-    assert answer.found and answer.answer == "Jonas Berg"
-    citation = answer.citations[0]
-    assert index.document(citation.doc_id).text[citation.start : citation.end] == "Jonas Berg"
-
-
 def test_a_widened_span_is_judged_by_its_own_type_fit(tmp_path):
     # The reader proposes "ten", a number inside the date entity "ten-year"; widened to the whole
     # entity it is a length of time describing the dispute, which cannot answer "when".

@@ -79,8 +79,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
     index_corpus([corpus], settings, on_step=log)
     pipeline = QAPipeline(settings)
     rules = RuleAnswerer(pipeline.analyzer, pipeline.embedder)
-    hybrid = HybridAnswerer(rules, SpanReader(str(reader_dir)).load(), reader_passages=settings.reader_passages,
-                            reader_window_words=settings.reader_window_words or None)
+    hybrid = HybridAnswerer(rules, SpanReader(str(reader_dir)).load(), reader_passages=settings.reader_passages)
     hybrid.warm_up()
     chosen = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held]
     if limit and limit < len(chosen):  # evenly spaced, so that every article is represented
@@ -335,8 +334,7 @@ def train_ranker(data_dir: str, work: Path, out: Path, reader_dir: Path, limit: 
                  "entity_swapped": sum(1 for r in rows if unanswerable_kind(r) == "entity-swapped"),
                  "setting": "open retrieval over all paragraphs of these "
                  "articles (the reader's held-out articles), default top_k and reader_passages",
-                 "top_k": Settings().top_k, "reader_passages": Settings().reader_passages,
-                 "reader_window_words": Settings().reader_window_words},
+                 "top_k": Settings().top_k, "reader_passages": Settings().reader_passages},
         "features": {"candidate": list(CANDIDATE_FEATURES), "answer": list(ANSWER_FEATURES)},
         "fit": {"ranker": "conditional logit, L-BFGS, l2=%s" % RANKER_L2,
                 "answer": "logistic regression on the pick's F1 (0 for unanswerable), l2=%s" % ANSWER_L2,
