@@ -36,12 +36,11 @@ class SpanQAModel(nn.Module):
 
     @classmethod
     def from_config_dir(cls, model_dir: Optional[str] = None, pretrained: bool = True,
-                        layers: Optional[int] = None, attention_dropout: Optional[float] = None,
-                        hidden_dropout: Optional[float] = None) -> "SpanQAModel":
-        """``layers``: keep only the encoder's first N transformer layers (a smaller, faster
-        reader); ``None`` keeps them all. ``attention_dropout`` / ``hidden_dropout``: dropout on
-        the attention probabilities / on the embeddings and every layer's outputs while training
-        (``None``: the base model's)."""
+                        layers: Optional[int] = None,
+                        attention_dropout: Optional[float] = None) -> "SpanQAModel":
+        """``layers``: the encoder's first N transformer layers (what a stored reader holds);
+        ``None`` keeps them all. ``attention_dropout``: dropout on the attention probabilities
+        while training (``None``: the base model's)."""
         from transformers import AutoConfig, BertModel
 
         model_dir = model_dir or base_model_dir()
@@ -53,8 +52,6 @@ class SpanQAModel(nn.Module):
             config.num_hidden_layers = layers
         if attention_dropout is not None:
             config.attention_probs_dropout_prob = attention_dropout
-        if hidden_dropout is not None:
-            config.hidden_dropout_prob = hidden_dropout
         if pretrained:
             # from_pretrained with fewer layers in the config loads the first N and drops the rest
             enc = BertModel.from_pretrained(model_dir, config=config, add_pooling_layer=False)

@@ -132,119 +132,6 @@ def question_for(sent, span, rng: random.Random, drop_prob: float = 0.15) -> Opt
     return q.replace(" 's", "'s").replace(" n't", "n't")
 
 
-# Wh-phrases that stand for the preposition too ("in 1831" -> "when"); any other wh-phrase leaves
-# the preposition where it was ("for Google" -> "what organization ... for").
-_WH_WITH_PREPOSITION = ("when", "where", "what place", "in what year", "what time")
-_SUBJECT_DEPS = ("nsubj", "nsubjpass")
-_AUX_DEPS = ("aux", "auxpass")
-# Dependents of the clause's verb that a question leaves out: other clauses and what joins them.
-_SIDE_DEPS = ("advcl", "conj", "cc", "parataxis", "mark", "punct", "ccomp", "xcomp", "dep", "appos")
-_DO_BY_TAG = {"VBD": "did", "VBZ": "does", "VBP": "do"}
-
-
-def _subject_words(verb) -> Optional[List]:
-    """The tokens of ``verb``'s subject; a relative pronoun ("which was founded") stands for the
-    noun phrase the clause hangs on ("the club")."""
-    subj = next((c for c in verb.children if c.dep_ in _SUBJECT_DEPS), None)
-    if subj is None:
-        return None
-    if subj.tag_ in ("WDT", "WP") and verb.dep_ == "relcl":
-        subj = verb.head
-        return [t for t in subj.subtree if t.i <= subj.i and not t.is_punct]
-    return _core_phrase(subj)
-
-
-def _inner_words(tokens) -> List[str]:
-    """The texts of ``tokens``, moved from the start of a sentence to its inside: the first one in
-    lower case unless it is a name."""
-    words = [t.text for t in tokens]
-    if words and tokens[0].pos_ != "PROPN" and not tokens[0].ent_type_:
-        words[0] = words[0].lower()
-    return words
-
-
-def _core_phrase(token) -> List:
-    """``token``'s phrase without its relative clauses, appositions and parentheses."""
-    drop = {t.i for c in token.children if c.dep_ in ("relcl", "appos", "punct", "parataxis") for t in c.subtree}
-    return [t for t in token.subtree if t.i not in drop and not t.is_punct]
-
-
-def moved_question_for(sent, span, rng: random.Random) -> Optional[str]:
-    """A well-formed wh-question whose answer is ``span``: the wh-phrase moved to the front, the
-    auxiliary inverted with the subject or ``do`` supplied ("Chopin moved to Paris in 1831." ->
-    "When did Chopin move to Paris?"), other clauses left out. ``None`` where the parse does not
-    allow one (no verb, no subject, a participle without its auxiliary, too long)."""
-    verb = _governing_verb(span)
-    if verb is None or not (sent.start <= verb.i < sent.end):
-        return None
-    wh = _wh_phrase(span, rng)
-    cut = set(range(span.start, span.end))
-    noun = _counted_noun(span, wh)
-    if noun is not None:
-        cut.update(range(span.end, noun.i + 1))
-    else:
-        # what follows the answer in its phrase goes with it ("the capital of France" asked as
-        # "What is Paris?", not "What is Paris of France?")
-        cut.update(t.i for t in span.root.subtree if t.i >= span.end)
-    lead = wh + (" " + noun.text if noun is not None else "")
-    head = span.root.head
-    if head.dep_ in ("prep", "agent") and span.root.dep_ == "pobj" and head.i == span.start - 1 \
-            and wh in _WH_WITH_PREPOSITION:
-        cut.add(head.i)           # "in 1831" goes as a whole
-    # the verb's clause, without its side clauses (unless the answer is in one)
-    skip = set()
-    for c in verb.children:
-        if c.dep_ in _SIDE_DEPS and not (c.left_edge.i <= span.start and span.end - 1 <= c.right_edge.i):
-            skip.update(t.i for t in c.subtree)
-    subject = _subject_words(verb) or None
-    asks_subject = subject is not None and span.start <= subject[0].i and subject[-1].i < span.end
-    in_subject = subject is not None and any(t.i in cut for t in subject)
-    if subject is None or (in_subject and not asks_subject):
-        return None
-    subj_ids = {t.i for t in subject}
-    # what stands before the subject ("In 1955 a storm destroyed ...") goes to the end
-    before = [t for t in verb.subtree if t.i < subject[0].i and t.i not in cut and t.i not in skip
-              and not (t.is_space or t.is_punct) and t.dep_ not in _AUX_DEPS]
-    moved = {t.i for t in before}
-    tail = _inner_words(before)
-    if asks_subject:
-        # "Marta founded the club." -> "Who founded the club?": no inversion
-        words = [t.text for t in verb.subtree
-                 if not (t.i in cut or t.i in skip or t.i in moved or t.i in subj_ids or t.is_space or t.is_punct)]
-        question_words = words + tail
-    else:
-        subj_ids = {t.i for t in subject}
-        auxes = [c for c in verb.children if c.dep_ in _AUX_DEPS and c.i < verb.i]
-        if auxes:
-            front = auxes[0]
-        elif verb.lemma_ == "be" or verb.pos_ == "AUX":
-            front = verb          # "Paris is the capital" -> "What is Paris?"
-        elif verb.tag_ in _DO_BY_TAG:
-            front = None
-        elif verb.tag_ == "VBN" and verb.dep_ == "ROOT":
-            front = None          # a main verb without auxiliary read as a participle: "did"
-        else:
-            return None           # a participle or infinitive without its auxiliary
-        first = front.text.lower() if front is not None else _DO_BY_TAG.get(verb.tag_, "did")
-        rest = []
-        for t in verb.subtree:
-            if t.i in cut or t.i in skip or t.i in subj_ids or t.i in moved or t.is_space or t.is_punct:
-                continue
-            if front is not None and t.i == front.i:
-                continue
-            if t.dep_ == "neg" and t.head.i == verb.i and t.lower_ == "n't":
-                first += "n't"        # "did n't" stays together: "When didn't the members ...?"
-                continue
-            if verb.dep_ == "relcl" and t.i < verb.i and t.tag_ in ("WDT", "WP"):
-                continue
-            rest.append(verb.lemma_ if (front is None and t.i == verb.i) else t.text)
-        question_words = [first] + _inner_words(subject) + rest + tail
-    if len(question_words) < 2 or len(question_words) > MAX_QUESTION_TOKENS:
-        return None
-    q = lead[0].upper() + lead[1:] + " " + " ".join(question_words) + "?"
-    return q.replace(" 's", "'s").replace(" n't", "n't").replace(" ,", ",")
-
-
 def _clean(text: str) -> bool:
     """No brackets or quotes (they are often cut in half by the span)."""
     return not any(c in text for c in "[]()\"{}")
@@ -263,17 +150,10 @@ def answer_spans(sent) -> list:
     return ents + chunks
 
 
-STYLES = ("cloze", "moved", "moved-only")
-
-
 def generate(paragraphs: Sequence[D.Paragraph], nlp, per_paragraph: int, seed: int = 13,
-             batch_size: int = 32, style: str = "cloze") -> List[SyntheticQuestion]:
-    """Up to ``per_paragraph`` questions per paragraph, deterministic for a seed and a pipeline.
-    ``style``: ``"cloze"`` (:func:`question_for`, the sentence's words in their order) or
-    ``"moved"`` (:func:`moved_question_for`, well-formed questions, the cloze form only where the
-    parse allows none) or ``"moved-only"`` (no cloze form: such spans are passed over)."""
-    if style not in STYLES:
-        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
+             batch_size: int = 32) -> List[SyntheticQuestion]:
+    """Up to ``per_paragraph`` questions per paragraph (:func:`question_for`), deterministic for a
+    seed and a pipeline."""
     out: List[SyntheticQuestion] = []
     texts = [p.text for p in paragraphs]
     for p, doc in zip(paragraphs, nlp.pipe(texts, batch_size=batch_size)):
@@ -293,9 +173,7 @@ def generate(paragraphs: Sequence[D.Paragraph], nlp, per_paragraph: int, seed: i
                 break
             if sent.start in used_sents and len(used_sents) < n_sents:
                 continue
-            q = moved_question_for(sent, span, rng) if style != "cloze" else None
-            if q is None and style != "moved-only":
-                q = question_for(sent, span, rng)
+            q = question_for(sent, span, rng)
             if q is None:
                 continue
             used_sents.add(sent.start)
@@ -343,8 +221,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--per-paragraph", type=int, default=6)
     ap.add_argument("--articles", help="comma-separated article folders (default: all)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--style", choices=STYLES, default="cloze",
-                    help="cloze: the sentence's words in their order; moved: wh-movement and do-support")
     a = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(a.data, "corpus")):
         print(f"qa.training.synthetic: no corpus/ folder in {a.data}", file=sys.stderr)
@@ -353,7 +229,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if a.articles:
         keep = set(a.articles.split(","))
         paras = [p for p in paras if p.article in keep]
-    items = generate(paras, load_nlp(), a.per_paragraph, a.seed, style=a.style)
+    items = generate(paras, load_nlp(), a.per_paragraph, a.seed)
     write_jsonl(items, a.out)
     print(f"{len(items)} questions from {len(paras)} paragraphs -> {a.out}")
     return 0

@@ -31,7 +31,6 @@ from index.embedding import BF16_PAD_MULTIPLE, use_bf16
 from . import data as D
 from . import squad as SQ
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, ReaderOutput, SpanReader, encode_pairs, span_token_bounds
-from .synthetic import STYLES as SYNTHETIC_STYLES
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
 DEFAULT_DATA = os.environ.get(
@@ -49,24 +48,12 @@ DEFAULTS = dict(
     # synthetic questions (qa.training.synthetic, generated with `synthetic_seed`) per training
     # paragraph, read for `synthetic_epochs` epochs before the crowd-written ones; 0 = none
     synthetic_per_paragraph=6, synthetic_epochs=1, synthetic_seed=13,
-    # how they are worded (qa.training.synthetic.STYLES): "cloze" keeps the sentence's word order,
-    # "moved" fronts the wh-phrase and inverts the auxiliary or supplies "do" (README: no better)
-    synthetic_style="cloze",
-    # unanswerable variants (entity- or verb-swapped, qa.training.contrast) of this share of the
-    # answerable crowd questions, read beside their own paragraph with a no-answer target
-    contrast_rate=0.0,
-    # keep only the encoder's first N transformer layers (None: all 6); fewer is faster to read
-    layers=None,
     # dropout on the attention probabilities (None: the base model's 0.1). Off: on a CPU its
     # random numbers are a large share of a training step, and the reader without it is no worse
     attention_dropout=0.0,
-    # dropout on the embeddings and every layer's outputs (None: the base model's 0.1)
-    hidden_dropout=None,
     # a "model soup": the recipe trained once per seed, weights averaged (None or `--no-soup`: one
     # run with `seed`); two members trained at once fit this project's 2-core CPU hour (README)
     soup_seeds=(13, 7),
-    # soup members share the first N stages (trained once with `seed`), then branch (0: independent)
-    branch_after=0,
     # soup members trained at once in this many worker processes (the threads split between them;
     # None: as many as the CPU threads allow on a CPU, one at a time on a GPU)
     member_workers=None,
@@ -285,25 +272,10 @@ def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str
 
     held = set(heldout)
     train_paras = [p for p in paragraphs if p.article not in held]
-    items = S.read_jsonl(path) if path else S.generate(train_paras, S.load_nlp(), n, int(cfg["synthetic_seed"]),
-                                                       style=cfg.get("synthetic_style", "cloze"))
+    items = S.read_jsonl(path) if path else S.generate(train_paras, S.load_nlp(), n, int(cfg["synthetic_seed"]))
     keep = {(p.article, p.name) for p in train_paras}
     items = [s for s in items if (s.article, s.name) in keep and s.number < n]
     return S.to_questions(items, paragraphs)
-
-
-def contrast_training_questions(train_q: Sequence[D.Question], paragraphs: Sequence[D.Paragraph],
-                                cfg: dict) -> List[D.Question]:
-    """Unanswerable variants of a share ``contrast_rate`` of the answerable training questions
-    (:func:`qa.training.contrast.contrast_questions`, drawn with ``synthetic_seed``)."""
-    rate = float(cfg.get("contrast_rate") or 0.0)
-    if rate <= 0:
-        return []
-    from . import contrast as C
-    from . import synthetic as S
-
-    parses = C.QuestionParses.build(S.load_nlp(), train_q, paragraphs)
-    return C.contrast_questions(train_q, paragraphs, parses, rate, int(cfg["synthetic_seed"]))
 
 
 def make_batches(exs: List[Example], bs: int, rng: random.Random) -> List[List[Example]]:
@@ -420,29 +392,26 @@ def count_steps(stages, batch_questions: int) -> int:
 
 
 def new_model(cfg: dict, pretrained: bool):
-    """The reader model the recipe ``cfg`` trains (its layers and dropouts), from the base model's
+    """The reader model the recipe ``cfg`` trains (its attention dropout), from the base model's
     weights (``pretrained``) or to be given weights."""
     from qa.reader.model import SpanQAModel
 
-    return SpanQAModel.from_config_dir(pretrained=pretrained, layers=cfg["layers"],
-                                       attention_dropout=cfg["attention_dropout"], hidden_dropout=cfg["hidden_dropout"])
+    return SpanQAModel.from_config_dir(pretrained=pretrained, attention_dropout=cfg["attention_dropout"])
 
 
 def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
-            epoch_times: List[float], t0: float, start: Optional[str] = None, first_epoch: int = 0,
-            total: Optional[int] = None, checkpointer: Optional[Checkpointer] = None,
-            resume: Optional[dict] = None):
+            epoch_times: List[float], t0: float, total: Optional[int] = None,
+            checkpointer: Optional[Checkpointer] = None, resume: Optional[dict] = None):
     """Train one reader through ``stages`` with ``seed`` (head, dropout, examples and batch order);
-    appends each stage's time to ``epoch_times``. From the base model, or, with ``start`` (a file
-    written by :func:`save_training`), on from a shared training: its weights, optimiser and
-    schedule, with ``total`` the schedule's step count; or, with ``resume`` (a checkpoint of
+    appends each stage's time to ``epoch_times``; ``total`` is the learning-rate schedule's step
+    count (default: the stages' own). From the base model, or, with ``resume`` (a checkpoint of
     :class:`Checkpointer`), exactly where that training stopped. Returns (model, optimiser,
     schedule, step)."""
     torch.manual_seed(seed)
     if device.startswith("cuda"):
         torch.cuda.manual_seed_all(seed)
-    # a member going on from a shared training gets its weights from there, not the base model's
-    model = new_model(cfg, pretrained=not (start or resume)).to(device)
+    # a resumed training gets its weights from the checkpoint, not the base model's
+    model = new_model(cfg, pretrained=resume is None).to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     params = [
@@ -455,13 +424,6 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)) if s >= warm else (s + 1) / warm)
     step = 0
-    if start:
-        shared = torch.load(start, map_location=device, weights_only=True)
-        model.load_state_dict(shared["model"])
-        opt.load_state_dict(shared["opt"])
-        sched.load_state_dict(shared["sched"])
-        step = int(shared["step"])
-        torch.manual_seed(seed)  # this member's dropout from here on
     rng = random.Random(seed)
     first_stage, start_batch, run_loss = 0, 0, 0.0
     if resume is not None:
@@ -469,25 +431,19 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
         opt.load_state_dict(resume["opt"])
         sched.load_state_dict(resume["sched"])
         step = int(resume["step"])
-        first_stage, start_batch, run_loss = int(resume["stage"]) - first_epoch, int(resume["next_batch"]), float(resume["run_loss"])
+        first_stage, start_batch, run_loss = int(resume["stage"]), int(resume["next_batch"]), float(resume["run_loss"])
         rng.setstate(resume["stage_rng"])
         torch.set_rng_state(resume["torch_rng"])
         epoch_times.extend(resume["epoch_times"])
         log(f"resumed at step {step}/{total} (stage {int(resume['stage']) + 1}, batch {start_batch})")
     progress = {"step": step, "total": total, "t0": t0, "epoch_times": epoch_times}
-    for ep, (stage_q, stage) in enumerate(stages, first_epoch):
-        if ep - first_epoch < first_stage:
+    for ep, (stage_q, stage) in enumerate(stages):
+        if ep < first_stage:
             continue
         run_stage(model, opt, sched, tok, stage_q, stage, ep, paragraphs, hard, by_article, rng, cfg, device, bf16,
                   progress, checkpointer, start_batch, run_loss)
         start_batch, run_loss = 0, 0.0
     return model, opt, sched, progress["step"]
-
-
-def save_training(path: str, model, opt, sched, step: int) -> str:
-    """Write what a member needs to go on from a shared training (see :func:`fit_one`)."""
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step}, path)
-    return path
 
 
 def _member_job(job: dict) -> dict:
@@ -504,7 +460,7 @@ def _member_job(job: dict) -> dict:
     tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
     tm, times = time.time(), []
     model, _, _, _ = fit_one(job["seed"], job["stages"], tok, job["paragraphs"], job["hard"], job["by_article"], job["cfg"],
-                             job["device"], job["bf16"], times, job["t0"], job["start"], job["first_epoch"], job["total"])
+                             job["device"], job["bf16"], times, job["t0"], job["total"])
     torch.save({k: v.detach().to("cpu") for k, v in model.state_dict().items()}, job["out"])
     return {"epoch_times": times, "time": time.time() - tm}
 
@@ -519,9 +475,9 @@ def member_worker_count(requested: Optional[int], members: int, device: str) -> 
 
 
 def train_members(members: Sequence[int], stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
-                  t0: float, start: Optional[str], first_epoch: int, total: int, workdir: str,
+                  t0: float, total: int, workdir: str,
                   workers: int = 1) -> Tuple[list, list, list]:
-    """Train each soup member through ``stages`` (from ``start`` where given), one after the other
+    """Train each soup member through ``stages``, one after the other
     or ``workers`` at a time in worker processes that split this process's threads.
     Returns the members' weights (CPU state dicts), their stage times and their wall times."""
     if workers == 1:
@@ -530,7 +486,7 @@ def train_members(members: Sequence[int], stages, tok, paragraphs, hard, by_arti
             tm, ep_times = time.time(), []
             log(f"soup member {i + 1}/{len(members)}: seed {m_seed}")
             model, _, _, _ = fit_one(m_seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, ep_times, t0,
-                                     start, first_epoch, total)
+                                     total)
             states.append({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
             times.append(ep_times)
             walls.append(time.time() - tm)
@@ -541,7 +497,7 @@ def train_members(members: Sequence[int], stages, tok, paragraphs, hard, by_arti
     threads = max(1, torch.get_num_threads() // workers)
     log(f"soup members {members}: {workers} worker processes, {threads} thread(s) each")
     jobs = [dict(seed=m_seed, stages=stages, paragraphs=paragraphs, hard=hard, by_article=by_article, cfg=cfg,
-                 device=device, bf16=bf16, t0=t0, start=start, first_epoch=first_epoch, total=total, threads=threads,
+                 device=device, bf16=bf16, t0=t0, total=total, threads=threads,
                  out=os.path.join(workdir, f"member-{m_seed}.pt")) for m_seed in members]
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(_member_job, jobs))
@@ -590,10 +546,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     syn_q = synthetic_questions(paragraphs, heldout, cfg, synthetic_file)
     if syn_q:
         log(f"synthetic questions: {len(syn_q)} ({cfg['synthetic_per_paragraph']} per paragraph at most)")
-    contrast_q = contrast_training_questions(train_q, paragraphs, cfg)
-    if contrast_q:
-        log(f"contrast questions: {len(contrast_q)} (entity- or verb-swapped, no answer)")
-    crowd_q = list(train_q) + contrast_q
+    crowd_q = list(train_q)
     hard = hard_distractors(crowd_q + syn_q, paragraphs, by_article)
     from transformers import AutoTokenizer
     from qa.reader.model import base_model_dir, save_compact
@@ -617,21 +570,10 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     else:
         import tempfile
 
-        shared = int(cfg["branch_after"] or 0)
         workers = member_worker_count(cfg["member_workers"], len(members), device)
         with tempfile.TemporaryDirectory(prefix="soup-", dir=out_dir if os.path.isdir(out_dir) else None) as work:
-            start = None
-            if shared:
-                # The members share the first `shared` stages (trained once, with `seed`) and
-                # branch from there: their own seeds, the rest of one learning-rate schedule.
-                log(f"shared stages: {shared} ({', '.join(n for _, n in stages[:shared])}), seed {seed}")
-                model, opt, sched, step = fit_one(seed, stages[:shared], tok, paragraphs, hard, by_article, cfg, device,
-                                                  bf16, epoch_times, t0, total=total)
-                start = save_training(os.path.join(work, "shared.pt"), model, opt, sched, step)
-                del model, opt, sched
             states, member_epoch_times, member_times = train_members(
-                members, stages[shared:], tok, paragraphs, hard, by_article, cfg, device, bf16, t0, start, shared,
-                total, work, workers)
+                members, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, t0, total, work, workers)
             if workers == 1:
                 epoch_times.extend(t for ts in member_epoch_times for t in ts)
         # A uniform "model soup" (Wortsman et al., 2022): the same recipe trained once per seed,
@@ -658,7 +600,6 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
             "questions": len(questions),
             "train_questions": len(train_q),
             "train_unanswerable": sum(1 for q in train_q if not q.answers),
-            "contrast_questions": len(contrast_q),
             "synthetic_questions": len(syn_q),
             "synthetic_source": (os.path.basename(synthetic_file) if synthetic_file else
                                  "qa.training.synthetic.generate over the training articles") if syn_q else None,
@@ -806,36 +747,17 @@ def _seed_list(text: str) -> List[int]:
     return seeds
 
 
-def layers_option_problem(layers: Optional[int]) -> Optional[str]:
-    """Why ``--layers`` cannot be used, or ``None`` (from the base model's config, before anything loads)."""
-    if layers is None:
-        return None
-    from qa.reader.model import base_model_dir, layers_problem
-
-    with open(os.path.join(base_model_dir(), "config.json")) as f:
-        problem = layers_problem(layers, int(json.load(f)["num_hidden_layers"]))
-    return f"--{problem}" if problem else None
-
-
-def soup_option_problem(soup_seeds: Optional[Sequence[int]], no_soup: bool, branch_after: Optional[int],
-                        member_workers: Optional[int], epochs: int, synthetic_per_paragraph: Optional[int],
-                        synthetic_epochs: Optional[int]) -> Optional[str]:
-    """Why the soup options (``None``: not given; ``soup_seeds`` as given) cannot be used together
-    with these stages, or ``None``."""
+def soup_option_problem(soup_seeds: Optional[Sequence[int]], no_soup: bool,
+                        member_workers: Optional[int]) -> Optional[str]:
+    """Why the soup options (``None``: not given; ``soup_seeds`` as given) cannot be used together,
+    or ``None``."""
     if no_soup and soup_seeds:
         return "--no-soup and --soup-seeds contradict each other: give one"
     soup_seeds = () if no_soup else soup_seeds or DEFAULTS["soup_seeds"]
-    if (branch_after is not None or member_workers is not None) and not soup_seeds:
-        return "--branch-after and --member-workers are for a soup: give --soup-seeds (and not --no-soup)"
+    if member_workers is not None and not soup_seeds:
+        return "--member-workers is for a soup: give --soup-seeds (and not --no-soup)"
     if member_workers is not None and member_workers < 1:
         return f"--member-workers must be at least 1, got {member_workers}"
-    branch = DEFAULTS["branch_after"] if branch_after is None else branch_after
-    if soup_seeds and branch:
-        per = DEFAULTS["synthetic_per_paragraph"] if synthetic_per_paragraph is None else synthetic_per_paragraph
-        stages = epochs + ((DEFAULTS["synthetic_epochs"] if synthetic_epochs is None else synthetic_epochs) if per else 0)
-        if not 0 <= branch < stages:
-            return (f"--branch-after must be between 0 and {stages - 1} (the members need a stage of their own; "
-                    f"this recipe has {stages}), got {branch}")
     return None
 
 
@@ -873,15 +795,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--batch-questions", type=int)
     ap.add_argument("--n-distractors", type=float)
     ap.add_argument("--max-seq-len", type=int)
-    ap.add_argument("--layers", type=int, help="keep only the encoder's first N layers (default: all)")
     ap.add_argument("--attention-dropout", type=float, help="dropout on the attention probabilities (default: the base model's)")
-    ap.add_argument("--hidden-dropout", type=float,
-                    help="dropout on the embeddings and every layer's outputs (default: the base model's)")
     ap.add_argument("--soup-seeds", type=_seed_list,
                     help="comma-separated seeds: train the recipe once per seed and average the weights (a model soup)")
     ap.add_argument("--no-soup", action="store_true", help="train one reader with --seed instead of a soup")
-    ap.add_argument("--branch-after", type=int,
-                    help="soup members share the first N stages (epochs, the synthetic one first), then branch")
     ap.add_argument("--member-workers", type=int,
                     help="train the soup members N at a time in worker processes (the threads split between them)")
     ap.add_argument("--neg-passage-prob", type=float)
@@ -889,12 +806,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--synthetic-per-paragraph", type=int,
                     help="synthetic questions per training paragraph read before the crowd-written ones")
     ap.add_argument("--synthetic-epochs", type=int)
-    ap.add_argument("--synthetic-style", choices=SYNTHETIC_STYLES,
-                    help="wording of the synthetic questions (default: %s; see qa.training.synthetic)"
-                         % DEFAULTS["synthetic_style"])
-    ap.add_argument("--contrast-rate", type=float,
-                    help="share of answerable training questions that also get an entity- or verb-swapped "
-                         "unanswerable variant (default: %s)" % DEFAULTS["contrast_rate"])
     ap.add_argument("--synthetic-file", help="pre-generated synthetic questions (python -m qa.training.synthetic)")
     ap.add_argument("--limit", type=int, help="train on a random subset of N questions (debug)")
     ap.add_argument("--checkpoint", help="where a single reader's training checkpoint goes (default: OUT/checkpoint.pt)")
@@ -912,14 +823,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                     help="CPU training under bfloat16 autocast (auto: where the CPU has native bf16; CUDA always)")
     a = ap.parse_args(argv)
-    problem = input_problem(a.data, a.synthetic_file, a.device) or layers_option_problem(a.layers)
-    if not problem and a.contrast_rate is not None and not 0 <= a.contrast_rate <= 1:
-        problem = f"--contrast-rate must be between 0 and 1, got {a.contrast_rate}"
-    for name, value in (("--attention-dropout", a.attention_dropout), ("--hidden-dropout", a.hidden_dropout)):
+    problem = input_problem(a.data, a.synthetic_file, a.device)
+    for name, value in (("--attention-dropout", a.attention_dropout),):
         if not problem and value is not None and not 0 <= value < 1:
             problem = f"{name} must be at least 0 and below 1, got {value}"
-    problem = problem or soup_option_problem(a.soup_seeds, a.no_soup, a.branch_after, a.member_workers, a.epochs,
-                                             a.synthetic_per_paragraph, a.synthetic_epochs)
+    problem = problem or soup_option_problem(a.soup_seeds, a.no_soup, a.member_workers)
     if problem:
         print(f"qa train-reader: {problem}", file=sys.stderr)
         return 2
@@ -953,16 +861,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _train_from_args(a, checkpoint: str) -> dict:
     return train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
-                     evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
-                     n_distractors=a.n_distractors, max_seq_len=a.max_seq_len, layers=a.layers,
-                     soup_seeds=() if a.no_soup else a.soup_seeds, attention_dropout=a.attention_dropout,
-                     hidden_dropout=a.hidden_dropout, branch_after=a.branch_after,
-                     member_workers=a.member_workers,
-                     neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
-                     synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
-                     synthetic_file=a.synthetic_file, bf16=a.bf16, contrast_rate=a.contrast_rate,
-                     synthetic_style=a.synthetic_style, checkpoint=checkpoint,
-                     checkpoint_minutes=a.checkpoint_minutes, resume=a.resume)
+                        evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
+                        n_distractors=a.n_distractors, max_seq_len=a.max_seq_len,
+                        soup_seeds=() if a.no_soup else a.soup_seeds, attention_dropout=a.attention_dropout,
+                        member_workers=a.member_workers, neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
+                        synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
+                        synthetic_file=a.synthetic_file, bf16=a.bf16, checkpoint=checkpoint,
+                        checkpoint_minutes=a.checkpoint_minutes, resume=a.resume)
 
 
 if __name__ == "__main__":

@@ -273,17 +273,3 @@ def test_attention_dropout_can_be_set_for_training():
     assert attention_dropouts(SpanQAModel.from_config_dir(pretrained=False)) == {0.1}
     off = SpanQAModel.from_config_dir(pretrained=False, attention_dropout=0.0)
     assert attention_dropouts(off) == {0.0} and off.encoder.config.hidden_dropout_prob == 0.1
-
-
-def test_hidden_dropout_can_be_set_for_training():
-    from transformers.models.bert.modeling_bert import BertSelfAttention
-
-    from qa.reader.model import SpanQAModel
-
-    def hidden_dropouts(model):  # every dropout but the attention probabilities'
-        attention = {id(m.dropout) for m in model.modules() if isinstance(m, BertSelfAttention)}
-        return {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout) and id(m) not in attention}
-
-    assert hidden_dropouts(SpanQAModel.from_config_dir(pretrained=False)) == {0.1}
-    off = SpanQAModel.from_config_dir(pretrained=False, hidden_dropout=0.0)
-    assert hidden_dropouts(off) == {0.0} and off.encoder.config.attention_probs_dropout_prob == 0.1

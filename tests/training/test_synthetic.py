@@ -77,9 +77,6 @@ def test_training_uses_only_training_articles_and_the_file_matches(corpus, nlp, 
     assert [(q.qid, q.question, q.answers, q.pid, q.answer_start) for q in from_file] == \
         [(q.qid, q.question, q.answers, q.pid, q.answer_start) for q in generated]
     assert T.synthetic_questions(paras, ["Orchard"], dict(cfg, synthetic_per_paragraph=0)) == []
-    moved = T.synthetic_questions(paras, ["Orchard"], dict(cfg, synthetic_style="moved-only"))
-    expected = [s for s in S.generate([p for p in paras if p.article == "Harbor"], nlp, 2, 5, style="moved-only")]
-    assert [q.question for q in moved] == [s.question for s in expected]
 
 
 def test_command_writes_the_file_or_says_why_not(corpus, tmp_path, capsys):
@@ -89,43 +86,3 @@ def test_command_writes_the_file_or_says_why_not(corpus, tmp_path, capsys):
     assert S.main(["--data", str(corpus), "--out", str(out), "--per-paragraph", "2", "--articles", "Harbor"]) == 0
     items = S.read_jsonl(str(out))
     assert items and {s.article for s in items} == {"Harbor"}
-
-
-def _moved(nlp, sentence, answer):
-    import random
-
-    sent = next(nlp(sentence).sents)
-    span = next(s for s in S.answer_spans(sent) if s.text == answer)
-    return S.moved_question_for(sent, span, random.Random(0))
-
-
-@pytest.mark.parametrize("sentence, answer, rest", [
-    # do-support, the verb back to its lemma, the preposition going with the wh-phrase
-    ("Marta Lindqvist founded the rowing club in 1912.", "1912", "did Marta Lindqvist found the rowing club?"),
-    # an auxiliary inverted with the subject
-    ("The old boathouse was destroyed by a storm in 1955.", "1955", "was the old boathouse destroyed by a storm?"),
-    # the subject asked for: no inversion; a fronted phrase goes to the end
-    ("In 1887 Tomas Berg started the society.", "Tomas Berg", "started the society in 1887?"),
-    # negation stays with the fronted auxiliary
-    ("The members didn't rebuild it until 1960.", "1960", "didn't the members rebuild it?"),
-])
-def test_moved_questions_front_the_wh_phrase(nlp, sentence, answer, rest):
-    question = _moved(nlp, sentence, answer)
-    assert question.endswith(" " + rest)
-    leads = {w for options in S.WH_BY_LABEL.values() for w in options}
-    assert question[: -len(rest) - 1].lower() in leads
-
-
-def test_moved_style_is_well_formed_where_the_parse_allows(corpus, nlp):
-    paras = D.load_corpus(str(corpus))
-    moved = S.generate(paras, nlp, per_paragraph=4, seed=3, style="moved-only")
-    assert moved
-    by_key = {(p.article, p.name): p for p in paras}
-    for s in moved:
-        text = by_key[(s.article, s.name)].text
-        assert text[s.answer_start:s.answer_start + len(s.answer)] == s.answer
-        assert s.answer not in s.question and s.question.endswith("?")
-    # the default style is the cloze one, unchanged
-    assert S.generate(paras, nlp, per_paragraph=4, seed=3) == S.generate(paras, nlp, per_paragraph=4, seed=3, style="cloze")
-    with pytest.raises(ValueError, match="style must be one of"):
-        S.generate(paras, nlp, per_paragraph=4, seed=3, style="fancy")

@@ -92,30 +92,16 @@ def test_trainer_refuses_bad_inputs_with_a_reason(tmp_path, capsys):
     (tmp_path / "bad.jsonl").write_text('{"question": "no other fields"}\n')
     assert T.main(data + ["--synthetic-file", str(tmp_path / "bad.jsonl")]) == 2
     assert "not a file of synthetic questions" in capsys.readouterr().err
-    for layers in ("0", "7"):
-        assert T.main(data + ["--layers", layers]) == 2
-        assert "--layers must be between 1 and 6" in capsys.readouterr().err
-    for option in ("--attention-dropout", "--hidden-dropout"):
-        for p in ("-0.1", "1"):
-            assert T.main(data + [option, p]) == 2
-            assert f"{option} must be at least 0 and below 1" in capsys.readouterr().err
-    for rate in ("-0.5", "1.5"):
-        assert T.main(data + ["--contrast-rate", rate]) == 2
-        assert "--contrast-rate must be between 0 and 1" in capsys.readouterr().err
+    for p in ("-0.1", "1"):
+        assert T.main(data + ["--attention-dropout", p]) == 2
+        assert "--attention-dropout must be at least 0 and below 1" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
 
 
-def test_contrast_questions_are_read_beside_their_paragraph_with_no_answer():
-    contrast = [D.Question(q.qid + "/entity-swapped", "When was Lake Tova drained?", [], pid=q.pid)
-                for q in QUESTIONS if q.answers][:1]
-    by_article = {"Lakes": [0, 1, 2]}
-    hard = T.hard_distractors(QUESTIONS + contrast, PARAGRAPHS, by_article)
-    exs = T.build_epoch(contrast, PARAGRAPHS, hard, by_article, random.Random(0),
-                        dict(T.DEFAULTS, crop_prob=0.0, n_distractors=1))
-    (ex,) = exs
+def test_unanswerable_questions_are_read_beside_their_paragraph_with_no_answer():
+    (ex,) = _epoch(0, crop_prob=0.0, n_distractors=1)[3:]
     assert ex.ans_start == ex.ans_end == -1
-    assert PARAGRAPHS[contrast[0].pid].text in ex.passages  # the paragraph is there; it does not answer
-    assert T.contrast_training_questions(QUESTIONS, PARAGRAPHS, dict(T.DEFAULTS, contrast_rate=0.0)) == []
+    assert PARAGRAPHS[QUESTIONS[3].pid].text in ex.passages  # the paragraph is there; it does not answer
 
 
 def test_a_soup_is_the_mean_of_its_members_weights():
@@ -140,14 +126,11 @@ def test_soup_seeds_are_checked_before_training(tmp_path, capsys, seeds, reason)
 
 
 @pytest.mark.parametrize("args, reason", [
-    (["--no-soup", "--branch-after", "1"], "are for a soup"),
+    (["--no-soup", "--member-workers", "2"], "is for a soup"),
     (["--no-soup", "--soup-seeds", "13,7"], "contradict each other"),
     (["--soup-seeds", "13,7", "--member-workers", "0"], "--member-workers must be at least 1"),
-    (["--soup-seeds", "13,7", "--branch-after", "3"], "--branch-after must be between 0 and 2"),
-    (["--soup-seeds", "13,7", "--synthetic-per-paragraph", "0", "--branch-after", "2"], "between 0 and 1"),
-    (["--soup-seeds", "13,7", "--branch-after", "-1"], "--branch-after must be between"),
 ])
-def test_soup_branching_options_are_checked_before_training(tmp_path, capsys, args, reason):
+def test_soup_options_are_checked_before_training(tmp_path, capsys, args, reason):
     (tmp_path / "corpus" / "Lakes").mkdir(parents=True)
     (tmp_path / "questions.jsonl").write_text("")
     assert T.main(["--data", str(tmp_path), "--out", str(tmp_path / "w"), "--device", "cpu"] + args) == 2
@@ -155,54 +138,22 @@ def test_soup_branching_options_are_checked_before_training(tmp_path, capsys, ar
     assert not (tmp_path / "w").exists()
 
 
-def test_soup_members_branch_from_a_shared_training_and_finish_its_schedule(tmp_path, tokenizer, make_tiny_model,
-                                                                           monkeypatch):
-    from qa.reader.model import SpanQAModel
-
-    monkeypatch.setattr(SpanQAModel, "from_config_dir", classmethod(lambda cls, **kw: make_tiny_model()))
-    by_article = {"Lakes": [0, 1, 2]}
-    hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
-    cfg = dict(T.DEFAULTS, batch_questions=2, crop_prob=0.0, lr=3e-3)
-    stages = [(QUESTIONS, "synthetic"), (QUESTIONS, "crowd"), (QUESTIONS, "crowd")]
-    total = T.count_steps(stages, 2)
-    model, opt, sched, step = T.fit_one(13, stages[:1], tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False,
-                                        [], 0.0, total=total)
-    assert step == 2 and sched.get_last_lr()[0] > 0
-    shared = {k: v.clone() for k, v in model.state_dict().items()}
-    start = T.save_training(str(tmp_path / "shared.pt"), model, opt, sched, step)
-
-    def members(seeds):
-        return T.train_members(seeds, stages[1:], tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, 0.0,
-                               start, 1, total, str(tmp_path))
-
-    states, times, walls = members([1, 2])
-    assert len(states) == len(times) == len(walls) == 2 and all(len(t) == 2 for t in times)
-    w = "encoder.embeddings.word_embeddings.weight"
-    assert not torch.equal(states[0][w], shared[w]) and not torch.equal(states[0][w], states[1][w])
-    again, _, _ = members([1])
-    assert all(torch.equal(again[0][k], states[0][k]) for k in states[0])
-    # the member goes on with the shared schedule to its end instead of a fresh warm-up
-    _, _, sched_end, end = T.fit_one(1, stages[1:], tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [],
-                                     0.0, start, 1, total)
-    assert end == total and sched_end.get_last_lr()[0] == 0.0
-
-
 def test_soup_members_in_worker_processes_match_members_trained_here(tmp_path, tokenizer):
-    """Worker processes (spawned, the real base model cut to one layer) train the same members as
-    this process does on as many threads."""
+    """Worker processes (spawned, the real base model) train the same members as this process does
+    on as many threads."""
     by_article = {"Lakes": [0, 1, 2]}
     hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
-    cfg = dict(T.DEFAULTS, batch_questions=4, crop_prob=0.0, layers=1, attention_dropout=0.0)
+    cfg = dict(T.DEFAULTS, batch_questions=4, crop_prob=0.0, attention_dropout=0.0)
     stages = [(QUESTIONS, "crowd")]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         here, _, _ = T.train_members([1, 2], stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, 0.0,
-                                     None, 0, 1, str(tmp_path))
+                                     1, str(tmp_path))
     finally:
         torch.set_num_threads(threads)
     there, times, _ = T.train_members([1, 2], stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, 0.0,
-                                      None, 0, 1, str(tmp_path), workers=2)
+                                      1, str(tmp_path), workers=2)
     assert len(times) == 2 and all(len(t) == 1 for t in times)
     for a, b in zip(here, there):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
