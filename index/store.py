@@ -206,7 +206,10 @@ class DocumentCache:
         folder.mkdir(parents=True, exist_ok=True)
 
     def key(self, document: Document) -> str:
-        return f"{document.sha256}-{self.recipe_key}"
+        # The extracted text and title, not the file's bytes: another extractor version may read
+        # other text from the same file (and one that reads the same text reuses the entry).
+        content = hashlib.sha256(f"{document.title}\0{document.text}".encode("utf-8", "surrogatepass"))
+        return f"{content.hexdigest()}-{self.recipe_key}"
 
     #: The arrays of an entry (an entry lacking one is from an older layout: made again).
     FIELDS = ("sentences", "chunks", "vectors", "sentence_vectors", "block_offsets", "analysis", "term_text", "term_counts")
@@ -677,7 +680,8 @@ def build_index(
             embed_title=embed_title,
             dense_index=dense_spec,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            documents=[{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title} for d in documents],
+            documents=[{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title, "format": d.format,
+                        "extractor": d.extractor, "pages": len(d.pages) if d.pages else None} for d in documents],
             num_chunks=len(chunks_table),
             large_document_chars=large_document_chars,
             files={name: _file_digest(tmp / name) for name in (*_DATA_FILES, "blocks.npy")},
@@ -955,7 +959,7 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         documents = []
         with open(folder / "documents.jsonl", encoding="utf-8") as handle:
             for line in handle:
-                documents.append(Document(**json.loads(line)))
+                documents.append(Document.from_dict(json.loads(line)))
         chunk_rows = np.load(folder / "chunks.npy")
         sentence_rows = np.load(folder / "sentences.npy")
         block_rows = np.load(folder / "blocks.npy")
@@ -991,6 +995,26 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         terms=terms,
         sentence_vectors=sentence_vectors,
     )
+
+
+def stored_documents(index_dir: str | os.PathLike) -> Callable[[str, str], Document | None]:
+    """A lookup of the documents the current index holds, by the hash of their file's bytes and
+    the extractor version that read them: a rebuild reuses their extracted text instead of
+    extracting an unchanged file again. Empty when there is no readable index."""
+    index_dir = Path(index_dir)
+    version = current_version(index_dir)
+    known: dict[tuple[str, str], Document] = {}
+    if version is not None:
+        try:
+            with open(index_dir / version / "documents.jsonl", encoding="utf-8") as handle:
+                for line in handle:
+                    document = Document.from_dict(json.loads(line))
+                    if document.extractor:
+                        known[(document.sha256, document.extractor)] = document
+        except (OSError, ValueError, TypeError) as exc:  # damaged: extract everything again
+            logger.info("not reusing extracted text from %s (%s)", index_dir, exc)
+            known.clear()
+    return lambda sha256, extractor: known.get((sha256, extractor))
 
 
 def _map_vectors(path: Path, dimension: int) -> np.ndarray:

@@ -75,6 +75,7 @@ def main(verbose: bool) -> None:
     if not verbose:
         # Libraries that log or draw progress bars on their own: keep the CLI's output clean.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # repairs it makes in damaged files
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         try:
             from transformers.utils import logging as hf_logging
@@ -91,7 +92,9 @@ def main(verbose: bool) -> None:
 @index_options
 @handle_errors
 def index_command(paths: tuple[str, ...], dense_index: str | None, index_dir: str | None, model: str | None) -> None:
-    """Index the .txt and .md files under PATHS (default: the seeds/ corpus).
+    """Index the documents under PATHS (default: the seeds/ corpus): .txt, .md, .html, .pdf, .docx.
+
+    Every other file is reported as skipped, with its reason, as is a file that cannot be read.
 
     \b
     Examples:
@@ -103,11 +106,8 @@ def index_command(paths: tuple[str, ...], dense_index: str | None, index_dir: st
     settings = _settings(index_dir, model, dense_index=dense_index)
     targets = list(paths) or [str(settings.corpus)]
     report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info)
-    manifest = report.manifest
-    click.echo(
-        f"indexed {len(manifest.documents)} document(s), {manifest.num_chunks} chunk(s) into {settings.index_dir} "
-        f"in {report.seconds:.1f}s; skipped {len(report.skipped)} file(s)"
-    )
+    _info(f"{report.manifest.num_chunks} chunk(s) written to {settings.index_dir} in {report.seconds:.1f}s")
+    click.echo(report.summary())
 
 
 def _open_pipeline(settings: Settings):
@@ -157,7 +157,8 @@ def format_answer(answer) -> str:
     if answer.citations:
         lines.append("")
         for n, c in enumerate(answer.citations, start=1):
-            lines.append(f"[{n}] {c.title} \u2014 {c.doc_id}, characters {c.start}-{c.end}: {c.url}")
+            page = f"page {c.page}, " if c.page else ""
+            lines.append(f"[{n}] {c.title} \u2014 {c.doc_id}, {page}characters {c.start}-{c.end}: {c.url}")
     return "\n".join(lines)
 
 
