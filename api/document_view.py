@@ -30,18 +30,18 @@ def supporting_range(sentences: Sequence[tuple[int, int]], start: int, end: int)
     return min(start, touching[0][0]), max(end, touching[-1][1])
 
 
-def _with_page_marks(text: str, begin: int, pages: Sequence[int], *, last: bool = False) -> str:
+def _with_page_marks(text: str, begin: int, pages: Sequence[int]) -> str:
     """``text`` (which starts at offset ``begin`` of the document) escaped, with an empty
     ``<span class="page">`` where each page after the first starts: the page number is drawn by
     CSS, so the text on the page is exactly the document's.
 
-    Args:
-        last: ``text`` ends the document (a page starting at its very end is marked too).
+    A page that starts where ``text`` ends is marked at its end, one that starts where it begins
+    is not: each mark is drawn once, before any highlight that opens at the same offset.
     """
     out, position = [], 0
     for number, page_start in enumerate(pages, start=1):
         cut = page_start - begin
-        if number == 1 or cut < position or cut > len(text) or (cut == len(text) and not last):
+        if number == 1 or not 0 < cut <= len(text):
             continue
         out.append(html.escape(text[position:cut]))
         out.append(f'<span class="page" id="page-{number}" data-page="{number}"></span>')
@@ -66,7 +66,7 @@ def render_document(doc_id: str, title: str, text: str, *, sentences: Sequence[t
     def esc_from(begin: int, stop: int) -> str:
         if not pages:
             return html.escape(text[begin:stop])
-        return _with_page_marks(text[begin:stop], begin, pages, last=stop == len(text))
+        return _with_page_marks(text[begin:stop], begin, pages)
 
     esc = html.escape
     if start is None or end is None:
