@@ -93,6 +93,14 @@ def test_html_without_visible_words_is_refused():
     assert refused(HtmlExtractor(), b"   \n  <!-- -->") == (NO_TEXT, "no text (Document is empty)")
 
 
+def test_deeply_nested_html_is_read_and_too_deep_html_is_refused():
+    nested = b"<html><body>" + b"<div>" * 1500 + b"Deep words." + b"</div>" * 1500 + b"<p>After.</p></body></html>"
+    assert HtmlExtractor().extract(nested).text == "Deep words.\n\nAfter."
+    kind, reason = refused(HtmlExtractor(), b"<html><body>" + b"<div>" * 5000 + b"Deep words.</body></html>")
+    # (the rest of libxml2's message differs between its versions)
+    assert kind == UNREADABLE and reason.startswith("unreadable HTML (Excessive depth in document: 2048")
+
+
 # --------------------------------------------------------------------------- Markdown
 
 

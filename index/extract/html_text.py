@@ -132,17 +132,23 @@ def parse_html(text: str):
     """The lxml document of an HTML text.
 
     Raises:
-        ExtractionError: :data:`NO_TEXT` when there is no document in it.
+        ExtractionError: :data:`NO_TEXT` when there is no document in it, :data:`UNREADABLE` when
+            the parser had to stop.
     """
     import lxml.html
     from lxml import etree
 
     # Bytes with a stated encoding: lxml refuses str input that carries an XML encoding declaration.
-    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+    # huge_tree: libxml2 otherwise drops what is nested deeper than 256 elements (the walk is iterative).
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True)
     try:
-        return lxml.html.document_fromstring(text.encode("utf-8", "surrogatepass"), parser=parser)
+        document = lxml.html.document_fromstring(text.encode("utf-8", "surrogatepass"), parser=parser)
     except etree.ParserError as exc:  # "Document is empty"
         raise ExtractionError(NO_TEXT, f"no text ({exc})") from None
+    fatal = [e for e in parser.error_log if e.level_name == "FATAL"]
+    if fatal:  # the parser stopped there (e.g. nesting past its depth limit): the rest would be lost
+        raise ExtractionError(UNREADABLE, f"unreadable HTML ({fatal[0].message.strip()})")
+    return document
 
 
 def html_title(document) -> str:
