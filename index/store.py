@@ -1000,21 +1000,42 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
 def stored_documents(index_dir: str | os.PathLike) -> Callable[[str, str], Document | None]:
     """A lookup of the documents the current index holds, by the hash of their file's bytes and
     the extractor version that read them: a rebuild reuses their extracted text instead of
-    extracting an unchanged file again. Empty when there is no readable index."""
+    extracting an unchanged file again. Finds nothing when there is no readable index.
+
+    Only where each document's line starts is kept; a document is read back when asked for, so
+    the lookup does not hold a second copy of the corpus while the corpus is being read.
+    """
     index_dir = Path(index_dir)
     version = current_version(index_dir)
-    known: dict[tuple[str, str], Document] = {}
-    if version is not None:
+    path = index_dir / version / "documents.jsonl" if version is not None else None
+    lines: dict[tuple[str, str], int] = {}
+    if path is not None:
         try:
-            with open(index_dir / version / "documents.jsonl", encoding="utf-8") as handle:
+            with open(path, "rb") as handle:
+                position = 0
                 for line in handle:
-                    document = Document.from_dict(json.loads(line))
-                    if document.extractor:
-                        known[(document.sha256, document.extractor)] = document
-        except (OSError, ValueError, TypeError) as exc:  # damaged: extract everything again
+                    data = json.loads(line)
+                    if data.get("extractor"):
+                        lines[(data["sha256"], data["extractor"])] = position
+                    position += len(line)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:  # damaged: extract all again
             logger.info("not reusing extracted text from %s (%s)", index_dir, exc)
-            known.clear()
-    return lambda sha256, extractor: known.get((sha256, extractor))
+            lines.clear()
+
+    def lookup(sha256: str, extractor: str) -> Document | None:
+        position = lines.get((sha256, extractor))
+        if position is None:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(position)
+                document = Document.from_dict(json.loads(handle.readline()))
+        except (OSError, ValueError, TypeError) as exc:  # replaced or damaged since: extract again
+            logger.info("not reusing extracted text from %s (%s)", index_dir, exc)
+            return None
+        return document if (document.sha256, document.extractor) == (sha256, extractor) else None
+
+    return lookup
 
 
 def _map_vectors(path: Path, dimension: int) -> np.ndarray:

@@ -212,3 +212,17 @@ def test_the_sparse_huge_file_is_never_read(tmp_path, monkeypatch):
     documents, skipped = load_corpus([tmp_path])
     assert documents == [] and [(s.kind, s.reason) for s in skipped] == [
         ("too large", "too large (200 MB; the limit is 64 MB)")]
+
+
+def test_a_damaged_stored_document_list_means_extracting_again(fakes):
+    folder = mixed_folder(fakes)
+    assert run("index", str(folder)).exit_code == 0
+    index = load_index(fakes / "ix")
+    pdf = index.document("travel.pdf")
+    lookup = stored_documents(fakes / "ix")
+    assert lookup(pdf.sha256, pdf.extractor).text == pdf.text
+    assert lookup(pdf.sha256, "pdf/0 other") is None
+    version = (fakes / "ix" / "CURRENT").read_text().strip()
+    (fakes / "ix" / version / "documents.jsonl").write_text('{"doc_id": "a.txt", "title"', encoding="utf-8")
+    assert stored_documents(fakes / "ix")(pdf.sha256, pdf.extractor) is None
+    assert stored_documents(fakes / "nowhere")(pdf.sha256, pdf.extractor) is None
