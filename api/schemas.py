@@ -12,7 +12,7 @@ SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 _CITATION_EXAMPLE = {
     "doc_id": "news/harbour.txt", "title": "Harbour News", "start": 14, "end": 29,
-    "quote_start": 14, "quote_end": 67, "url": "/documents/news/harbour.txt?start=14&end=29",
+    "quote_start": 14, "quote_end": 67, "url": "/documents/news/harbour.txt?start=14&end=29", "page": None,
 }
 _ANSWER_EXAMPLE = {
     "question": "Who chairs the harbour board?", "answer": "Maria Lindqvist", "found": True,
@@ -33,6 +33,7 @@ class CitationOut(BaseModel):
     quote_start: int
     quote_end: int
     url: str = Field(description="Opens the document with the answer highlighted.")
+    page: int | None = Field(default=None, description="The page the answer is on (1-based), for a PDF; else null.")
 
 
 class AnswerOut(BaseModel):
@@ -115,6 +116,8 @@ class DocumentOut(BaseModel):
     title: str
     text: str
     source: str
+    format: str = Field(default="text", description="What the file was read as: text, markdown, html, pdf, docx.")
+    pages: list[int] | None = Field(default=None, description="For a PDF, the offset in `text` where each page starts.")
 
 
 class HealthOut(BaseModel):

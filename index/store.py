@@ -206,7 +206,10 @@ class DocumentCache:
         folder.mkdir(parents=True, exist_ok=True)
 
     def key(self, document: Document) -> str:
-        return f"{document.sha256}-{self.recipe_key}"
+        # The extracted text and title, not the file's bytes: another extractor version may read
+        # other text from the same file (and one that reads the same text reuses the entry).
+        content = hashlib.sha256(f"{document.title}\0{document.text}".encode("utf-8", "surrogatepass"))
+        return f"{content.hexdigest()}-{self.recipe_key}"
 
     #: The arrays of an entry (an entry lacking one is from an older layout: made again).
     FIELDS = ("sentences", "chunks", "vectors", "sentence_vectors", "block_offsets", "analysis", "term_text", "term_counts")
@@ -678,7 +681,8 @@ def build_index(
             embed_title=embed_title,
             dense_index=dense_spec,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            documents=[{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title} for d in documents],
+            documents=[{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title, "format": d.format,
+                        "extractor": d.extractor, "pages": len(d.pages) if d.pages else None} for d in documents],
             num_chunks=len(chunks_table),
             large_document_chars=large_document_chars,
             files={name: _file_digest(tmp / name) for name in (*_DATA_FILES, "blocks.npy")},
@@ -956,7 +960,7 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         documents = []
         with open(folder / "documents.jsonl", encoding="utf-8") as handle:
             for line in handle:
-                documents.append(Document(**json.loads(line)))
+                documents.append(Document.from_dict(json.loads(line)))
         chunk_rows = np.load(folder / "chunks.npy")
         sentence_rows = np.load(folder / "sentences.npy")
         block_rows = np.load(folder / "blocks.npy")
@@ -992,6 +996,47 @@ def load_index(index_dir: str | os.PathLike, *, model: str | None = None, verify
         terms=terms,
         sentence_vectors=sentence_vectors,
     )
+
+
+def stored_documents(index_dir: str | os.PathLike) -> Callable[[str, str], Document | None]:
+    """A lookup of the documents the current index holds, by the hash of their file's bytes and
+    the extractor version that read them: a rebuild reuses their extracted text instead of
+    extracting an unchanged file again. Finds nothing when there is no readable index.
+
+    Only where each document's line starts is kept; a document is read back when asked for, so
+    the lookup does not hold a second copy of the corpus while the corpus is being read.
+    """
+    index_dir = Path(index_dir)
+    version = current_version(index_dir)
+    path = index_dir / version / "documents.jsonl" if version is not None else None
+    lines: dict[tuple[str, str], int] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                position = 0
+                for line in handle:
+                    data = json.loads(line)
+                    if data.get("extractor"):
+                        lines[(data["sha256"], data["extractor"])] = position
+                    position += len(line)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:  # damaged: extract all again
+            logger.info("not reusing extracted text from %s (%s)", index_dir, exc)
+            lines.clear()
+
+    def lookup(sha256: str, extractor: str) -> Document | None:
+        position = lines.get((sha256, extractor))
+        if position is None:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(position)
+                document = Document.from_dict(json.loads(handle.readline()))
+        except (OSError, ValueError, TypeError) as exc:  # replaced or damaged since: extract again
+            logger.info("not reusing extracted text from %s (%s)", index_dir, exc)
+            return None
+        return document if (document.sha256, document.extractor) == (sha256, extractor) else None
+
+    return lookup
 
 
 def _map_vectors(path: Path, dimension: int) -> np.ndarray:

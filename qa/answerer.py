@@ -1176,6 +1176,7 @@ class RuleAnswerer:
             quote_start=quote_start,
             quote_end=quote_end,
             url=citation_url(document.doc_id, start, end),
+            page=document.page_at(start),
         )
         return Answer(
             question=question,

@@ -78,6 +78,7 @@ def main(verbose: bool) -> None:
     # -v is about this program: its own loggers say what happens; libraries keep to warnings (faiss,
     # for one, logs every CPU-specific build it could not load, with the exception, at INFO).
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # the repairs it makes in damaged files
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
     if not verbose:
@@ -98,7 +99,9 @@ def main(verbose: bool) -> None:
 @index_options
 @handle_errors
 def index_command(paths: tuple[str, ...], dense_index: str | None, index_dir: str | None, model: str | None) -> None:
-    """Index the .txt and .md files under PATHS (default: the seeds/ corpus).
+    """Index the documents under PATHS (default: the seeds/ corpus): .txt, .md, .html, .pdf, .docx.
+
+    Every other file is reported as skipped, with its reason, as is a file that cannot be read.
 
     \b
     Examples:
@@ -111,11 +114,8 @@ def index_command(paths: tuple[str, ...], dense_index: str | None, index_dir: st
     targets = list(paths) or [str(settings.corpus)]
     report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info)
     remember_index(Path.cwd(), settings.index_dir)
-    manifest = report.manifest
-    click.echo(
-        f"indexed {len(manifest.documents)} document(s), {manifest.num_chunks} chunk(s) into {settings.index_dir} "
-        f"in {report.seconds:.1f}s; skipped {len(report.skipped)} file(s)"
-    )
+    _info(f"{report.manifest.num_chunks} chunk(s) written to {settings.index_dir} in {report.seconds:.1f}s")
+    click.echo(report.summary())
 
 
 def _open_pipeline(settings: Settings):
@@ -165,7 +165,8 @@ def format_answer(answer) -> str:
     if answer.citations:
         lines.append("")
         for n, c in enumerate(answer.citations, start=1):
-            lines.append(f"[{n}] {c.title} \u2014 {c.doc_id}, characters {c.start}-{c.end}: {c.url}")
+            page = f"page {c.page}, " if c.page else ""
+            lines.append(f"[{n}] {c.title} \u2014 {c.doc_id}, {page}characters {c.start}-{c.end}: {c.url}")
     return "\n".join(lines)
 
 

@@ -16,7 +16,8 @@ class Citation:
     """Where an answer comes from.
 
     ``document.text[start:end]`` is the answer and ``document.text[quote_start:quote_end]``
-    the supporting quote.
+    the supporting quote; ``page`` is the 1-based page the answer starts on, for a paged
+    document (PDF), else ``None``.
     """
 
     doc_id: str
@@ -26,6 +27,7 @@ class Citation:
     quote_start: int
     quote_end: int
     url: str
+    page: int | None = None
 
 
 @dataclass

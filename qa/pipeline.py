@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from index.analysis import SpacyAnalyzer
 from index.chunking import ChunkerSettings
-from index.documents import SkippedFile, load_corpus
+from index.documents import Document, SkippedFile, load_corpus
 from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, use_bf16
 from index.errors import CorpusError, IndexNotFound
-from index.store import CorpusIndex, Manifest, build_index, load_index
+from index.extract import supported_suffixes
+from index.store import CorpusIndex, Manifest, build_index, load_index, stored_documents
 from qa.config import Settings
 from qa.errors import InvalidQuestion
 from qa.models import Answer
@@ -42,13 +43,45 @@ def clean_question(question: str, max_chars: int) -> str:
     return text
 
 
+#: The summary of an indexing run names at most this many skipped files.
+SUMMARY_SKIPPED_NAMES = 5
+
+
 @dataclass
 class IndexReport:
-    """What an indexing run did."""
+    """What an indexing run did.
+
+    Attributes:
+        manifest: the index's recipe.
+        skipped: the files not indexed, with their reasons.
+        seconds: the whole run.
+        types: how many documents of each file type (``{".pdf": 1}``), most first.
+    """
 
     manifest: Manifest
     skipped: list[SkippedFile]
     seconds: float
+    types: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """``indexed 3 documents (2 .txt, 1 .pdf); skipped 1: notes.pages (unsupported type)``."""
+        count = sum(self.types.values()) or len(self.manifest.documents)
+        by_type = ", ".join(f"{n} {suffix}" for suffix, n in self.types.items())
+        line = f"indexed {count} document{'s' if count != 1 else ''}" + (f" ({by_type})" if by_type else "")
+        if not self.skipped:
+            return line + "; skipped 0"
+        names = ", ".join(f"{Path(s.path).name} ({s.kind})" for s in self.skipped[:SUMMARY_SKIPPED_NAMES])
+        more = len(self.skipped) - SUMMARY_SKIPPED_NAMES
+        return f"{line}; skipped {len(self.skipped)}: {names}" + (f" and {more} more" if more > 0 else "")
+
+
+def count_types(documents: Sequence[Document]) -> dict[str, int]:
+    """How many documents of each file type (lower-case suffix), most first, then by name."""
+    counts: dict[str, int] = {}
+    for document in documents:
+        suffix = Path(document.source).suffix.lower() or document.format
+        counts[suffix] = counts.get(suffix, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def index_corpus(
@@ -66,12 +99,15 @@ def index_corpus(
         CorpusError: a path is missing, or no document could be read.
     """
     started = time.perf_counter()
-    documents, skipped = load_corpus(paths)
+    documents, skipped = load_corpus(paths, reuse=stored_documents(settings.index_dir))
+    say = on_step or logger.warning
     for item in skipped:
-        if on_step:
-            on_step(f"skipped {item.path}: {item.reason}")
+        say(f"skipped {item.path}: {item.reason}")
+    if on_step:
+        on_step(f"read {len(documents)} document(s) in {time.perf_counter() - started:.1f}s")
     if not documents:
-        raise CorpusError(f"nothing to index in {', '.join(str(p) for p in paths)}: no readable .txt or .md file")
+        raise CorpusError(f"nothing to index in {', '.join(str(p) for p in paths)}: no readable document "
+                          f"(supported: {', '.join(supported_suffixes())})")
     embedder = embedder or SentenceTransformerEmbedder(settings.model or DEFAULT_MODEL)
     analyzer = analyzer or SpacyAnalyzer(settings.spacy_model)
     manifest = build_index(
@@ -80,7 +116,7 @@ def index_corpus(
         embed_batch=settings.embed_batch_chunks, analysis_worker=settings.analysis_worker,
         show_progress=show_progress, on_step=on_step,
     )
-    return IndexReport(manifest, skipped, time.perf_counter() - started)
+    return IndexReport(manifest, skipped, time.perf_counter() - started, count_types(documents))
 
 
 def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Settings | None = None):

@@ -56,24 +56,27 @@ def test_index_skips_each_bad_file_with_its_reason(fakes):
         f"skipped {folder / 'binary.txt'}: binary file (contains NUL bytes)",
         f"skipped {folder / 'blank.md'}: empty file",  # only whitespace counts as empty
         f"skipped {folder / 'empty.txt'}: empty file",
-        f"skipped {folder / 'latin1.txt'}: not valid UTF-8 (byte 3)",
     }
-    assert result.stdout.startswith("indexed 2 document(s), ")
-    assert result.stdout.rstrip().endswith("skipped 5 file(s)")
+    assert result.stdout == ("indexed 3 documents (2 .txt, 1 .md); skipped 4: binary.txt (unreadable), "
+                             "blank.md (no text), empty.txt (no text), loop (symlink loop)\n")
     index = load_index(fakes / "ix")
-    assert [d.doc_id for d in index.documents] == ["harbour.txt", "page.md"]
-    # Markup is text like any other: kept verbatim (the citation view escapes it).
-    assert index.document("page.md").text == SCRIPT_PAGE
+    assert [d.doc_id for d in index.documents] == ["harbour.txt", "latin1.txt", "page.md"]
+    assert index.document("latin1.txt").text == "Caf\u00e9 cr\u00e8me\n"
+    # Markdown is read as a viewer shows it: a script is not text, a tag's content is.
+    assert index.document("page.md").text == "Script Page\n\nThe harbour museum opens at nine."
 
 
 def test_index_of_only_bad_files_fails_with_a_message(fakes):
     folder = _bad_folder(fakes)
     (folder / "page.md").unlink()
     (folder / "harbour.txt").unlink()
+    (folder / "latin1.txt").unlink()
     result = CliRunner().invoke(main, ["index", str(folder)], catch_exceptions=False)
     assert result.exit_code == 1
-    assert result.stderr.rstrip().endswith(f"error: nothing to index in {folder}: no readable .txt or .md file")
-    assert result.stderr.count("skipped ") == 5
+    assert result.stderr.rstrip().endswith(
+        f"error: nothing to index in {folder}: no readable document "
+        "(supported: .docx, .htm, .html, .markdown, .md, .pdf, .text, .txt, .xhtml)")
+    assert result.stderr.count("skipped ") == 4
 
 
 def test_a_huge_paragraph_is_cut_into_blocks_without_recursion():

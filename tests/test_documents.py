@@ -9,20 +9,23 @@ def test_load_corpus_ids_titles_and_skips(tmp_path):
     (tmp_path / "blank.txt").write_text("   \n\t\n", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(b"abc\x00\x01\x02")
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
-    (tmp_path / "ignored.pdf").write_bytes(b"%PDF")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF")
+    (tmp_path / "notes.pages").write_bytes(b"PK\x03\x04")
 
     documents, skipped = load_corpus([tmp_path])
 
-    assert [d.doc_id for d in documents] == ["a.txt", "sub/b.md"]
+    assert [d.doc_id for d in documents] == ["a.txt", "latin1.txt", "sub/b.md"]
     assert documents[0].title == "First Title"
-    assert documents[1].title == "# Heading"
+    assert documents[1].text == "caf\u00e9 cr\u00e8me" and documents[1].format == "text"
+    assert documents[2].title == "Heading" and documents[2].text == "Heading\n\nSome words."
     assert len(documents[0].sha256) == 64
-    reasons = {p.split("/")[-1]: r for p, r in ((s.path, s.reason) for s in skipped)}
+    reasons = {p.split("/")[-1]: (r, k) for p, r, k in ((s.path, s.reason, s.kind) for s in skipped)}
     assert reasons == {
-        "binary.txt": "binary file (contains NUL bytes)",
-        "blank.txt": "empty file",
-        "empty.txt": "empty file",
-        "latin1.txt": "not valid UTF-8 (byte 3)",
+        "binary.txt": ("binary file (contains NUL bytes)", "unreadable"),
+        "blank.txt": ("empty file", "no text"),
+        "broken.pdf": ("unreadable PDF (PdfStreamError: Stream has ended unexpectedly)", "unreadable"),
+        "empty.txt": ("empty file", "no text"),
+        "notes.pages": ("unsupported type", "unsupported type"),
     }
 
 

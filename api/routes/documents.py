@@ -49,7 +49,7 @@ def _html_response(services, document, start: int | None, end: int | None) -> HT
     nonce = secrets.token_urlsafe(16)
     page = render_document(document.doc_id, document.title, document.text,
                            sentences=services.pipeline.index.sentences.get(document.doc_id, ()),
-                           start=start, end=end, nonce=nonce)
+                           start=start, end=end, nonce=nonce, pages=document.pages or ())
     # The text is escaped; the policy is a second wall: only the page's own script may run.
     csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'"
     return HTMLResponse(page, headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"})
@@ -84,4 +84,5 @@ def get_document(doc_id: str, request: Request, services: ServicesDep, start: St
     document = _lookup(services, doc_id, start, end)
     if _wants_html(request):
         return _html_response(services, document, start, end)
-    return DocumentOut(doc_id=document.doc_id, title=document.title, text=document.text, source=document.source)
+    return DocumentOut(doc_id=document.doc_id, title=document.title, text=document.text, source=document.source,
+                       format=document.format, pages=list(document.pages) if document.pages else None)

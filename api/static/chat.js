@@ -57,12 +57,18 @@ function showUser(text) {
   scrollDown();
 }
 
+// "page 3, characters 120–134" (the page only for paged documents such as PDFs).
+function where(citation) {
+  const page = citation.page ? "page " + citation.page + ", " : "";
+  return page + "characters " + citation.start + "\u2013" + citation.end;
+}
+
 function citeLink(citation, n) {
   const a = el("a", "cite", "[" + n + "]");
   a.href = citation.url;
   a.target = "_blank";
   a.rel = "noopener";
-  a.title = citation.title + " (" + citation.doc_id + "), characters " + citation.start + "\u2013" + citation.end;
+  a.title = citation.title + " (" + citation.doc_id + "), " + where(citation);
   a.addEventListener("click", openCitation);
   return a;
 }
@@ -92,7 +98,7 @@ function showAnswer(message, answer) {
         a.rel = "noopener";
         a.addEventListener("click", openCitation);
         item.appendChild(a);
-        item.appendChild(document.createTextNode(" \u2014 " + c.doc_id + ", characters " + c.start + "\u2013" + c.end));
+        item.appendChild(document.createTextNode(" \u2014 " + c.doc_id + ", " + where(c)));
         list.appendChild(item);
       });
       box.appendChild(list);

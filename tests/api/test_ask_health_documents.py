@@ -62,7 +62,8 @@ def test_view_shades_the_supporting_sentence(client):
 
 def test_document_json(client):
     body = client.get("/documents/news/harbour.txt").json()
-    assert body == {"doc_id": "news/harbour.txt", "title": "Harbour News", "text": HARBOUR, "source": "news/harbour.txt"}
+    assert body == {"doc_id": "news/harbour.txt", "title": "Harbour News", "text": HARBOUR, "source": "news/harbour.txt",
+                    "format": "text", "pages": None}
     # Offsets are checked for JSON too, and a JSON-first Accept gets JSON.
     assert client.get("/documents/news/harbour.txt?start=0&end=7", headers={"Accept": "application/json, text/html"}).json()["title"] == "Harbour News"
 
