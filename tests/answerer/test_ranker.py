@@ -15,7 +15,7 @@ from qa.answerer.ranker import (
 from qa.training.train_ranker import pick_operating_point, score_picks
 from qa.reader.reader import ReaderOutput
 from tests.conftest import ScriptedReader
-from tests.test_hybrid import setup  # noqa: F401  (module fixture)
+from tests.answerer.test_extractive import setup  # noqa: F401  (module fixture)
 
 
 def _groups(rng, n_groups=200, size=6, d=3, true_w=(2.0, -1.0, 0.0)):
