@@ -81,13 +81,13 @@ class ScriptedReader:
         return self
 
     def read(self, question, passages, passage_scores=None, top_n=None):
-        from qa.reader.reader import ReaderOutput, SpanCandidate
+        from qa.reader.reader import ReaderOutput, ReaderSpan
 
         self.calls += 1
         for i, passage in enumerate(passages):
             if self.text and self.text in passage:
                 start = passage.index(self.text)
-                return ReaderOutput([SpanCandidate(i, start, start + len(self.text), self.text, self.score)], 0.05)
+                return ReaderOutput([ReaderSpan(i, start, start + len(self.text), self.text, self.score)], 0.05)
         return ReaderOutput([], 1.0)
 
 

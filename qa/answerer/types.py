@@ -5,8 +5,8 @@ A span goes through three stages, each with its own type:
 
 * :class:`CandidateSpan`: a token range of a parsed sentence that might answer the question
   (:mod:`qa.answerer.candidates`); the learned reader's own proposals are
-  :class:`qa.reader.SpanCandidate` (character offsets in a passage) until they are mapped onto
-  a sentence;
+  :class:`qa.reader.ReaderSpan` (character offsets in a passage) until
+  :mod:`qa.answerer.extractive` maps them onto a sentence;
 * :class:`ScoredSpan`: a candidate with its sentence and its rule score
   (:mod:`qa.answerer.scoring`);
 * :class:`VotedSpan`: a scored span at its document offsets, with the probability the rules and

@@ -10,7 +10,7 @@ from index.store import build_index, load_index
 from qa.answerer.extractive import ExtractiveAnswerer, overlap_ratio
 from qa.answerer.ranker import softmax
 from qa.answerer.rules import RuleAnswerer
-from qa.reader.reader import ReaderOutput, SpanCandidate
+from qa.reader.reader import ReaderOutput, ReaderSpan
 from qa.retrieval import HybridRetriever
 from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder, ScriptedReader
 
@@ -85,8 +85,8 @@ def test_reader_votes_sum_the_copies_of_one_occurrence():
     first = Chunk("d", 0, 15, text[0:15], 0, 1)   # "One. Two three."
     second = Chunk("d", 5, 21, text[5:21], 1, 2)  # "Two three. Four." (shares a sentence)
     passages = [RetrievedPassage(0, first, 1.0, 0, 0, 1, 1), RetrievedPassage(1, second, 0.9, 0, 0, 2, 2)]
-    output = ReaderOutput([SpanCandidate(0, 5, 14, "Two three", 0.3), SpanCandidate(1, 0, 9, "Two three", 0.25),
-                           SpanCandidate(1, 11, 15, "Four", 0.2)], 0.1)
+    output = ReaderOutput([ReaderSpan(0, 5, 14, "Two three", 0.3), ReaderSpan(1, 0, 9, "Two three", 0.25),
+                           ReaderSpan(1, 11, 15, "Four", 0.2)], 0.1)
     votes = reader_votes(output, passages)
     assert votes[("d", 5, 14)] == (pytest.approx(0.55), 1)
     assert votes[("d", 16, 20)] == (pytest.approx(0.2), 2)
