@@ -16,7 +16,7 @@ A span goes through three stages, each with its own type:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Protocol, Sequence, runtime_checkable
 
 from index.store import CorpusIndex
 from qa.answerer.corpus import CorpusViews
@@ -133,6 +133,7 @@ class VotedSpan:
         return (1 - reader_weight) * self.rule_prob + reader_weight * self.reader_prob
 
 
+@runtime_checkable
 class Reader(Protocol):
     """A learned span reader (:class:`qa.reader.SpanReader`; tests use a scripted fake)."""
 
@@ -144,6 +145,7 @@ class Reader(Protocol):
         """The best spans of ``passages`` for ``question``, with their probabilities."""
 
 
+@runtime_checkable
 class Answerer(Protocol):
     """Turns retrieved passages into an answer (:class:`qa.answerer.extractive.ExtractiveAnswerer`)."""
 

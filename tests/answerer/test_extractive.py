@@ -10,9 +10,10 @@ from index.store import build_index, load_index
 from qa.answerer.extractive import ExtractiveAnswerer, overlap_ratio
 from qa.answerer.ranker import softmax
 from qa.answerer.rules import RuleAnswerer
+from qa.answerer.types import Answerer, Reader
 from qa.reader.reader import ReaderOutput, ReaderSpan
 from qa.retrieval import HybridRetriever
-from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder, ScriptedReader
+from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder, ScriptedReader, SentenceAnswerer
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,17 @@ def test_pure_helpers():
     assert softmax([], 1.0).tolist() == []
     with pytest.raises(ValueError, match="reader_weight"):
         ExtractiveAnswerer(None, None, reader_weight=1.5)
+
+
+def test_the_answerers_and_readers_keep_to_their_protocols(setup):
+    from qa.reader.reader import SpanReader
+
+    rules = setup[2]
+    assert isinstance(SpanReader(), Reader) and isinstance(ScriptedReader("x"), Reader)
+    assert not isinstance(rules, Reader)
+    for answerer in (rules, ExtractiveAnswerer(rules, ScriptedReader("x")), SentenceAnswerer()):
+        assert isinstance(answerer, Answerer)
+    assert not isinstance(ScriptedReader("x"), Answerer)
 
 
 def test_without_reader_it_is_the_rule_answer(setup):
