@@ -28,7 +28,7 @@ from index.analysis import SpacyAnalyzer  # noqa: E402
 from index.documents import load_corpus  # noqa: E402
 from index.embedding import SentenceTransformerEmbedder  # noqa: E402
 from index.store import build_index, load_index  # noqa: E402
-from qa.answerer import RuleAnswerer  # noqa: E402
+from qa.answerer.rules import RuleAnswerer  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
 
 

@@ -9,7 +9,7 @@ Usage:
     python bench/hybrid_grid.py grid heldout=dump.json dev=dev.json [--split 80]
 
 The grid prints, per (weight, temperature, threshold): answerable F1 / hit rate / correct
-abstentions (%). The shipped values live in ``qa/hybrid.py``.
+abstentions (%). The shipped values live in ``qa/answerer/extractive.py``.
 """
 
 from __future__ import annotations
@@ -24,21 +24,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def dump(index_dir: str, questions: str, out: str, limit: int | None) -> None:
-    from qa.answerer import RuleAnswerer
+    from qa.answerer.extractive import ExtractiveAnswerer
+    from qa.answerer.rules import RuleAnswerer
     from qa.config import Settings
     from qa.evaluation import is_hit, load_eval_file, token_f1
-    from qa.hybrid import HybridAnswerer
     from qa.pipeline import QAPipeline
     from qa.reader.reader import SpanReader
 
     pipeline = QAPipeline(Settings(index_dir=Path(index_dir), reader=False))
     rules = RuleAnswerer(pipeline.analyzer, pipeline.embedder, min_confidence=0.0)
-    hybrid = HybridAnswerer(rules, SpanReader().load())
+    hybrid = ExtractiveAnswerer(rules, SpanReader().load())
     rows = []
     for item in load_eval_file(questions)[:limit]:
         passages = pipeline.search(item.question)
         ranking = rules.rank(item.question, passages, pipeline.index)
-        pool = hybrid.vote(ranking, passages, pipeline.index)
+        pool, _ = hybrid.read_and_vote(ranking, passages, pipeline.index)
         keep = sorted(pool, key=lambda v: -v.span.score)[:15] + sorted(pool, key=lambda v: -v.reader_prob)[:10]
         seen, candidates = set(), []
         for voted in keep:
@@ -55,7 +55,7 @@ def dump(index_dir: str, questions: str, out: str, limit: int | None) -> None:
 
 
 def choose(candidates: list[dict], weight: float, temperature: float):
-    """The candidate the mixture picks, and its mixed probability (as ``qa.hybrid`` computes it)."""
+    """The candidate the mixture picks, and its mixed probability (as ``qa.answerer.extractive`` computes it)."""
     if not candidates:
         return None
     top = max(c["score"] for c in candidates)

@@ -11,7 +11,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Iterable, Iterator, Sequence
 
 #: spaCy refuses texts longer than its ``max_length``; blocks are cut well below it.
 MAX_BLOCK_CHARS = 20_000
@@ -77,13 +77,6 @@ def _skip_space(text: str, start: int, end: int) -> int:
     while start < end and text[start].isspace():
         start += 1
     return start
-
-
-class Analyzer(Protocol):
-    """Anything that turns texts into spaCy ``Doc`` objects with sentence boundaries."""
-
-    def pipe(self, texts: Sequence[str]) -> Iterator["object"]:  # pragma: no cover - protocol
-        ...
 
 
 class SpacyAnalyzer:

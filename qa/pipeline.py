@@ -16,6 +16,7 @@ from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from index.errors import CorpusError, IndexNotFound
 from index.extract import supported_suffixes
 from index.store import CorpusIndex, Manifest, build_index, load_index, stored_documents
+from qa.answerer.types import Answerer
 from qa.config import Settings
 from qa.errors import InvalidQuestion
 from qa.models import Answer
@@ -119,11 +120,11 @@ def index_corpus(
     return IndexReport(manifest, skipped, time.perf_counter() - started, count_types(documents))
 
 
-def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Settings | None = None):
+def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Settings | None = None) -> Answerer:
     """The answerer used when none is injected: the rules, joined by the learned reader when its
     weights are there (and ``settings.reader`` is on)."""
-    from qa.answerer import RuleAnswerer
-    from qa.hybrid import HybridAnswerer
+    from qa.answerer.extractive import ExtractiveAnswerer
+    from qa.answerer.rules import RuleAnswerer
 
     settings = settings or Settings()
     reader = None
@@ -137,8 +138,8 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
             logger.warning("no reader weights in %s: answering with the rules only", folder)
     ranker = None
     if reader is not None and settings.ranker:
-        from qa.features import ANSWER_FEATURES, CANDIDATE_FEATURES
-        from qa.ranker import DEFAULT_RANKER_PATH, LearnedRanker, RankerFormatError
+        from qa.answerer.features import ANSWER_FEATURES, CANDIDATE_FEATURES
+        from qa.answerer.ranker import DEFAULT_RANKER_PATH, LearnedRanker, RankerFormatError
 
         path = Path(settings.ranker_weights or DEFAULT_RANKER_PATH)
         try:
@@ -147,8 +148,8 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
             if settings.ranker_weights is not None:
                 raise  # asked for by name: say so rather than answer differently
             logger.warning("%s: using the hand-set mixture instead", exc)
-    return HybridAnswerer(RuleAnswerer(analyzer, embedder), reader, ranker=ranker,
-                          reader_passages=settings.reader_passages)
+    return ExtractiveAnswerer(RuleAnswerer(analyzer, embedder), reader, ranker=ranker,
+                              reader_passages=settings.reader_passages)
 
 
 class QAPipeline:
@@ -167,7 +168,7 @@ class QAPipeline:
         index: CorpusIndex | None = None,
         embedder: Embedder | None = None,
         analyzer: SpacyAnalyzer | None = None,
-        answerer=None,
+        answerer: Answerer | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.index = index or load_index(self.settings.index_dir, model=self.settings.model)

@@ -1,11 +1,14 @@
-"""Shared fixtures: a deterministic fake embedder and small indexes built from test documents."""
+"""Shared fixtures: deterministic fakes of the embedder, the reader and the answerer, and small
+indexes built from test documents."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import tempfile
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 
 from index.analysis import SpacyAnalyzer
 from index.documents import document_from_text
+from qa.models import Answer, Citation, citation_url
 
 # Exports made by the tests (the int8 question encoder) go to a folder of this run, not the
 # user's cache; CLI subprocesses inherit it.
@@ -62,6 +66,61 @@ class CountingEmbedder(FakeEmbedder):
         self.texts.extend(texts)
         pieces = [text[start:end] for text, own in zip(texts, spans) for start, end in own]
         return FakeEmbedder.embed(self, texts), FakeEmbedder.embed(self, pieces)
+
+
+class ScriptedReader:
+    """Fake :class:`qa.answerer.types.Reader`: returns a fixed span (found by text in the
+    passages) with a fixed probability."""
+
+    def __init__(self, text: str | None, score: float = 0.9):
+        self.text = text
+        self.score = score
+        self.calls = 0
+
+    def warm_up(self):
+        return self
+
+    def read(self, question, passages, passage_scores=None, top_n=None):
+        from qa.reader.reader import ReaderOutput, ReaderSpan
+
+        self.calls += 1
+        for i, passage in enumerate(passages):
+            if self.text and self.text in passage:
+                start = passage.index(self.text)
+                return ReaderOutput([ReaderSpan(i, start, start + len(self.text), self.text, self.score)], 0.05)
+        return ReaderOutput([], 1.0)
+
+
+_STOP = {"the", "a", "an", "of", "in", "on", "to", "who", "whom", "what", "where", "when", "which", "how", "will",
+         "does", "did", "is", "was", "and", "she", "he", "her", "his", "it", "there", "about"}
+
+
+class SentenceAnswerer:
+    """Fake :class:`qa.answerer.types.Answerer`: the whole sentence of the passages that best
+    matches the question's rare words.
+
+    Words are weighted by 1 / (number of sentences of the index holding them); ties go to the
+    later sentence. The answer and the quote are that sentence, with exact offsets.
+    """
+
+    def answer(self, question, passages, index) -> Answer:
+        words = {w for w in _WORD.findall(question.lower()) if w not in _STOP}
+        spans = [(p.chunk.doc_id, s, e) for p in passages for s, e in index.sentences[p.chunk.doc_id]
+                 if p.chunk.start <= s and e <= p.chunk.end]
+        counts = Counter(w for d in index.documents for s, e in index.sentences[d.doc_id]
+                         for w in set(_WORD.findall(d.text[s:e].lower())))
+        best = None
+        for doc_id, s, e in sorted(set(spans), key=lambda x: (x[0], x[1])):
+            text = index.document(doc_id).text[s:e]
+            score = sum(1 / counts[w] for w in words & set(_WORD.findall(text.lower())))
+            if score > 0 and (best is None or score >= best[0] - 1e-9):
+                best = (score, doc_id, s, e)
+        if best is None:
+            return Answer.not_found(question)
+        _, doc_id, s, e = best
+        document = index.document(doc_id)
+        citation = Citation(doc_id, document.title, s, e, s, e, citation_url(doc_id, s, e))
+        return Answer(question, document.text[s:e], True, round(1 - math.exp(-best[0]), 4), document.text[s:e], [citation])
 
 
 HARBOUR = """Harbour News

@@ -8,8 +8,8 @@ import qa.cli
 from qa.cli import main
 from qa.config import Settings
 from qa.pipeline import QAPipeline
-from tests.api.conftest import SentenceAnswerer, api_docs, api_index_dir, spacy_analyzer  # noqa: F401
-from tests.conftest import FakeEmbedder
+from tests.api.conftest import api_docs, api_index_dir, spacy_analyzer  # noqa: F401
+from tests.conftest import FakeEmbedder, SentenceAnswerer
 
 
 def test_chat_reads_stdin_and_resolves_follow_ups(monkeypatch, api_index_dir, spacy_analyzer):

@@ -27,7 +27,9 @@ DEFAULT_WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "
 
 
 @dataclass(frozen=True)
-class SpanCandidate:
+class ReaderSpan:
+    """A span the reader proposes, in character offsets of one of the passages it read."""
+
     passage_index: int   # index into the `passages` argument of read()
     start: int           # char offset, passages[passage_index][start:end] == text
     end: int
@@ -37,14 +39,14 @@ class SpanCandidate:
 
 @dataclass(frozen=True)
 class ReaderOutput:
-    candidates: List[SpanCandidate] = field(default_factory=list)   # best first
+    candidates: List[ReaderSpan] = field(default_factory=list)   # best first
     no_answer_prob: float = 1.0                                      # in [0, 1]
     #: ``(passage_index, start, end) -> probability`` of any character span (0.0 when it is not
     #: on token boundaries of a window that holds it, or longer than the longest answer)
     span_scorer: Optional[Callable[[int, int, int], float]] = field(default=None, compare=False, repr=False)
 
     @property
-    def best(self) -> Optional[SpanCandidate]:
+    def best(self) -> Optional[ReaderSpan]:
         return self.candidates[0] if self.candidates else None
 
     def span_probability(self, passage_index: int, start: int, end: int) -> float:
@@ -181,7 +183,7 @@ def decode_question(start_logits: torch.Tensor, end_logits: torch.Tensor, ctx: t
     no_answer = float(torch.exp(null - logZ))
     n_valid = int(valid.sum())
     k = min(n_valid, max(top_n * 4, 20))
-    cands: List[SpanCandidate] = []
+    cands: List[ReaderSpan] = []
     seen = {}
     if k > 0:
         vals, idx = torch.topk(flat, k)
@@ -201,7 +203,7 @@ def decode_question(start_logits: torch.Tensor, end_logits: torch.Tensor, ctx: t
                 continue
             seen[key] = p
         for (pi, cs, ce), p in seen.items():
-            cands.append(SpanCandidate(pi, cs, ce, passages[pi][cs:ce], min(1.0, p)))
+            cands.append(ReaderSpan(pi, cs, ce, passages[pi][cs:ce], min(1.0, p)))
         cands.sort(key=lambda c: -c.score)
         cands = cands[:top_n]
     scorer = None
@@ -308,7 +310,7 @@ class SpanReader:
             lp = torch.log_softmax(ps, 0) * self.passage_prior_weight
             bias = lp[torch.tensor(sample)]
         out = decode_question(S, E, ctx, offsets, sample, live, self.max_answer_tokens, top_n, bias)
-        cands = [SpanCandidate(idx[c.passage_index], c.start, c.end, c.text, c.score) for c in out.candidates]
+        cands = [ReaderSpan(idx[c.passage_index], c.start, c.end, c.text, c.score) for c in out.candidates]
         scorer = _reindexed(out.span_scorer, idx) if out.span_scorer is not None else None
         return ReaderOutput(cands, out.no_answer_prob, scorer)
 

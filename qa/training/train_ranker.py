@@ -32,9 +32,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 from qa.config import Settings
-from qa.features import choice_probabilities
+from qa.answerer.features import choice_probabilities
 from qa.training.contrast import ENTITY_SUFFIX, QuestionParses
-from qa.ranker import DEFAULT_RANKER_PATH, LearnedRanker, LinearModel, fit_conditional_logit, fit_logistic, softmax
+from qa.answerer.ranker import DEFAULT_RANKER_PATH, LearnedRanker, LinearModel, fit_conditional_logit, fit_logistic, softmax
 
 THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.01)]
 SUPPORT_THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 0.9001, 0.05)]
@@ -61,11 +61,12 @@ def _heldout_articles(reader_dir: Path) -> Optional[list[str]]:
 
 def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional[int] = None) -> list[dict]:
     """Answer every held-out question in open retrieval and keep each candidate's features."""
-    from qa.answerer import RuleAnswerer
+    from qa.answerer.rules import RuleAnswerer
     from qa.config import Settings
     from qa.evaluation import exact_match, token_f1
-    from qa.features import answer_features, candidate_features, shortlist
-    from qa.hybrid import HybridAnswerer, span_offsets
+    from qa.answerer.features import answer_features, candidate_features, shortlist
+    from qa.answerer.citations import span_offsets
+    from qa.answerer.extractive import ExtractiveAnswerer as HybridAnswerer
     from qa.pipeline import QAPipeline, index_corpus
     from qa.reader.reader import SpanReader
     from qa.training.squad import load_training_data, write_corpus
@@ -139,14 +140,14 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
 
 
 def _column(name: str) -> int:
-    from qa.features import ANSWER_FEATURES
+    from qa.answerer.features import ANSWER_FEATURES
 
     return ANSWER_FEATURES.index(name)
 
 
 def fit(rows: Sequence[dict], ranker_l2: float = RANKER_L2, answer_l2: float = ANSWER_L2) -> LearnedRanker:
     """Fit the ranker on the answerable questions and the answer model on all of them."""
-    from qa.features import ANSWER_FEATURES, ANSWER_SIGNS, CANDIDATE_FEATURES, CANDIDATE_SIGNS
+    from qa.answerer.features import ANSWER_FEATURES, ANSWER_SIGNS, CANDIDATE_FEATURES, CANDIDATE_SIGNS
 
     groups, targets = [], []
     for row in rows:
@@ -183,7 +184,7 @@ def evidence_parts(evidence) -> dict:
 
 def support_confidence(parts: dict, agreement: float) -> float:
     """The rules' confidence of a candidate, with the ranker's probability as its agreement."""
-    from qa.answerer import Support, calibrate_confidence
+    from qa.answerer.support import Support, calibrate_confidence
 
     support = Support(parts["coverage"], (), ("?",) if parts["absent"] else (), parts["entities_supported"],
                       parts["people_unsupported"], parts["focus_missing"])
@@ -311,8 +312,8 @@ def train_ranker(data_dir: str, work: Path, out: Path, reader_dir: Path, limit: 
         dump_path.write_text(json.dumps(rows))
     dump_seconds = time.time() - started
 
-    from qa.answerer import DEFAULT_MIN_CONFIDENCE
-    from qa.features import ANSWER_FEATURES, CANDIDATE_FEATURES
+    from qa.answerer.support import DEFAULT_MIN_CONFIDENCE
+    from qa.answerer.features import ANSWER_FEATURES, CANDIDATE_FEATURES
 
     picks, folds = cross_validate(rows)
     grid = [score_picks(picks, t, m) for m in SUPPORT_THRESHOLDS for t in THRESHOLDS]

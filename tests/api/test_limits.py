@@ -9,8 +9,8 @@ import time
 from api.dependencies import Services
 from qa.chat_store import ChatStore
 from qa.pipeline import QAPipeline
-from tests.api.conftest import SentenceAnswerer, fake_loader
-from tests.conftest import FakeEmbedder
+from tests.api.conftest import fake_loader
+from tests.conftest import FakeEmbedder, SentenceAnswerer
 from tests.test_chat_store import TURN, Clock
 
 

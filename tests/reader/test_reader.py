@@ -10,7 +10,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from qa.reader import ReaderOutput, SpanCandidate, SpanReader, clean_span  # noqa: E402
+from qa.reader import ReaderOutput, ReaderSpan, SpanReader, clean_span  # noqa: E402
 from qa.training import data as D  # noqa: E402
 from qa.reader.model import WEIGHTS_FILE, dequantize_state_dict, quantize_state_dict  # noqa: E402
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, decode_question, encode_pairs  # noqa: E402
@@ -35,7 +35,7 @@ def _check_output(out, passages, top_n):
     assert len(out.candidates) <= top_n
     total = out.no_answer_prob
     for c in out.candidates:
-        assert isinstance(c, SpanCandidate)
+        assert isinstance(c, ReaderSpan)
         assert passages[c.passage_index][c.start:c.end] == c.text
         assert c.text and c.text == c.text.strip()
         assert 0.0 <= c.score <= 1.0

@@ -7,15 +7,11 @@ import pytest
 from index.analysis import SpacyAnalyzer
 from index.documents import document_from_text
 from index.store import build_index, load_index
-from qa.answerer import (
-    CorpusStats,
-    DocumentSentences,
-    Support,
-    calibrate_confidence,
-    RuleAnswerer,
-    terms_match,
-    tree_distance,
-)
+from qa.answerer.corpus import CorpusStats, DocumentSentences
+from qa.answerer.rules import RuleAnswerer
+from qa.answerer.scoring import tree_distance
+from qa.answerer.sentences import terms_match
+from qa.answerer.support import Support, calibrate_confidence
 from qa.errors import InvalidQuestion
 from qa.retrieval import HybridRetriever
 from tests.conftest import HARBOUR, ORCHARD, CountingEmbedder, FakeEmbedder
@@ -215,7 +211,8 @@ def test_only_a_date_with_one_asked_part_is_narrowed():
 
     from spacy.tokens import Span
 
-    from qa.answerer import CandidateSpan, ScoredSpan, narrow_to_date_part
+    from qa.answerer.tidy import narrow_to_date_part
+    from qa.answerer.types import CandidateSpan, ScoredSpan
 
     doc = SpacyAnalyzer("blank")("It was built between March 1990 and June 1995 and reopened in May 2001 .")
     words = [t.text for t in doc]
@@ -243,7 +240,8 @@ def test_only_a_date_with_one_asked_part_is_narrowed():
 def test_answers_get_both_halves_of_a_quote_or_bracket():
     from types import SimpleNamespace
 
-    from qa.answerer import CandidateSpan, ScoredSpan, balance_brackets
+    from qa.answerer.tidy import balance_brackets
+    from qa.answerer.types import CandidateSpan, ScoredSpan
 
     analyzer = SpacyAnalyzer("blank")
 
@@ -266,7 +264,7 @@ def test_answers_get_both_halves_of_a_quote_or_bracket():
 
 
 def test_a_length_of_time_describing_a_thing_is_no_answer_to_when(analyzer):
-    from qa.answerer import is_duration_modifier
+    from qa.answerer.scoring import is_duration_modifier
 
     doc = analyzer("The 10-day festival of 1960 ended after a two-year contract ran out in May.")
     assert is_duration_modifier(doc[1:4])  # "10-day" of "10-day festival"

@@ -1,4 +1,4 @@
-"""Features of candidate answers for the learned ranker (:mod:`qa.ranker`).
+"""Features of candidate answers for the learned ranker (:mod:`qa.answerer.ranker`).
 
 Pure functions of what the rules and the reader already computed for a question: nothing here
 runs a model. Feature order is part of the fitted weights' format, so names are listed once.
@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from qa.answerer.support import Evidence
+from qa.answerer.types import RankedCandidates, VotedSpan
 from qa.evaluation import bag_f1, normalize_answer
 from qa.question import DATE, DESCRIPTION, MANNER, NUMBER, REASON, THING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from qa.answerer import Evidence, Ranking
-    from qa.hybrid import VotedSpan
-    from qa.retrieval import RetrievedPassage
+from qa.retrieval import RetrievedPassage
 
 _KINDS = ("entity", "noun", "prep", "clause", "adjective", "quote", "reader")
 _OPEN_TYPES = frozenset({REASON, MANNER, THING, DESCRIPTION})
@@ -58,7 +56,7 @@ RULE_SHORTLIST = 20
 READER_SHORTLIST = 10
 
 
-def shortlist(pool: Sequence["VotedSpan"]) -> list["VotedSpan"]:
+def shortlist(pool: Sequence[VotedSpan]) -> list[VotedSpan]:
     """The candidates the ranker sees: the top rule and reader candidates, without duplicates."""
     by_rule = sorted(pool, key=lambda v: -v.span.score)[:RULE_SHORTLIST]
     by_reader = sorted((v for v in pool if v.reader_prob > 0), key=lambda v: -v.reader_prob)[:READER_SHORTLIST]
@@ -103,15 +101,15 @@ def _log(p: float, floor: float) -> float:
     return math.log(max(p, floor))
 
 
-def candidate_features(candidates: Sequence["VotedSpan"], ranking: "Ranking") -> np.ndarray:
+def candidate_features(candidates: Sequence[VotedSpan], ranked: RankedCandidates) -> np.ndarray:
     """One row of :data:`CANDIDATE_FEATURES` per candidate."""
     if not candidates:
         return np.zeros((0, len(CANDIDATE_FEATURES)))
     top_rule = max(v.span.score for v in candidates)
     best_rule = max(candidates, key=lambda v: v.span.score)
     best_reader = max(candidates, key=lambda v: v.reader_span_prob)
-    best_sentence = ranking.sentences[0] if ranking.sentences else None
-    answer_type = ranking.analysis.answer_type
+    best_sentence = ranked.sentences[0] if ranked.sentences else None
+    answer_type = ranked.analysis.answer_type
     open_type = float(answer_type in _OPEN_TYPES)
     strict_type = float(answer_type in _STRICT)
     rows = []
@@ -167,17 +165,17 @@ def answer_features(
     chosen: int,
     probabilities: np.ndarray,
     candidate_rows: np.ndarray,
-    evidence: "Evidence",
+    evidence: Evidence,
     no_answer_prob: float,
-    ranking: "Ranking",
-    passages: Sequence["RetrievedPassage"],
+    ranked: RankedCandidates,
+    passages: Sequence[RetrievedPassage],
 ) -> np.ndarray:
     """The :data:`ANSWER_FEATURES` of candidate ``chosen`` (an index into the candidates)."""
     column = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
     row = candidate_rows[chosen]
     p_chosen, p_margin = choice_probabilities(probabilities, chosen)
     support = evidence.support
-    n_terms = max(len(ranking.analysis.content_lemmas), 1)
+    n_terms = max(len(ranked.analysis.content_lemmas), 1)
     p = min(max(no_answer_prob, 1e-4), 1 - 1e-4)
     values = {
         "p_chosen": p_chosen,

@@ -1,4 +1,4 @@
-"""The hybrid answerer: reader and rule votes merged on document offsets (fake reader, real spaCy)."""
+"""The extractive answerer: reader and rule votes merged on document offsets (fake reader, real spaCy)."""
 
 from __future__ import annotations
 
@@ -7,31 +7,13 @@ import pytest
 from index.analysis import SpacyAnalyzer
 from index.documents import document_from_text
 from index.store import build_index, load_index
-from qa.answerer import RuleAnswerer
-from qa.hybrid import HybridAnswerer, overlap_ratio, softmax
-from qa.reader.reader import ReaderOutput, SpanCandidate
+from qa.answerer.extractive import ExtractiveAnswerer, overlap_ratio
+from qa.answerer.ranker import softmax
+from qa.answerer.rules import RuleAnswerer
+from qa.answerer.types import Answerer, Reader
+from qa.reader.reader import ReaderOutput, ReaderSpan
 from qa.retrieval import HybridRetriever
-from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder
-
-
-class ScriptedReader:
-    """Returns a fixed span (found by text in the passages) with a fixed probability."""
-
-    def __init__(self, text: str | None, score: float = 0.9):
-        self.text = text
-        self.score = score
-        self.calls = 0
-
-    def warm_up(self):
-        return self
-
-    def read(self, question, passages, passage_scores=None, top_n=None):
-        self.calls += 1
-        for i, passage in enumerate(passages):
-            if self.text and self.text in passage:
-                start = passage.index(self.text)
-                return ReaderOutput([SpanCandidate(i, start, start + len(self.text), self.text, self.score)], 0.05)
-        return ReaderOutput([], 1.0)
+from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder, ScriptedReader, SentenceAnswerer
 
 
 @pytest.fixture(scope="module")
@@ -47,24 +29,35 @@ def setup(tmp_path_factory):
 
 def ask(setup, question, reader, weight=0.5):
     index, retriever, rules = setup
-    answerer = HybridAnswerer(rules, reader, reader_weight=weight)
+    answerer = ExtractiveAnswerer(rules, reader, reader_weight=weight)
     return answerer.answer(question, retriever.retrieve(question, top_k=3), index)
 
 
 def test_pure_helpers():
     assert overlap_ratio((0, 10), (5, 15)) == pytest.approx(5 / 15)
     assert overlap_ratio((0, 4), (4, 8)) == 0.0
-    assert softmax([1.0, 1.0], 1.0) == [0.5, 0.5]
-    assert softmax([], 1.0) == []
+    assert softmax([1.0, 1.0], 1.0).tolist() == [0.5, 0.5]
+    assert softmax([], 1.0).tolist() == []
     with pytest.raises(ValueError, match="reader_weight"):
-        HybridAnswerer(None, None, reader_weight=1.5)
+        ExtractiveAnswerer(None, None, reader_weight=1.5)
+
+
+def test_the_answerers_and_readers_keep_to_their_protocols(setup):
+    from qa.reader.reader import SpanReader
+
+    rules = setup[2]
+    assert isinstance(SpanReader(), Reader) and isinstance(ScriptedReader("x"), Reader)
+    assert not isinstance(rules, Reader)
+    for answerer in (rules, ExtractiveAnswerer(rules, ScriptedReader("x")), SentenceAnswerer()):
+        assert isinstance(answerer, Answerer)
+    assert not isinstance(ScriptedReader("x"), Answerer)
 
 
 def test_without_reader_it_is_the_rule_answer(setup):
     index, retriever, rules = setup
     question = "When was Maria Lindqvist elected?"
     passages = retriever.retrieve(question, top_k=3)
-    assert HybridAnswerer(rules, None).answer(question, passages, index) == rules.answer(question, passages, index)
+    assert ExtractiveAnswerer(rules, None).answer(question, passages, index) == rules.answer(question, passages, index)
 
 
 def test_reader_vote_decides_and_offsets_are_exact(setup):
@@ -97,15 +90,15 @@ def test_a_span_inside_a_named_entity_is_widened_to_the_entity(setup):
 
 def test_reader_votes_sum_the_copies_of_one_occurrence():
     from index.chunking import Chunk
-    from qa.hybrid import reader_votes
+    from qa.answerer.extractive import reader_votes
     from qa.retrieval import RetrievedPassage
 
     text = "One. Two three. Four."
     first = Chunk("d", 0, 15, text[0:15], 0, 1)   # "One. Two three."
     second = Chunk("d", 5, 21, text[5:21], 1, 2)  # "Two three. Four." (shares a sentence)
     passages = [RetrievedPassage(0, first, 1.0, 0, 0, 1, 1), RetrievedPassage(1, second, 0.9, 0, 0, 2, 2)]
-    output = ReaderOutput([SpanCandidate(0, 5, 14, "Two three", 0.3), SpanCandidate(1, 0, 9, "Two three", 0.25),
-                           SpanCandidate(1, 11, 15, "Four", 0.2)], 0.1)
+    output = ReaderOutput([ReaderSpan(0, 5, 14, "Two three", 0.3), ReaderSpan(1, 0, 9, "Two three", 0.25),
+                           ReaderSpan(1, 11, 15, "Four", 0.2)], 0.1)
     votes = reader_votes(output, passages)
     assert votes[("d", 5, 14)] == (pytest.approx(0.55), 1)
     assert votes[("d", 16, 20)] == (pytest.approx(0.2), 2)
@@ -121,29 +114,29 @@ class RecordingReader(ScriptedReader):
 
 
 def test_reader_reads_only_the_best_passages(setup):
-    from qa.hybrid import passages_to_read
+    from qa.answerer.extractive import passages_to_read
 
     index, retriever, rules = setup
     question = "Who is the Norwegian transport minister?"
     passages = retriever.retrieve(question, top_k=3)
     assert len(passages) == 3
     reader = RecordingReader("Jonas Berg")
-    HybridAnswerer(rules, reader, reader_passages=2).answer(question, passages, index)
+    ExtractiveAnswerer(rules, reader, reader_passages=2).answer(question, passages, index)
     chosen = passages_to_read(rules.rank(question, passages, index), passages, 2)
     assert reader.passages == [passages[p].chunk.text for p in chosen]
     assert any("Jonas Berg" in text for text in reader.passages)
     everything = RecordingReader("Jonas Berg")
-    HybridAnswerer(rules, everything).answer(question, passages, index)
+    ExtractiveAnswerer(rules, everything).answer(question, passages, index)
     assert everything.passages == [p.chunk.text for p in passages]
     with pytest.raises(ValueError, match="reader_passages"):
-        HybridAnswerer(rules, reader, reader_passages=0)
+        ExtractiveAnswerer(rules, reader, reader_passages=0)
 
 
 def test_passages_to_read_follow_the_best_sentence_then_retrieval_order():
     from types import SimpleNamespace
 
     from index.chunking import Chunk
-    from qa.hybrid import passages_to_read
+    from qa.answerer.extractive import passages_to_read
     from qa.retrieval import RetrievedPassage
 
     def passage(doc_id, first, last):

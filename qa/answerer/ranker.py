@@ -4,7 +4,7 @@ Two small models, both fitted by :mod:`qa.training.train_ranker` on questions ab
 the reader never trained on:
 
 * the **ranker** is a conditional logit: every candidate span of a question gets the score
-  ``w · x`` from its features (:mod:`qa.features`), and a softmax over the question's
+  ``w · x`` from its features (:mod:`qa.answerer.features`), and a softmax over the question's
   candidates turns the scores into probabilities;
 * the **answer model** is a logistic regression on features of the chosen span (its ranker
   probability, the reader's no-answer probability, the support check, ...) that predicts
@@ -26,7 +26,7 @@ import numpy as np
 
 from index.errors import QAError
 
-DEFAULT_RANKER_PATH = Path(__file__).resolve().parent / "reader" / "weights" / "ranker.json"
+DEFAULT_RANKER_PATH = Path(__file__).resolve().parent.parent / "reader" / "weights" / "ranker.json"
 FORMAT_VERSION = 1
 
 
@@ -71,8 +71,9 @@ class LinearModel:
             raise RankerFormatError(f"malformed linear model: {exc}") from exc
 
 
-def softmax(scores: np.ndarray) -> np.ndarray:
-    scores = np.asarray(scores, dtype=np.float64)
+def softmax(scores: Sequence[float] | np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Softmax of ``scores / temperature``."""
+    scores = np.asarray(scores, dtype=np.float64) / temperature
     if scores.size == 0:
         return scores
     e = np.exp(scores - scores.max())
@@ -88,8 +89,8 @@ class LearnedRanker:
     """The fitted ranker and answer model, plus the abstention threshold.
 
     Attributes:
-        ranker: scores candidate spans (columns: :data:`qa.features.CANDIDATE_FEATURES`).
-        answer: scores the chosen span (columns: :data:`qa.features.ANSWER_FEATURES`).
+        ranker: scores candidate spans (columns: :data:`qa.answerer.features.CANDIDATE_FEATURES`).
+        answer: scores the chosen span (columns: :data:`qa.answerer.features.ANSWER_FEATURES`).
         threshold: answer only when the answer model's probability reaches this...
         min_support: ...and the rules' support confidence of the pick reaches this.
         recipe: how it was fitted and what it measured (kept beside the weights).

@@ -1,9 +1,10 @@
 """The default answerer: a learned span reader and the rule features, voting on spans.
 
 The reader (``qa.reader``) scores spans of the retrieved passages with probabilities that
-are comparable across passages; the rules (``qa.answerer``) score candidate spans by answer
-type, syntax and support. Both are mapped to document offsets, merged where they overlap,
-and mixed; the rules' support check then decides between answering and abstaining.
+are comparable across passages; the rules (:mod:`qa.answerer.rules`) score candidate spans by
+answer type, syntax and support. Both are mapped to document offsets, merged where they overlap,
+and mixed (or, with a fitted :class:`~qa.answerer.ranker.LearnedRanker`, ranked by it); the
+support check (:mod:`qa.answerer.support`) then decides between answering and abstaining.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Sequence
 import numpy as np
 
 from index.store import CorpusIndex
-from qa.answerer import Ranking, RuleAnswerer, ScoredSpan
-from qa.features import answer_features, candidate_features, expected_f1, shortlist
+from qa.answerer.citations import build_answer, span_offsets
+from qa.answerer.features import answer_features, candidate_features, expected_f1, shortlist
+from qa.answerer.ranker import LearnedRanker, softmax
+from qa.answerer.rules import RuleAnswerer
+from qa.answerer.support import Evidence, ranker_accepts
+from qa.answerer.tidy import expand_to_entities
+from qa.answerer.types import RankedCandidates, Reader, ScoredSpan, VotedSpan
 from qa.models import Answer
-from qa.ranker import LearnedRanker
-from qa.ranker import softmax as ranker_softmax
 from qa.retrieval import RetrievedPassage
 
 # Mixture settings, chosen on half of the reader's held-out SQuAD articles (a grid over
@@ -37,40 +41,14 @@ SAME_SPAN_IOU = 0.5
 class LearnedChoice:
     """What the learned ranker saw and picked for a question."""
 
-    candidates: list["VotedSpan"]
+    candidates: list[VotedSpan]
     rows: np.ndarray  # candidate features
     probabilities: np.ndarray  # ranker probabilities of the candidates
     best: int  # index of the pick
     span: ScoredSpan  # the pick, widened to whole entities
     answer_row: np.ndarray  # answer-model features of the pick
     confidence: float  # answer-model probability that the pick is right
-    supported: bool  # the rules' support check passes for the pick
-
-
-@dataclass
-class VotedSpan:
-    """A span with the probability each answerer gives it."""
-
-    span: ScoredSpan
-    doc_id: str
-    start: int
-    end: int
-    rule_prob: float
-    reader_prob: float = 0.0
-    #: the reader's probability of exactly this span (any span, not only its own top candidates)
-    reader_span_prob: float = 0.0
-    #: this span's token F1 against the reader's answers, averaged with their probabilities
-    reader_expected_f1: float = 0.0
-
-    def mixed(self, reader_weight: float) -> float:
-        return (1 - reader_weight) * self.rule_prob + reader_weight * self.reader_prob
-
-
-def span_offsets(span: ScoredSpan) -> tuple[int, int]:
-    """Document character offsets of a scored span."""
-    doc = span.sentence.span.doc
-    tokens = doc[span.candidate.start : span.candidate.end]
-    return span.sentence.offset + tokens.start_char, span.sentence.offset + tokens.end_char
+    evidence: Evidence  # the rules' support check of the pick
 
 
 def overlap_ratio(a: tuple[int, int], b: tuple[int, int]) -> float:
@@ -115,7 +93,7 @@ def span_probability(output, passages: list[RetrievedPassage], doc_id: str, star
     return min(1.0, total)
 
 
-def passages_to_read(ranking: Ranking, passages: list[RetrievedPassage], count: int | None) -> list[int]:
+def passages_to_read(ranked: RankedCandidates, passages: list[RetrievedPassage], count: int | None) -> list[int]:
     """Positions of the ``count`` passages (``None``: all) whose best sentence the rules scored
     highest (ties: the better retrieved), in retrieval order.
 
@@ -127,7 +105,7 @@ def passages_to_read(ranking: Ranking, passages: list[RetrievedPassage], count: 
     if count is None or count >= len(passages):
         return list(range(len(passages)))
     best: dict[int, float] = {}
-    for sentence in ranking.sentences:
+    for sentence in ranked.sentences:
         for position, passage in enumerate(passages):
             chunk = passage.chunk
             if chunk.doc_id == sentence.doc_id and chunk.first_sentence <= sentence.index <= chunk.last_sentence:
@@ -135,20 +113,16 @@ def passages_to_read(ranking: Ranking, passages: list[RetrievedPassage], count: 
     return sorted(sorted(range(len(passages)), key=lambda p: (-best.get(p, -math.inf), p))[:count])
 
 
-def softmax(scores: list[float], temperature: float) -> list[float]:
-    """Softmax of ``scores / temperature``."""
-    return [float(p) for p in ranker_softmax(np.asarray(scores, dtype=np.float64) / temperature)]
-
-
-class HybridAnswerer:
+class ExtractiveAnswerer:
     """Answers with the span that the reader and the rules together rate best.
 
     Args:
         rules: the rule answerer (also does the support check and builds the answer).
-        reader: a :class:`qa.reader.reader.SpanReader` (loaded lazily), or ``None`` for rules only.
+        reader: a :class:`~qa.answerer.types.Reader` (:class:`qa.reader.SpanReader`, loaded
+            lazily), or ``None`` for rules only.
         reader_weight: mixture weight of the reader.
         rule_temperature: softmax temperature of rule scores.
-        ranker: a fitted :class:`qa.ranker.LearnedRanker`; when given it picks the span among
+        ranker: a fitted :class:`~qa.answerer.ranker.LearnedRanker`; when given it picks the span among
             the candidates in place of the hand-set mixture, and the answer is given only when
             both its answer model and the rules' support check accept the pick.
         reader_passages: the reader reads only this many of the passages, those whose best
@@ -156,7 +130,7 @@ class HybridAnswerer:
             rules read them all.
     """
 
-    def __init__(self, rules: RuleAnswerer, reader=None, *, reader_weight: float = READER_WEIGHT,
+    def __init__(self, rules: RuleAnswerer, reader: Reader | None = None, *, reader_weight: float = READER_WEIGHT,
                  rule_temperature: float = RULE_TEMPERATURE, ranker: LearnedRanker | None = None,
                  reader_passages: int | None = None) -> None:
         if not 0.0 <= reader_weight <= 1.0:
@@ -177,25 +151,22 @@ class HybridAnswerer:
         if self.reader is not None:
             self.reader.warm_up()
 
-    def vote(self, ranking: Ranking, passages: list[RetrievedPassage], index: CorpusIndex) -> list[VotedSpan]:
-        """All candidate spans with their rule and reader probabilities, best mixture first."""
-        return self.read_and_vote(ranking, passages, index)[0]
-
-    def read_and_vote(self, ranking: Ranking, passages: list[RetrievedPassage],
+    def read_and_vote(self, ranked: RankedCandidates, passages: list[RetrievedPassage],
                       index: CorpusIndex) -> tuple[list[VotedSpan], float]:
-        """:meth:`vote`, plus the reader's no-answer probability (1.0 without a reader)."""
-        probabilities = softmax([s.score for s in ranking.spans], self.rule_temperature)
+        """All candidate spans with their rule and reader probabilities, best mixture first, and
+        the reader's no-answer probability (1.0 without a reader)."""
+        probabilities = softmax([s.score for s in ranked.spans], self.rule_temperature).tolist()
         pool = []
         no_answer = 1.0
-        for span, prob in zip(ranking.spans, probabilities):
+        for span, prob in zip(ranked.spans, probabilities):
             start, end = span_offsets(span)
             pool.append(VotedSpan(span, span.sentence.doc_id, start, end, prob))
-        if self.reader is not None and ranking.cache is not None:
-            positions = passages_to_read(ranking, passages, self.reader_passages)
+        if self.reader is not None and ranked.corpus is not None:
+            positions = passages_to_read(ranked, passages, self.reader_passages)
             read = [passages[p] for p in positions]
-            output = self.reader.read(ranking.analysis.text, [p.chunk.text for p in read], top_n=READER_CANDIDATES)
+            output = self.reader.read(ranked.analysis.text, [p.chunk.text for p in read], top_n=READER_CANDIDATES)
             no_answer = output.no_answer_prob
-            top_rule = max((s.score for s in ranking.spans), default=0.0)
+            top_rule = max((s.score for s in ranked.spans), default=0.0)
             for (doc_id, start, end), (probability, first_rank) in reader_votes(output, read, [p + 1 for p in positions]).items():
                 same = [v for v in pool if v.doc_id == doc_id and overlap_ratio((v.start, v.end), (start, end)) >= SAME_SPAN_IOU]
                 if same:
@@ -204,8 +175,8 @@ class HybridAnswerer:
                     continue
                 starts = [s for s, _ in index.sentences[doc_id]]
                 position = max(0, bisect_right(starts, start) - 1)
-                sentence = self.rules.sentence_at(ranking, index, doc_id, position, first_rank)
-                scored = self.rules.score_span(ranking, sentence, start, end)
+                sentence = self.rules.sentence_at(ranked, index, doc_id, position, first_rank)
+                scored = self.rules.score_span(ranked, sentence, start, end)
                 if scored is None:
                     continue
                 # a span the rules did not propose gets the rule probability its score would have had
@@ -220,30 +191,31 @@ class HybridAnswerer:
         pool.sort(key=lambda v: -v.mixed(self.reader_weight))
         return pool, no_answer
 
-    def learned_choice(self, ranking: Ranking, pool: list[VotedSpan], no_answer: float,
+    def learned_choice(self, ranked: RankedCandidates, pool: list[VotedSpan], no_answer: float,
                        passages: list[RetrievedPassage]) -> LearnedChoice:
         """The learned ranker's pick among the shortlisted candidates, with its features."""
         candidates = shortlist(pool)
-        rows = candidate_features(candidates, ranking)
+        rows = candidate_features(candidates, ranked)
         probabilities = self.ranker.rank(rows)
         best = int(np.argmax(probabilities))
-        span = self.rules.expand_to_entities(candidates[best].span, ranking.analysis)
-        evidence = self.rules.evidence(ranking, span, agreement=float(probabilities[best]))
-        answer_row = answer_features(best, probabilities, rows, evidence, no_answer, ranking, passages)
+        span = expand_to_entities(candidates[best].span, ranked.analysis)
+        evidence = self.rules.evidence(ranked, span, agreement=float(probabilities[best]))
+        answer_row = answer_features(best, probabilities, rows, evidence, no_answer, ranked, passages)
         return LearnedChoice(candidates, rows, probabilities, best, span, answer_row,
-                             self.ranker.confidence(answer_row), evidence.confidence >= self.ranker.min_support)
+                             self.ranker.confidence(answer_row), evidence)
 
     def answer(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> Answer:
         """Answer ``question`` from ``passages`` (``found=False`` when the support check fails)."""
-        ranking = self.rules.rank(question, passages, index)
-        pool, no_answer = self.read_and_vote(ranking, passages, index)
+        ranked = self.rules.rank(question, passages, index)
+        pool, no_answer = self.read_and_vote(ranked, passages, index)
         if not pool:
-            return Answer.not_found(ranking.analysis.text)
+            return Answer.not_found(ranked.analysis.text)
         if self.ranker is not None:
-            choice = self.learned_choice(ranking, pool, no_answer, passages)
-            if not choice.supported or choice.confidence < self.ranker.threshold:
-                return Answer.not_found(ranking.analysis.text, round(choice.confidence, 4))
-            return self.rules.build_answer(ranking.analysis.text, choice.span, index, choice.confidence)
+            choice = self.learned_choice(ranked, pool, no_answer, passages)
+            if not ranker_accepts(choice.confidence, choice.evidence.confidence,
+                                  self.ranker.threshold, self.ranker.min_support):
+                return Answer.not_found(ranked.analysis.text, round(choice.confidence, 4))
+            return build_answer(ranked.analysis.text, choice.span, index, choice.confidence)
         chosen = pool[0]
-        span = self.rules.expand_to_entities(chosen.span, ranking.analysis)
-        return self.rules.decide(ranking, span, index, agreement=chosen.mixed(self.reader_weight))
+        span = expand_to_entities(chosen.span, ranked.analysis)
+        return self.rules.decide(ranked, span, index, agreement=chosen.mixed(self.reader_weight))

@@ -1,4 +1,4 @@
-"""The learned ranker: fitting, saving/loading, and its use by the hybrid answerer."""
+"""The learned ranker: fitting, saving/loading, and its use by the extractive answerer."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from qa.features import ANSWER_FEATURES, CANDIDATE_FEATURES
-from qa.hybrid import HybridAnswerer
-from qa.ranker import (
+from qa.answerer.extractive import ExtractiveAnswerer
+from qa.answerer.features import ANSWER_FEATURES, CANDIDATE_FEATURES
+from qa.answerer.ranker import (
     LearnedRanker, LinearModel, RankerFormatError, fit_conditional_logit, fit_logistic, sigmoid, softmax,
 )
 from qa.training.train_ranker import pick_operating_point, score_picks
 from qa.reader.reader import ReaderOutput
-from tests.test_hybrid import ScriptedReader, setup  # noqa: F401  (module fixture)
+from tests.conftest import ScriptedReader
+from tests.answerer.test_extractive import setup  # noqa: F401  (module fixture)
 
 
 def _groups(rng, n_groups=200, size=6, d=3, true_w=(2.0, -1.0, 0.0)):
@@ -149,7 +150,7 @@ def test_every_candidate_gets_the_readers_span_probability(setup):  # noqa: F811
     index, retriever, rules = setup
     question = "Who is the Norwegian transport minister?"
     passages = retriever.retrieve(question, top_k=3)
-    hybrid = HybridAnswerer(rules, ScoringReader(None, "Jonas Berg", 0.4))
+    hybrid = ExtractiveAnswerer(rules, ScoringReader(None, "Jonas Berg", 0.4))
     ranking = rules.rank(question, passages, index)
     pool, no_answer = hybrid.read_and_vote(ranking, passages, index)
     assert no_answer == 1.0   # the scripted reader proposed nothing
@@ -212,7 +213,7 @@ def test_embedder_bf16_is_for_questions_only(tmp_path, monkeypatch):
 
 
 def test_expected_f1_gathers_the_readers_mass_over_near_identical_spans():
-    from qa.features import expected_f1
+    from qa.answerer.features import expected_f1
 
     answers = [("Treaty of Paris", 0.5), ("the treaty", 0.2), ("1783", 0.1)]
     wide, city, year, other = expected_f1(["the Treaty of Paris", "Paris", "1783", "Versailles"], answers)
@@ -230,7 +231,7 @@ def test_every_candidate_gets_its_expected_f1_under_the_reader(setup):  # noqa: 
     index, retriever, rules = setup
     question = "Who is the Norwegian transport minister?"
     passages = retriever.retrieve(question, top_k=3)
-    hybrid = HybridAnswerer(rules, ScriptedReader("Jonas Berg", 0.6))
+    hybrid = ExtractiveAnswerer(rules, ScriptedReader("Jonas Berg", 0.6))
     ranking = rules.rank(question, passages, index)
     pool, _ = hybrid.read_and_vote(ranking, passages, index)
     by_text = {index.document(v.doc_id).text[v.start:v.end]: v.reader_expected_f1 for v in pool}

@@ -1,0 +1,101 @@
+"""Sentence scoring: which sentences of the retrieved passages match the question, by
+IDF-weighted term overlap, embedding similarity and retrieval rank."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+from qa.answerer.corpus import CorpusStats
+from qa.answerer.types import ScoredSentence
+from qa.question import QuestionAnalysis, is_content, term_of
+
+_DERIVING_SUFFIXES = ("s", "es", "n", "an", "ian", "ese", "ish", "i", "d", "ed", "ing", "al")
+
+
+def terms_match(a: str, b: str) -> bool:
+    """Whether two terms are the same word, allowing derived forms ("korea" / "korean")."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 4 and long_.startswith(short) and long_[len(short):] in _DERIVING_SUFFIXES
+
+
+def question_forms(question: QuestionAnalysis) -> tuple[tuple[str, str], ...]:
+    """``(lemma, surface word)`` of each of the question's content words."""
+    words = question.content_words or question.content_lemmas
+    return tuple(zip(question.content_lemmas, words))
+
+
+@lru_cache(maxsize=1 << 16)
+def _matched_lemmas(forms: tuple[tuple[str, str], ...], term: str, lower: str) -> frozenset[str]:
+    """The lemmas of ``forms`` (question lemma, surface word) that a token with normalised
+    ``term`` and lower-case text ``lower`` matches; memoised, since the same few hundred words
+    are compared with the same question many times while one question is answered."""
+    return frozenset(lemma for lemma, word in forms
+                     if terms_match(lemma, term) or terms_match(word, lower) or terms_match(lemma, lower))
+
+
+def token_matched_lemmas(token, forms: tuple[tuple[str, str], ...]) -> frozenset[str]:
+    """The lemmas of ``forms`` that a spaCy token matches."""
+    return _matched_lemmas(forms, term_of(token), token.lower_)
+
+
+def matched_terms(question: QuestionAnalysis, tokens) -> set[str]:
+    """The question's content lemmas that some token of ``tokens`` matches."""
+    forms = question_forms(question)
+    found: set[str] = set()
+    for token in tokens:
+        if is_content(token):
+            found |= token_matched_lemmas(token, forms)
+    return found
+
+
+def is_anchor(token, question: QuestionAnalysis) -> bool:
+    """Whether a sentence token matches one of the question's content words."""
+    return is_content(token) and bool(token_matched_lemmas(token, question_forms(question)))
+
+
+def lexical_overlap(question: QuestionAnalysis, tokens, stats: CorpusStats) -> float:
+    """IDF-weighted fraction of the question's content terms that occur among ``tokens``."""
+    total = sum(stats.idf(t) for t in question.content_lemmas)
+    if total <= 0:
+        return 0.0
+    return sum(stats.idf(t) for t in matched_terms(question, tokens)) / total
+
+
+def combine_sentence_score(lexical: float, semantic: float, rank: int) -> float:
+    """Score of a sentence from its lexical overlap, embedding similarity and retrieval rank."""
+    return 0.55 * lexical + 0.45 * max(semantic, 0.0) + 0.05 / rank
+
+
+def score_sentences(
+    question: QuestionAnalysis,
+    sentences: Sequence[tuple[str, int, int, int, int, object, int]],
+    similarities: Sequence[float],
+    stats: CorpusStats,
+) -> list[ScoredSentence]:
+    """Rank candidate sentences for a question.
+
+    Args:
+        question: the analysed question.
+        sentences: ``(doc_id, index, start, end, block offset, span, retrieval rank)`` per sentence.
+        similarities: embedding similarity of each sentence to the question (same order).
+        stats: corpus statistics for IDF.
+
+    Returns:
+        Scored sentences, best first.
+    """
+    scored = []
+    for (doc_id, i, start, end, offset, span, rank), semantic in zip(sentences, similarities):
+        lexical = lexical_overlap(question, span, stats)
+        scored.append(
+            ScoredSentence(doc_id, i, start, end, offset, span, lexical, float(semantic), rank,
+                           combine_sentence_score(lexical, float(semantic), rank))
+        )
+    return sorted(scored, key=lambda s: (-s.score, s.rank, s.doc_id, s.index))
+
+
+def sentence_anchors(question: QuestionAnalysis, span) -> list:
+    """Tokens of a sentence that match the question's content words."""
+    return [t for t in span if is_anchor(t, question)]
