@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping, Protocol, Sequence
 
 from index.cache import LRUCache
+from qa.question import is_person_noun
 from qa.conversation.mentions import (GROUP, KIND_OF_LABEL, NAMED_KINDS, PERSON, THING, Mention, same_referent,
                                       strip_possessive)
 
@@ -62,6 +63,25 @@ def _referent(token) -> tuple[str, str] | None:
         first = min([c.i for c in token.children if c.dep_ == "compound"] + [token.i])
         return token.doc[first : token.i + 1].text, ""
     return None
+
+
+def _copula_subject(token):
+    """The subject of "<subject> is <token>", or ``None``."""
+    if token.dep_ != "attr" or token.head.lemma_ != "be":
+        return None
+    return next((c for c in token.head.children if c.dep_ in _SUBJECTS), None)
+
+
+def _is_described(token) -> bool:
+    """Whether ``token`` is the name in "<noun> is <name>" ("The club captain is Amara Lewis"):
+    the name is what the sentence is about."""
+    subject = _copula_subject(token)
+    return subject is not None and subject.pos_ == "NOUN"
+
+
+def _is_person_description(token) -> bool:
+    subject = _copula_subject(token)
+    return subject is not None and is_person_noun(subject.lemma_.lower())
 
 
 def _can_be(cls: str, label: str) -> bool:
@@ -107,6 +127,10 @@ def profile_entities(doc) -> dict[str, EntityProfile]:
                         fits = [previous_subject]
                     elif cls in {"m", "f"}:
                         people = list(dict.fromkeys(n for n in previous_names if _can_be(cls, n[1])))
+                        if not people and previous_subject is not None and set(previous_names) == {previous_subject}:
+                            # The only name around, mislabelled ("Amara Lewis" tagged ORG): the
+                            # pronoun is better evidence than the label.
+                            people = [previous_subject]
                         fits = people if len(people) == 1 else []
                     referent = fits[0] if fits else None
                 if referent is not None:
@@ -117,9 +141,14 @@ def profile_entities(doc) -> dict[str, EntityProfile]:
             found = _referent(token) if token.pos_ in {"PROPN", "NOUN"} else None
             if found is None:
                 continue
+            described = _is_described(token)
+            if described and _is_person_description(token):
+                # "The head coach is Daniel Brooks": a name said to be a person noun is a person.
+                profile(found[0]).labels["PERSON"] += 1
+                found = (found[0], "PERSON")
             if not names or names[-1] != found:
                 names.append(found)
-            if token.dep_ in _SUBJECTS:
+            if token.dep_ in _SUBJECTS or described:
                 subjects.append(found)
                 subject = subject or found
         if any(t.dep_ in _SUBJECTS for t in sentence):  # the centre moves to this sentence's subject

@@ -78,15 +78,30 @@ class Mention:
 
 
 def same_referent(a: str, b: str) -> bool:
-    """Whether two names can be the same entity: equal, or one is the other's last or first word(s)
+    """Whether two names can be the same entity: equal, or one is the other's last word(s)
     ("Calder" and "Ruth Calder"), ignoring case and a possessive ending."""
     a, b = strip_possessive(a).lower().strip(), strip_possessive(b).lower().strip()
     if not a or not b:
         return False
-    if a == b:
-        return True
     short, long = sorted((a, b), key=len)
-    return long.endswith(" " + short) or long.startswith(short + " ")
+    return short == long or long.endswith(" " + short)
+
+
+def whole_name(ent):
+    """An entity grown to the whole proper-noun compound it is part of: a short question's
+    parse often tags "Tomas" of "Tomas Ruiz" alone."""
+    doc, start, end = ent.doc, ent.start, ent.end
+    if ent.root.pos_ != "PROPN":
+        return ent
+    while end < len(doc) and doc[end - 1].dep_ == "compound" and doc[end].pos_ == "PROPN" and doc[end - 1].head.i >= end:
+        end += 1
+    while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound" and start <= doc[start - 1].head.i < end:
+        start -= 1
+    if (start, end) == (ent.start, ent.end):
+        return ent
+    span = doc[start:end]
+    span.label_ = ent.label_
+    return span
 
 
 def _kind_of_chunk(chunk) -> str:
@@ -125,34 +140,38 @@ def extract_mentions(doc, source: str, *, within: tuple[int, int] | None = None)
     def inside(span) -> bool:
         return within is None or (span.start_char >= within[0] and span.end_char <= within[1])
 
-    entities = [e for e in doc.ents if inside(e)]
+    names = [whole_name(e) for e in doc.ents]
+    entities = [e for e in names if inside(e)]
     entities.sort(key=lambda e: (KIND_OF_LABEL.get(e.label_) == NUMBER, e.start))
     for ent in entities:
+        if ent.label_ != "PERSON" and ent.start > 0 and doc[ent.start - 1].lower_ == "the":
+            ent = doc[ent.start - 1 : ent.end]  # "the Ashby Museum": said again with its article
         text = strip_possessive(ent.text)
         key = text.lower()
         if not key or key in seen:
             continue
         seen.add(key)
         # A name is one entity even when it joins words ("Alder & Finch").
-        yield Mention(text, KIND_OF_LABEL.get(ent.label_, THING), ent.label_, source, ent.root.dep_, False,
+        label = ent.label_ or ent.root.ent_type_
+        yield Mention(text, KIND_OF_LABEL.get(label, THING), label, source, ent.root.dep_, False,
                       head=ent.root.lemma_.lower())
     try:
         chunks = list(doc.noun_chunks)
     except ValueError:  # no parser: entities only
         chunks = []
     for chunk in chunks:
-        chunk = _trim_chunk(chunk)
+        chunk = trim_chunk(chunk)
         if chunk is None or not inside(chunk):
             continue
         key = chunk.text.lower()
-        if key in seen or any(e.start <= chunk.start and chunk.end <= e.end for e in doc.ents):
+        if key in seen or any(e.start <= chunk.start and chunk.end <= e.end for e in names):
             continue
         seen.add(key)
         yield Mention(chunk.text, _kind_of_chunk(chunk), "", source, chunk.root.dep_, _is_plural(chunk),
                       head=chunk.root.lemma_.lower())
 
 
-def _trim_chunk(chunk):
+def trim_chunk(chunk):
     """A noun chunk without leading conjunctions, wh-words and punctuation; ``None`` when nothing is left."""
     # A chunk holding a wh-word is what the question asks for ("how many varieties"), not a topic.
     if any(t.lower_ in WH_WORDS or t.tag_ in {"MD", "WDT", "WP", "WP$", "WRB"} or t.dep_ in {"aux", "auxpass"} for t in chunk):

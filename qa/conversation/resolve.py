@@ -31,7 +31,7 @@ from typing import Iterable, Iterator, Sequence
 
 from qa.conversation.evidence import PRONOUN_CLASS
 from qa.conversation.mentions import (GROUP, KIND_OF_LABEL, NAMED_KINDS, NUMBER, PERSON, PLACE, THING, TIME,
-                                      TOPIC_ROLES, WH_WORDS, Mention, same_referent, strip_possessive)
+                                      TOPIC_ROLES, WH_WORDS, Mention, same_referent, strip_possessive, trim_chunk)
 from qa.conversation.turns import Turn
 from qa.question import is_person_noun
 
@@ -78,7 +78,7 @@ class Resolution:
 @dataclass(frozen=True)
 class _Candidate:
     age: int  # 0: the latest turn
-    tier: int  # 0 answer, 1 question, 2 context
+    tier: int  # 0 answer, 1 the question's topic, 2 the rest of the question, 3 context
     mention: Mention
 
 
@@ -98,9 +98,9 @@ def candidates(history: Sequence[Turn]) -> Iterator[_Candidate]:
     for age, turn in turns:
         yield from (_Candidate(age, 0, m) for m in turn.mentions if m.source == "answer")
         question = sorted((m for m in turn.mentions if m.source == "question"), key=_question_order)
-        yield from (_Candidate(age, 1, m) for m in question)
+        yield from (_Candidate(age, 1 if n == 0 else 2, m) for n, m in enumerate(question))
     for age, turn in turns:
-        yield from (_Candidate(age, 2, m) for m in turn.mentions if m.source == "context")
+        yield from (_Candidate(age, 3, m) for m in turn.mentions if m.source == "context")
 
 
 def _conversation_gender(history: Sequence[Turn], name: str) -> str:
@@ -151,11 +151,12 @@ def choose_antecedent(history: Sequence[Turn], cls: str, excluded: Sequence[str]
     if not fitting:
         return None
     first = fitting[0][0]
-    group = [(c, fit) for c, fit in fitting if (c.age, c.tier == 2) == (first.age, first.tier == 2)]
+    group = [(c, fit) for c, fit in fitting if (c.age, c.tier == 3) == (first.age, first.tier == 3)]
     personal = cls in {"m", "f"}
     order = {id(c): n for n, (c, _) in enumerate(group)}
     group.sort(key=lambda pair: (-pair[1], personal and not pair[0].mention.is_entity, order[id(pair[0])]))
     best, best_fit = group[0]
+    # Doubt only between the answer and the question's topic: a reader weighs those two.
     rival = next((c for c, fit in group[1:] if fit == best_fit and c.tier < 2 and best.tier < 2
                   and c.mention.kind == best.mention.kind and c.mention.is_entity == best.mention.is_entity
                   and not same_referent(c.mention.text, best.mention.text)), None)
@@ -191,7 +192,7 @@ def _named_in(doc) -> list[tuple[int, str, str]]:
         chunks = list(doc.noun_chunks)
     except ValueError:
         chunks = []
-    for chunk in chunks:
+    for chunk in filter(None, map(trim_chunk, chunks)):
         if chunk.root.pos_ in {"NOUN", "PROPN"} and not any(e.start <= chunk.root.i < e.end for e in doc.ents):
             kind = PERSON if chunk.root.pos_ == "NOUN" and is_person_noun(chunk.root.lemma_.lower()) else THING
             if chunk.root.tag_ in {"NNS", "NNPS"}:
@@ -274,76 +275,89 @@ def _replace_once(text: str, old: str, new: str) -> str | None:
     return text[: match.start()] + new + text[match.end() :]
 
 
-def _phrase_kind(doc, start: int, end: int, history: Sequence[Turn]) -> tuple[str, str, str, bool]:
-    """``(kind, label, head lemma, proper)`` of the phrase ``doc.text[start:end]`` of an ellipsis."""
+def _phrase_kind(doc, start: int, end: int) -> tuple[str, bool]:
+    """``(kind, proper)`` of the phrase ``doc.text[start:end]`` as parsed in ``doc``."""
     text = doc.text[start:end]
-    span = doc.char_span(start, end, alignment_mode="expand")
-    # A name seen earlier in the conversation keeps what was learnt about it in full sentences.
-    for candidate in candidates(history):
-        if candidate.mention.text.lower() == text.lower() and candidate.mention.is_entity:
-            m = candidate.mention
-            return m.kind, m.label, m.head, True
     if _YEAR.match(text):
-        return TIME, "DATE", text, True
-    ents = [e for e in doc.ents if span is not None and e.start >= span.start and e.end <= span.end]
-    if ents:
-        label = ents[0].label_
-        return KIND_OF_LABEL.get(label, THING), label, ents[0].root.lemma_.lower(), True
+        return TIME, True
+    span = doc.char_span(start, end, alignment_mode="expand")
     if span is None:
-        return THING, "", text.lower(), False
+        return THING, False
+    ents = [e for e in doc.ents if e.start >= span.start and e.end <= span.end]
+    if ents:
+        return KIND_OF_LABEL.get(ents[0].label_, THING), True
     root = span.root
     if root.pos_ == "NOUN" and is_person_noun(root.lemma_.lower()):
-        return PERSON, "", root.lemma_.lower(), False
-    return THING, "", root.lemma_.lower(), root.pos_ == "PROPN"
+        return PERSON, False
+    return THING, root.pos_ == "PROPN"
 
 
-def _matching_slot(slots: Sequence[Mention], kind: str, label: str, head: str, proper: bool) -> Mention | None:
-    """The previous question's phrase that a phrase of this type replaces."""
-    ordered = sorted(slots, key=_question_order)
-    tests = [lambda m: m.head == head and m.kind == kind and not (kind == TIME)]
-    if label:
-        tests.append(lambda m: m.label == label)
-    tests.append(lambda m: m.kind == kind)
-    if kind in NAMED_KINDS:
-        # A small model confuses places, organisations and things: a named X may replace any of them.
-        tests.append(lambda m: m.kind in NAMED_KINDS and (m.is_entity or not proper))
-    for test in tests:
-        for mention in ordered:
-            if mention.kind not in {NUMBER} or kind == NUMBER:
-                if test(mention):
-                    return mention
-    return None
+def _fits_slot(kind: str, proper: bool, slot: Mention) -> bool:
+    """Whether a phrase of this kind may take the place of ``slot`` in a question."""
+    if slot.kind == NUMBER or kind == NUMBER:
+        return kind == slot.kind
+    if kind == slot.kind and kind != THING:
+        return True
+    if kind in NAMED_KINDS and slot.kind in NAMED_KINDS:
+        # A small model confuses places, organisations and things; a name takes a name's
+        # place and a common noun a common noun's ("the toaster" for "the kettle").
+        return proper == slot.is_entity
+    return False
 
 
-def _resolve_ellipsis(doc, x_start: int, x_end: int, history: Sequence[Turn]) -> tuple[str, list[tuple[str, str]]] | None:
-    """ "What about X?" → the previous question about X; ``None`` when there is nothing to rewrite."""
+def _resolve_ellipsis(doc, x_start: int, x_end: int, history: Sequence[Turn], nlp
+                      ) -> tuple[str, list[tuple[str, str]]] | None:
+    """ "What about X?" → the previous question about X; ``None`` when there is nothing to rewrite.
+
+    The slot X replaces is, in this order: the phrase after the same preposition ("in the
+    fridge" for "in the freezer"), the phrase with the same head noun ("the small hall" for
+    "the main hall"), then the question's first phrase whose type X has where it would stand
+    (X is typed in the rewritten question, where a name is easier to tell than on its own).
+    A time or place with no slot is added to the question.
+    """
     previous = history[-1]
     x_text = doc.text[x_start:x_end]
-    in_question = [m for m in previous.mentions if m.source == "question"]
+    slots = sorted((m for m in previous.mentions if m.source == "question"), key=_question_order)
     if _OTHER_ONE.match(x_text):
-        return _other_one(previous, in_question, history)
+        return _other_one(previous, slots, history)
     preposition = _PREPOSITION.match(x_text)
-    core_start = x_start + (preposition.start("rest") if preposition else 0)
-    core = doc.text[core_start:x_end]
-    kind, label, head, proper = _phrase_kind(doc, core_start, x_end, history)
-    if preposition and kind == THING and not proper:
-        kind = PLACE  # "And in the main hall?": a setting, like a place
-    target = _matching_slot(in_question, kind, label, head, proper)
-    if target is not None:
-        rewritten = _replace_once(previous.question, target.text, core)
-        if rewritten is not None:
-            return rewritten, [(target.text, core)]
-    if kind in {TIME, PLACE} and preposition:
+    core = preposition.group("rest") if preposition else x_text
+    if preposition:
+        for slot in slots:
+            if re.search(rf"(?<!\w){re.escape(preposition.group('prep'))}\s+{re.escape(slot.text)}(?!\w)",
+                         previous.question, re.IGNORECASE):
+                rewritten = _replace_once(previous.question, slot.text, core)
+                if rewritten is not None:
+                    return rewritten, [(slot.text, core)]
+    core_doc = nlp(core)
+    head = core_doc[:].root.lemma_.lower() if len(core_doc) else ""
+    # A name seen earlier in the conversation keeps what was learnt about it in full sentences.
+    known = next((c.mention for c in candidates(history)
+                  if c.mention.is_entity and c.mention.text.lower() == core.lower()), None)
+    ordered = [m for m in slots if m.head == head and m.kind != NUMBER] + [m for m in slots if m.head != head]
+    for slot in ordered:
+        rewritten = _replace_once(previous.question, slot.text, core)
+        if rewritten is None:
+            continue
+        if slot.head == head and slot.kind != NUMBER:
+            return rewritten, [(slot.text, core)]
+        if known is not None:
+            kind, proper = known.kind, True
+        else:
+            at = rewritten.lower().find(core.lower(), max(0, previous.question.lower().find(slot.text.lower())))
+            kind, proper = _phrase_kind(nlp(rewritten), at, at + len(core))
+        if _fits_slot(kind, proper, slot):
+            return rewritten, [(slot.text, core)]
+    if preposition and (_YEAR.match(core) or _phrase_kind(nlp(x_text), len(x_text) - len(core), len(x_text))[0] in {TIME, PLACE}):
         # "How about in 2015?" after a question without a date: the date is added.
-        body = previous.question.rstrip(" ?.!")
-        return f"{body} {x_text}?", [("", x_text)]
+        return f"{previous.question.rstrip(' ?.!')} {x_text}?", [("", x_text)]
     return None
 
 
-def _other_one(previous: Turn, in_question: Sequence[Mention], history: Sequence[Turn]) -> tuple[str, list[tuple[str, str]]] | None:
+def _other_one(previous: Turn, slots: Sequence[Mention], history: Sequence[Turn]) -> tuple[str, list[tuple[str, str]]] | None:
     """ "And the other one?" → the previous question about another mention of the same kind."""
-    focus = next((m for m in in_question if m.is_entity and m.kind != NUMBER), None) or next(
-        (m for m in sorted(in_question, key=_question_order) if m.kind in {THING, GROUP, PLACE, PERSON}), None)
+    focus = next((m for m in slots if m.is_entity and m.kind != NUMBER), None) or next(
+        (m for m in slots if m.kind in {THING, GROUP, PLACE, PERSON}), None)
     if focus is None:
         return None
     for candidate in candidates(history):
@@ -399,10 +413,11 @@ def resolve_followup(history: Sequence[Turn], message: str, nlp) -> Resolution:
         return Resolution(message, message, False)
     doc = nlp(message)
     ellipsis = _ELLIPSIS.match(message)
-    if ellipsis is not None and ellipsis.group("x").lower() not in WH_WORDS and not any(
-        t.pos_ in {"VERB", "AUX"} for t in nlp(ellipsis.group("x"))
+    x_span = doc.char_span(ellipsis.start("x"), ellipsis.end("x"), alignment_mode="expand") if ellipsis else None
+    if x_span is not None and x_span.text.lower() not in WH_WORDS and not any(
+        t.pos_ in {"VERB", "AUX"} and not t.ent_type_ for t in x_span
     ):
-        resolved = _resolve_ellipsis(doc, ellipsis.start("x"), ellipsis.end("x"), history)
+        resolved = _resolve_ellipsis(doc, ellipsis.start("x"), ellipsis.end("x"), history, nlp)
         if resolved is not None:
             question, replacements = resolved
             return Resolution(question, _retrieval_query(question, history, replacements), True, tuple(replacements))

@@ -10,12 +10,12 @@ rebuilds the same turns and resolves the next message the same way.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from qa.conversation.evidence import DocumentEvidence, apply_evidence, combined_profile
-from qa.conversation.mentions import WH_WORDS, Mention, answer_mentions, extract_mentions
+from qa.conversation.mentions import WH_WORDS, Mention, answer_mentions, extract_mentions, strip_possessive
 from qa.models import Answer, Citation
 
 NOT_FOUND_REPLY = "I could not find the answer in the documents."
@@ -113,7 +113,8 @@ class Turn:
             evidence: profiles of the names in the documents, read around the citations.
         """
         question_doc = nlp(question)
-        mentions = list(extract_mentions(question_doc, source="question"))
+        antecedents = [meant for written, meant in replacements if written]
+        mentions = [_trim_to_known(m, antecedents) for m in extract_mentions(question_doc, source="question")]
         if facts.text:
             wh = next((t.lower_ for t in question_doc if t.lower_ in WH_WORDS), "")
             quote = facts.quote
@@ -123,6 +124,7 @@ class Turn:
             mentions[:0] = answer_mentions(facts.text, quote, start, nlp, wh_word=wh)
         if evidence is not None and facts.citations:
             profiles = evidence.profiles(facts.citations)
+            mentions = [_trim_to_known(m, profiles) if m.source == "question" else m for m in mentions]
             mentions = [apply_evidence(m, combined_profile(profiles, m.text)) for m in mentions]
         return cls(message=message, question=question, answer=facts.text, mentions=tuple(mentions),
                    replacements=tuple(tuple(p) for p in replacements), assumptions=tuple(tuple(p) for p in assumptions))
@@ -154,6 +156,20 @@ class Turn:
             replacements=tuple(tuple(pair) for pair in data.get("replacements", ())),
             assumptions=tuple(tuple(pair) for pair in data.get("assumptions", ())),
         )
+
+
+def _trim_to_known(mention: Mention, names) -> Mention:
+    """A name of a question that ran on into the next word ("Clara Jensen catalogue", a short
+    question's parse) cut back to a name known to be whole: an antecedent put there by the
+    resolution, or a name of the cited passage."""
+    if not mention.is_entity:
+        return mention
+    text = strip_possessive(mention.text)
+    for name in names:
+        name = strip_possessive(name)
+        if len(name) < len(text) and text.lower().startswith(name.lower() + " "):
+            return replace(mention, text=text[: len(name)])
+    return mention
 
 
 def assumption_text(assumptions: Sequence[tuple[str, str]]) -> str | None:
