@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Callable, Iterator, TypeVar
 
 from fastapi import Depends, HTTPException, Request
@@ -21,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qa.chat_store import ChatStore
 from qa.config import Settings
+from qa.conversation import ConversationEngine
 
 
 class ModelsBusy(HTTPException):
@@ -60,6 +62,7 @@ class Services:
             and not documented as thread-safe, the answerer keeps caches, and the machine has
             few cores, so one request at a time uses them (see :meth:`models`).
         worker: the thread every use of the models runs on (:func:`model_thread`, :meth:`run`).
+        conversations: the follow-up resolver every chat route uses (made on first use).
     """
 
     pipeline: object
@@ -67,6 +70,10 @@ class Services:
     store: ChatStore
     lock: threading.Lock = field(default_factory=threading.Lock)
     worker: ThreadPoolExecutor = field(default_factory=model_thread, repr=False)
+
+    @cached_property
+    def conversations(self) -> ConversationEngine:
+        return ConversationEngine(self.pipeline, self.nlp)
 
     def run(self, work: Callable[[], T], deadline: float = math.inf) -> T:
         """Run ``work`` (which uses the pipeline or ``nlp``) on the models' thread, holding the

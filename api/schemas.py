@@ -75,14 +75,19 @@ class ChatResponse(AnswerOut):
         **_ANSWER_EXAMPLE, "question": "Where will Maria Lindqvist speak next month?", "answer": "Oslo",
         "message": "Where will she speak next month?", "session_id": "3f2b9c0e1d8a4b7c9e6f5a4b3c2d1e0f",
         "referred_back": True, "turn": 1,
-        "reply": "Oslo [1]\n\n\u201cShe will speak in Oslo next month.\u201d [1]\n\n[1] Harbour News (news/harbour.txt): /documents/news/harbour.txt?start=104&end=108",
+        "reply": "Understood as: Where will Maria Lindqvist speak next month?\nOslo [1]\n\n\u201cShe will speak in Oslo next month.\u201d [1]\n\n[1] Harbour News (news/harbour.txt): /documents/news/harbour.txt?start=104&end=108",
     }]})
 
     session_id: str
     message: str = Field(description="The message as typed.")
     referred_back: bool = Field(description="Whether the message was resolved against earlier turns.")
     turn: int = Field(description="Position of this turn in the conversation, from 0.")
-    reply: str = Field(description="Display text: the answer with [n] citation markers, the quote and the sources.")
+    assumption: str | None = Field(default=None, description=(
+        "Set when a pronoun had two equally fitting antecedents and the most salient was taken, "
+        "e.g. \"Taking 'she' as Ruth Calder\"."))
+    reply: str = Field(description=(
+        "Display text: how the message was understood (when it was rewritten), the answer with [n] "
+        "citation markers, the quote and the sources."))
 
 
 class TurnOut(BaseModel):
@@ -90,6 +95,7 @@ class TurnOut(BaseModel):
     created_at: float
     message: str
     answer: AnswerOut
+    assumption: str | None = None
     reply: str
 
 

@@ -100,11 +100,11 @@ def chat(top_k: int | None, index_dir: str | None, model: str | None) -> None:
 def _chat(top_k: int | None, index_dir: str | None, model: str | None) -> None:
     from index.errors import QAError
     from qa.cli import _open_pipeline, _settings, format_answer
-    from qa.conversation import answer_in_conversation
+    from qa.conversation import ConversationEngine
 
     settings = _settings(index_dir, model)
     pipeline = _open_pipeline(settings)
-    nlp = pipeline.analyzer.nlp
+    engine = ConversationEngine(pipeline, pipeline.analyzer.nlp)
     interactive = sys.stdin.isatty()
     if interactive:
         click.echo("Ask a question about the documents (an empty line ends the chat).")
@@ -126,13 +126,12 @@ def _chat(top_k: int | None, index_dir: str | None, model: str | None) -> None:
                 continue
             click.echo(f"> {line.strip()}")
         try:
-            resolution, answer, turn, _ = answer_in_conversation(
-                pipeline, history[-settings.chat_history_turns:], line, nlp=nlp, top_k=top_k)
+            _, answer, turn, _ = engine.answer(history[-settings.chat_history_turns:], line, top_k)
         except QAError as exc:
             click.echo(f"error: {exc}", err=True)
             continue
         history.append(turn)
-        if resolution.referred_back:
-            click.echo(f"(understood as: {resolution.question})")
+        if turn.note:
+            click.echo(turn.note)
         click.echo(format_answer(answer))
         click.echo()

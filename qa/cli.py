@@ -218,6 +218,7 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
       qa eval ../shared/eval/dev_questions.jsonl
       qa eval squad/questions.jsonl --corpus squad/corpus --json > report.json
     """
+    from qa.conversation import ConversationEngine
     from qa.evaluation import answers_absent, evaluate, format_report, load_eval_file
     from qa.pipeline import QAPipeline, clean_question, index_corpus
 
@@ -236,13 +237,12 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
         pipeline.warm_up()
 
         histories: dict[str, list] = {}
+        conversations = ConversationEngine(pipeline, pipeline.analyzer.nlp)
 
         def answer(item):
             if item.conversation is not None:  # chat turns are played as one conversation, in order
-                from qa.conversation import answer_in_conversation
-
                 history = histories.setdefault(item.conversation, [])
-                step = answer_in_conversation(pipeline, history, item.question, nlp=pipeline.analyzer.nlp, top_k=top_k)
+                step = conversations.answer(history[-settings.chat_history_turns:], item.question, top_k)
                 history.append(step.turn)
                 result, passages = step.answer, step.passages
             else:

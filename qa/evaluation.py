@@ -84,6 +84,7 @@ class EvalItem:
     category: str
     conversation: str | None = None
     turn: int = 0
+    rewrite: str | None = None  # a chat turn's expected rewritten question, when the file gives one
 
 
 def answers_absent(items: Sequence[EvalItem], occurs: Callable[[str], bool], sample: int = 200) -> tuple[int, int]:
@@ -129,8 +130,10 @@ def load_eval_file(path: str | Path) -> list[EvalItem]:
             if "turns" in record:
                 for turn_number, turn in enumerate(record["turns"]):
                     answers = [str(a) for a in turn["answers"]]
+                    rewrite = turn.get("rewrite")
                     items.append(EvalItem(f"{raw_id}.{turn_number + 1}", str(turn["q"]), answers,
-                                          record.get("category") or "chat", raw_id, turn_number))
+                                          record.get("category") or "chat", raw_id, turn_number,
+                                          None if rewrite is None else str(rewrite)))
             else:
                 answers = [str(a) for a in record["answers"]]
                 items.append(EvalItem(raw_id, str(record["question"]), answers,
@@ -157,6 +160,8 @@ class ItemResult:
     abstain_correct: bool | None
     retrieval_hit: bool | None
     latency_ms: float
+    asked: str | None = None  # the question as answered, when follow-up resolution rewrote it
+    rewrite_correct: bool | None = None  # whether it was rewritten as the file expected (chats)
 
 
 @dataclass
@@ -172,6 +177,8 @@ class Summary:
     retrieval_recall: float | None = None
     latency_p50_ms: float | None = None
     latency_p90_ms: float | None = None
+    rewrites: int = 0  # chat turns with an expected rewrite
+    rewrites_correct: int = 0
 
 
 @dataclass
@@ -209,6 +216,8 @@ def summarize(results: list[ItemResult]) -> Summary:
             summary.retrieval_recall = 100 * statistics.fmean(recalls)
     if unanswerable:
         summary.abstention_accuracy = 100 * statistics.fmean(bool(r.abstain_correct) for r in unanswerable)
+    checked = [r.rewrite_correct for r in results if r.rewrite_correct is not None]
+    summary.rewrites, summary.rewrites_correct = len(checked), sum(checked)
     if results:
         latencies = [r.latency_ms for r in results]
         summary.latency_p50_ms = percentile(latencies, 0.5)
@@ -233,6 +242,7 @@ def evaluate(
         result, passages = answer(item)
         latency = (time.perf_counter() - started) * 1000
         prediction = result.answer if result.found else None
+        asked = getattr(result, "question", None)
         retrieval_hit = None
         if item.answers and passages:
             normalized = [normalize_answer(p) for p in passages]
@@ -245,6 +255,8 @@ def evaluate(
                 hit=is_hit(prediction, item.answers),
                 abstain_correct=None if item.answers else not result.found,
                 retrieval_hit=retrieval_hit, latency_ms=latency,
+                asked=asked if asked and asked != item.question else None,
+                rewrite_correct=None if item.rewrite is None else (asked or item.question) == item.rewrite,
             )
         )
     categories = {}
@@ -274,6 +286,8 @@ def format_report(report: EvalReport, *, show_errors: bool = True) -> str:
         f"{sum(1 for r in report.items if r.golds and not r.hit)} (abstained: {overall.false_abstentions}); "
         f"unanswerable: {overall.unanswerable}, abstained: {sum(1 for r in report.items if r.abstain_correct)}"
     )
+    if overall.rewrites:
+        lines.append(f"follow-ups rewritten as expected: {overall.rewrites_correct} of {overall.rewrites}")
     if show_errors:
         misses = [r for r in report.items if (r.golds and not r.hit) or (not r.golds and not r.abstain_correct)]
         if misses:
@@ -281,5 +295,12 @@ def format_report(report: EvalReport, *, show_errors: bool = True) -> str:
             lines.append("misses:")
             for r in misses:
                 gold = r.golds[0] if r.golds else "(not in the documents)"
-                lines.append(f"  {r.id}: {r.question!r} -> {r.prediction!r} (gold: {gold!r})")
+                asked = f" [asked as {r.asked!r}]" if r.asked else ""
+                lines.append(f"  {r.id}: {r.question!r}{asked} -> {r.prediction!r} (gold: {gold!r})")
+        wrong = [r for r in report.items if r.rewrite_correct is False]
+        if wrong:
+            lines.append("")
+            lines.append("rewritten otherwise than expected:")
+            for r in wrong:
+                lines.append(f"  {r.id}: {r.question!r} -> {(r.asked or r.question)!r}")
     return "\n".join(lines)

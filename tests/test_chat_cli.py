@@ -23,7 +23,7 @@ def test_chat_reads_stdin_and_resolves_follow_ups(monkeypatch, api_index_dir, sp
     assert lines[0] == "> Who chairs the harbour board?"
     assert lines[1] == "Answer: Maria Lindqvist chairs the harbour board of Eastport."
     assert "> Where will she speak next month?" in lines
-    assert "(understood as: Where will Maria Lindqvist speak next month?)" in lines
+    assert "Understood as: Where will Maria Lindqvist speak next month?" in lines
     assert "Answer: She will speak in Oslo next month." in lines
     assert any(line.startswith("[1] Harbour News \u2014 news/harbour.txt, characters ") for line in lines)
     assert "Not found in the documents (confidence 0.00)." in lines

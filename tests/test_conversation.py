@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.conversation import (NOT_FOUND_REPLY, Mention, Turn, answer_from_dict, answer_from_reply, reply_text,
+from qa.conversation import (NOT_FOUND_REPLY, AnswerFacts, Mention, Turn, answer_from_dict, answer_from_reply, reply_text,
                              resolve_followup)
 from qa.models import Answer, Citation
 
@@ -31,7 +31,8 @@ class Conversation:
     def say(self, message: str, answer: str | None = None, quote: str | None = None):
         resolution = resolve_followup(self.turns, message, self.nlp)
         result = found(answer, quote) if answer else Answer.not_found(message)
-        self.turns.append(Turn.from_answer(message, resolution.question, result, self.nlp, resolution.replacements))
+        self.turns.append(Turn.build(message, resolution.question, AnswerFacts.from_answer(result), self.nlp,
+                                     replacements=resolution.replacements, assumptions=resolution.assumptions))
         return resolution
 
 
@@ -69,7 +70,7 @@ def test_it_is_the_answer_thing_else_the_question_topic(nlp):
              "The board met on Tuesday to discuss a new ferry terminal.")
     assert chat.say("How much will it cost?", "40 million euros",
                     "Lindqvist said the terminal would cost 40 million euros.").question == (
-        "How much will a new ferry terminal cost?")
+        "How much will the new ferry terminal cost?")
     chat = Conversation(nlp)
     chat.say("How many varieties does the Appleby orchard grow?", "12", "The Appleby orchard grows 12 varieties of apples.")
     assert chat.say("Who planted its oldest tree?", "Thomas Green",
@@ -131,7 +132,7 @@ def test_turn_round_trips_through_dict(nlp):
     turn = Turn.from_answer("Who chairs it?", "Who chairs the board?", found("Maria Lindqvist", "Maria Lindqvist chairs the board."), nlp,
                             [("it", "the board")])
     assert Turn.from_dict(turn.to_dict()) == turn
-    assert Mention("Maria Lindqvist", "person", "PERSON", "answer", "nsubj") in turn.mentions
+    assert Mention("Maria Lindqvist", "person", "PERSON", "answer", "nsubj", head="lindqvist") in turn.mentions
 
 
 def test_reply_text_and_back():
@@ -143,3 +144,66 @@ def test_reply_text_and_back():
     assert answer_from_reply(text) == "Oslo"
     assert reply_text(Answer.not_found("q")) == NOT_FOUND_REPLY and answer_from_reply(NOT_FOUND_REPLY) is None
     assert answer_from_dict(answer.to_dict()) == answer
+
+
+def test_reply_facts_are_the_answer_facts_even_with_a_note():
+    from dataclasses import replace
+
+    from qa.models import citation_url
+
+    quote = "She was succeeded by\n  Victor Osei, who joined in 1969."
+    answer = found("Victor Osei", quote, "history (1).txt")
+    answer.citations = [replace(c, url=citation_url(c.doc_id, c.start, c.end)) for c in answer.citations]
+    note = "Taking 'she' as Helen Marsh: \u201cWho succeeded Helen Marsh?\u201d"
+    facts = AnswerFacts.from_answer(answer)
+    assert facts == AnswerFacts("Victor Osei", "She was succeeded by Victor Osei, who joined in 1969.",
+                                (("history (1).txt", 23, 34),))
+    assert AnswerFacts.from_reply(reply_text(answer, note)) == facts
+    assert reply_text(answer, note).splitlines()[:2] == [note, "Victor Osei [1]"]
+    assert AnswerFacts.from_reply(reply_text(Answer.not_found("q"), "Understood as: q")) == AnswerFacts()
+    assert AnswerFacts.from_reply("Some other model's answer.\nMore text.") == AnswerFacts("Some other model's answer.")
+
+
+def test_pronouns_in_the_documents_give_names_a_gender_and_a_kind(nlp):
+    from qa.conversation.evidence import combined_profile, profile_entities
+
+    text = ("Alder & Finch was founded in 1958 by Helen Marsh. Marsh stepped down in 1987. She was succeeded "
+            "by Victor Osei. Under Osei the firm opened a mill. He retired in 2004. The club captain is Amara Lewis. "
+            "She joined in 2011.")
+    profiles = profile_entities(nlp(text))
+    assert combined_profile(profiles, "Helen Marsh").pronouns == {"f": 1}
+    assert combined_profile(profiles, "Victor Osei").pronouns == {"m": 1}
+    assert combined_profile(profiles, "Amara Lewis").pronouns == {"f": 1}
+    assert combined_profile(profiles, "Alder & Finch").pronouns == {}
+
+
+def test_it_never_takes_a_person(nlp):
+    chat = Conversation(nlp)
+    chat.say("Who runs the box office at the Corn Exchange?", "Priya Nair",
+             "The box office at the Corn Exchange is run by Priya Nair.")
+    # Not the answer (a person): the question's topic, its object.
+    assert chat.say("When did it open?").question == "When did the box office open?"
+
+
+def test_ellipsis_keeps_the_question_word_and_checks_the_slot_type(nlp):
+    chat = Conversation(nlp)
+    chat.say("How many members does the club have?", "340", "The club has 340 members.")
+    about = chat.say("How about in 2015?")
+    assert (about.question, about.replacements) == ("How many members does the club have in 2015?", (("", "in 2015"),))
+    chat = Conversation(nlp)
+    chat.say("Who succeeded Helen Marsh?", "Victor Osei", "Marsh was succeeded by Victor Osei.")
+    # A thing has no person's slot to take: the message is taken as typed.
+    assert chat.say("What about the warranty?").referred_back is False
+    chat = Conversation(nlp)
+    chat.say("How long does the soup keep in the fridge?", "three days", "The soup keeps in the fridge for three days.")
+    assert chat.say("What about in the freezer?").question == "How long does the soup keep in the freezer?"
+
+
+def test_two_equally_fitting_people_are_named_as_an_assumption(nlp):
+    chat = Conversation(nlp)
+    chat.say("Who replaced Jordan Blake as editor?", "Sam Okafor", "Sam Okafor replaced Jordan Blake as editor in 2012.")
+    resolution = chat.say("When did he move the printing?")
+    assert resolution.question == "When did Sam Okafor move the printing?"
+    assert resolution.assumptions == (("he", "Sam Okafor"),)
+    assert chat.turns[-1].note == "Taking 'he' as Sam Okafor: \u201cWhen did Sam Okafor move the printing?\u201d"
+    assert chat.turns[-1].assumption == "Taking 'he' as Sam Okafor"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Response
 
 from api.dependencies import DeadlineDep, Services, ServicesDep, SettingsDep, server_timing
 from api.schemas import SESSION_ID_PATTERN, AnswerOut, ChatRequest, ChatResponse, ConversationOut, ErrorOut, TurnOut
-from qa.conversation import ConversationStep, Turn, answer_from_dict, answer_in_conversation, reply_text
+from qa.conversation import ConversationStep, Turn, answer_from_dict, reply_text
 
 router = APIRouter(tags=["chat"])
 
@@ -30,7 +30,7 @@ def run_turn(services: Services, history: Sequence[Turn], message: str, top_k: i
 
     Runs on the models' thread (``services.run``).
     """
-    return answer_in_conversation(services.pipeline, history, message, nlp=services.nlp, top_k=top_k)
+    return services.conversations.answer(history, message, top_k)
 
 
 def past_deadline() -> HTTPException:
@@ -81,7 +81,8 @@ def post_chat(request: ChatRequest, services: ServicesDep, settings: SettingsDep
     if stored is None:  # ended by a DELETE while this message was being answered
         raise unknown_session(session_id)
     return ChatResponse(**answer.to_dict(), session_id=session_id, message=turn.message,
-                        referred_back=resolution.referred_back, turn=stored.position, reply=reply_text(answer))
+                        referred_back=resolution.referred_back, turn=stored.position,
+                        assumption=turn.assumption, reply=reply_text(answer, turn.note))
 
 
 @router.get("/chat/{session_id}", response_model=ConversationOut, summary="A conversation's history",
@@ -94,7 +95,8 @@ def get_chat(session_id: SessionId, services: ServicesDep) -> ConversationOut:
     return ConversationOut(
         session_id=conversation.id, created_at=conversation.created_at, updated_at=conversation.updated_at,
         turns=[TurnOut(turn=t.position, created_at=t.created_at, message=t.turn.message,
-                       answer=AnswerOut.model_validate(t.answer), reply=reply_text(answer_from_dict(t.answer)))
+                       answer=AnswerOut.model_validate(t.answer), assumption=t.turn.assumption,
+                       reply=reply_text(answer_from_dict(t.answer), t.turn.note))
                for t in conversation.turns],
     )
 

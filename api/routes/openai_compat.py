@@ -1,8 +1,9 @@
 """OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models``.
 
 Clients send the whole conversation each time; the earlier user messages are replayed through
-follow-up resolution (no retrieval) to rebuild the turns, with the answers taken from the
-assistant messages, and the last user message is answered against them.
+the same follow-up resolver as ``/chat`` (no retrieval) to rebuild the turns, with the answers,
+quotes and citations read back from the assistant messages, and the last user message is
+answered against them: the same conversation gets the same answers on both routes.
 """
 
 from __future__ import annotations
@@ -19,30 +20,21 @@ from api.dependencies import DeadlineDep, ServicesDep, SettingsDep
 from api.routes.chat import run_turn
 from api.schemas import (AnswerOut, ChatCompletion, ChatCompletionRequest, CompletionChoice, CompletionMessage,
                          ErrorOut, ModelList, ModelOut, OpenAIMessage, Usage)
-from index.errors import QAError
-from qa.conversation import Turn, answer_from_reply, reply_text, resolve_followup
-from qa.models import Answer
-from qa.pipeline import clean_question
+from qa.conversation import ConversationStep, reply_text
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 _STARTED = int(time.time())
 
 
-def _history(messages: list[OpenAIMessage], nlp, max_chars: int, keep: int) -> list[Turn]:
-    """Turns rebuilt from the earlier messages: each user message with the assistant reply after it."""
-    turns: list[Turn] = []
+def _exchanges(messages: list[OpenAIMessage]) -> list[tuple[str, str | None]]:
+    """Each user message with the assistant reply right after it (``None`` when another user message comes first)."""
+    exchanges = []
     for n, message in enumerate(messages):
         if message.role != "user":
             continue
-        try:
-            text = clean_question(message.text(), max_chars)
-        except QAError:
-            continue  # an unusable earlier message cannot be referred to; skip it
         reply = next((m for m in messages[n + 1:] if m.role in {"assistant", "user"}), None)
-        answer = answer_from_reply(reply.text()) if reply is not None and reply.role == "assistant" else None
-        resolution = resolve_followup(turns[-keep:], text, nlp)
-        turns.append(Turn.from_text(text, resolution.question, answer, nlp, resolution.replacements))
-    return turns[-keep:]
+        exchanges.append((message.text(), reply.text() if reply is not None and reply.role == "assistant" else None))
+    return exchanges
 
 
 def _words(text: str) -> int:
@@ -76,13 +68,14 @@ def chat_completions(request: ChatCompletionRequest, services: ServicesDep, sett
     if last.role != "user":
         raise HTTPException(status_code=422, detail=f"the last message must come from the user (got {last.role!r})")
 
-    def answer_last() -> Answer:
+    def answer_last() -> ConversationStep:
         # Rebuilding the history runs spaCy too: it goes to the models' thread with the answer.
-        history = _history(request.messages[:-1], services.nlp, settings.max_question_chars, settings.chat_history_turns)
-        return run_turn(services, history, last.text()).answer
+        history = services.conversations.replay(_exchanges(request.messages[:-1]), settings.chat_history_turns)
+        return run_turn(services, history, last.text())
 
-    answer = services.run(answer_last, deadline)
-    content = reply_text(answer)
+    step = services.run(answer_last, deadline)
+    answer = step.answer
+    content = reply_text(answer, step.turn.note)
     answer_out = AnswerOut.model_validate(answer.to_dict())
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

@@ -73,7 +73,7 @@ function citeLink(citation, n) {
   return a;
 }
 
-function showAnswer(message, answer) {
+function showAnswer(message, answer, assumption) {
   const box = el("div", "msg bot");
   if (!answer.found) {
     box.classList.add("not-found");
@@ -105,7 +105,8 @@ function showAnswer(message, answer) {
     }
   }
   if (answer.question && message && answer.question !== message) {
-    box.appendChild(el("div", "understood", "Understood as: " + answer.question));
+    const prefix = assumption ? assumption + ": " : "Understood as: ";
+    box.appendChild(el("div", "understood", prefix + answer.question));
   }
   log.appendChild(box);
   scrollDown();
@@ -128,7 +129,7 @@ async function restore() {
   const response = await apiFetch("/chat/" + encodeURIComponent(id));
   if (!response.ok) { localStorage.removeItem(SESSION_KEY); return; }
   const conversation = await response.json();
-  conversation.turns.forEach((t) => { showUser(t.message); showAnswer(t.message, t.answer); });
+  conversation.turns.forEach((t) => { showUser(t.message); showAnswer(t.message, t.answer, t.assumption); });
 }
 
 async function ask(message) {
@@ -149,7 +150,7 @@ async function ask(message) {
   const data = await response.json().catch(() => null);
   if (!response.ok) { showError(detailText(data, response.status)); return; }
   localStorage.setItem(SESSION_KEY, data.session_id);
-  showAnswer(message, data);
+  showAnswer(message, data, data.assumption);
 }
 
 form.addEventListener("submit", async (event) => {

@@ -29,7 +29,9 @@ def test_follow_ups_are_resolved_against_earlier_turns(client):
     assert third["question"] == "Whom will Maria Lindqvist meet in Oslo?"
     assert third["answer"] == "In Oslo she will meet the Norwegian transport minister, Jonas Berg."
     citation = third["citations"][0]
-    assert third["reply"].splitlines()[0] == f"{third['answer']} [1]"
+    assert third["reply"].splitlines()[:2] == ["Understood as: Whom will Maria Lindqvist meet in Oslo?",
+                                               f"{third['answer']} [1]"]
+    assert third["assumption"] is None
     assert f"[1] Harbour News (news/harbour.txt): {citation['url']}" in third["reply"]
 
 
@@ -56,7 +58,8 @@ def test_history_and_delete(client):
     assert [t["message"] for t in turns] == ["Who chairs the harbour board?", "Where will she speak next month?"]
     assert [t["turn"] for t in turns] == [0, 1]
     assert turns[1]["answer"]["question"] == "Where will Maria Lindqvist speak next month?"
-    assert turns[1]["reply"].startswith("She will speak in Oslo next month. [1]")
+    assert turns[1]["reply"].startswith(
+        "Understood as: Where will Maria Lindqvist speak next month?\nShe will speak in Oslo next month. [1]")
 
     assert client.delete(f"/chat/{session}").status_code == 204
     gone = client.get(f"/chat/{session}")

@@ -20,7 +20,8 @@ def test_completion_resolves_follow_ups_from_the_messages(client):
     body = response.json()
     assert body["object"] == "chat.completion" and body["model"] == "qa-bot"
     content = body["choices"][0]["message"]["content"]
-    assert content.splitlines()[0] == "She will speak in Oslo next month. [1]"
+    assert content.splitlines()[:2] == ["Understood as: Where will Maria Lindqvist speak next month?",
+                                        "She will speak in Oslo next month. [1]"]
     assert body["answer"]["question"] == "Where will Maria Lindqvist speak next month?"
     assert body["citations"][0]["doc_id"] == "news/harbour.txt"
     assert body["choices"][0]["finish_reason"] == "stop" and body["usage"]["completion_tokens"] > 0
@@ -35,7 +36,7 @@ def test_streaming_sends_chunks_then_done(client):
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
-    assert text.startswith("She will speak in Oslo next month. [1]")
+    assert text.startswith("Understood as: Where will Maria Lindqvist speak next month?\nShe will speak in Oslo next month. [1]")
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["citations"][0]["doc_id"] == "news/harbour.txt"
 
@@ -86,6 +87,7 @@ def test_openai_client_against_qa_serve(live_server):
             pieces.append(chunk.choices[0].delta.content)
         last = chunk
     streamed = "".join(pieces)
-    assert "Oslo" in streamed.splitlines()[0]
+    assert streamed.splitlines()[0] == "Understood as: Where will Maria Lindqvist speak next month?"
+    assert "Oslo" in streamed.splitlines()[1]
     assert last.choices[0].finish_reason == "stop"
     assert last.model_extra["answer"]["question"] == "Where will Maria Lindqvist speak next month?"
