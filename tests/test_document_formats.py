@@ -13,7 +13,7 @@ from index.analysis import SpacyAnalyzer
 from index.documents import load_corpus
 from index.extract import extractors
 from index.store import build_index, load_index, stored_documents
-from qa.answerer import RuleAnswerer
+from qa.answerer.rules import RuleAnswerer
 from qa.cli import main
 from qa.retrieval import HybridRetriever
 from tests.conftest import HARBOUR, FakeEmbedder

@@ -1,4 +1,4 @@
-"""Fit the learned ranker and answer model (:mod:`qa.ranker`) on articles the reader never saw.
+"""Fit the learned ranker and answer model (:mod:`qa.answerer.ranker`) on articles the reader never saw.
 
     qa train-ranker                              # the shipped recipe, into qa/reader/weights/ranker.json
     qa train-ranker --work /tmp/rk --limit 200   # a quick run
@@ -7,7 +7,7 @@ Steps:
 
 1. The reader's held-out SQuAD articles (``recipe.json`` of the reader weights) become one
    corpus, indexed like any user folder, and every question about them is answered in open
-   retrieval: search, the rules' candidates, the reader's candidates (``qa.hybrid``). Each
+   retrieval: search, the rules' candidates, the reader's candidates (``qa.answerer.extractive``). Each
    shortlisted candidate's features, its support check and its token F1 against the gold
    answers are kept (``dump.json`` in the work folder; reused when present).
 2. Leave-one-article-out cross-validation: fit on four articles, predict the fifth. This gives
