@@ -6,7 +6,8 @@ Usage:
         [--per-phase 80] [--settings 2,auto] [--phases 0,1,2] [--json out.json]
 
 One `qa serve` per ``--settings`` value (``QA_THREADS``; ``2`` on a 2-core machine is what the
-server did before ``auto``) is started over the index, and each question is asked once of each
+server did before ``auto``; more variables after a ``+``, as in ``2+OMP_WAIT_POLICY=PASSIVE``)
+is started over the index, and each question is asked once of each
 to warm their caches. Then, per phase, ``N`` busy loops start (Python ``while True: pass``, on no
 particular core) and the phase's questions are asked in blocks of ``--block``, the servers taking
 turns block by block (ABBA), with ``--gap`` seconds of quiet between blocks: ``auto`` measures the
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", required=True)
     parser.add_argument("--per-phase", type=int, default=80, help="questions timed per phase and setting")
     parser.add_argument("--settings", default="2,auto", help="QA_THREADS of each server, comma-separated")
-    parser.add_argument("--phases", default="0,1,2", help="busy neighbours in each phase, comma-separated")
+    parser.add_argument("--phases", default="0,1,2",
+                        help="busy neighbours in each phase, comma-separated (0.3: one busy 30 ms of every 100)")
     parser.add_argument("--block", type=int, default=10)
     parser.add_argument("--gap", type=float, default=1.5, help="seconds of quiet before each block")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds after starting the neighbours")
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = load_questions(args.questions)
     questions = [pool[i % len(pool)] for i in range(args.per_phase)]
     settings = [s.strip() for s in args.settings.split(",") if s.strip()]
-    phases = [int(p) for p in args.phases.split(",")]
+    phases = [float(p) for p in args.phases.split(",")]
     scratch = Path(tempfile.mkdtemp(prefix="qa-neighbours-"))
     servers: dict[str, object] = {}
     clients: dict[str, httpx.Client] = {}
@@ -81,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
                     "load_average_start": [round(x, 2) for x in os.getloadavg()], "phases": {}}
     try:
         for setting in settings:
-            folder = scratch / f"threads-{setting}"
+            folder = scratch / f"server-{len(servers)}"
             folder.mkdir()
-            process, base = start_server(folder, index_dir=Path(args.index_dir).resolve(),
-                                         env={"QA_THREADS": setting, "QA_CHAT_DB": str(folder / "chats.sqlite3")})
+            threads, *extra = setting.split("+")
+            env = {"QA_THREADS": threads, "QA_CHAT_DB": str(folder / "chats.sqlite3"),
+                   **dict(item.split("=", 1) for item in extra)}
+            process, base = start_server(folder, index_dir=Path(args.index_dir).resolve(), env=env)
             servers[setting] = process
             clients[setting] = httpx.Client(base_url=base, timeout=120)
         for client in clients.values():
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             with busy_neighbours(count):
                 time.sleep(args.settle)
                 times = run_phase(clients, questions, args.block, args.gap)
-            result["phases"][str(count)] = {name: percentiles(values) for name, values in times.items()}
+            result["phases"][f"{count:g}"] = {name: percentiles(values) for name, values in times.items()}
             time.sleep(args.settle)
     finally:
         for client in clients.values():
@@ -105,13 +109,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{len(questions)} questions per phase and setting, {os.cpu_count()} CPUs, load average at start "
           f"{' '.join(map(str, result['load_average_start']))}, at end {' '.join(map(str, result['load_average_end']))}")
-    print(f"{'busy neighbours':<17}{'QA_THREADS':<12}{'p50 ms':>9}{'p90 ms':>9}{'p50 / idle':>12}")
-    idle = result["phases"].get(str(phases[0]), {})
+    width = max(12, *(len(s) + 2 for s in settings))
+    print(f"{'busy neighbours':<17}{'QA_THREADS':<{width}}{'p50 ms':>9}{'p90 ms':>9}{'p50 / idle':>12}")
+    idle = result["phases"][f"{phases[0]:g}"]
     for count in phases:
-        for name, p in result["phases"][str(count)].items():
-            ratio = p["p50"] / idle[name]["p50"] if name in idle else float("nan")
+        for name, p in result["phases"][f"{count:g}"].items():
+            ratio = p["p50"] / idle[name]["p50"]
             p["ratio_to_idle_p50"] = round(ratio, 3)
-            print(f"{count:<17}{name:<12}{p['p50']:>9.1f}{p['p90']:>9.1f}{ratio:>12.2f}")
+            print(f"{count:<17g}{name:<{width}}{p['p50']:>9.1f}{p['p90']:>9.1f}{ratio:>12.2f}")
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(result, indent=2))
     return 0

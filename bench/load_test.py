@@ -177,7 +177,7 @@ def rss_mib(pid: int | None) -> float | None:
 
 
 def run_load(base: str, *, clients: int = 32, seconds: float = 60.0, max_requests: int | None = None,
-             api_key: str | None = None, server_pid: int | None = None, seed: int = 1, neighbours: int = 0) -> dict:
+             api_key: str | None = None, server_pid: int | None = None, seed: int = 1, neighbours: float = 0) -> dict:
     """Drive the server at ``base`` and return the figures and the checks (see the module docstring);
     ``neighbours`` busy loops run beside it while the clients do."""
     host = urlparse(base).hostname or ""
@@ -260,10 +260,20 @@ def start_server(folder: Path, env: dict | None = None, ready_within: float = 30
         time.sleep(0.3)
 
 
+#: A process busy for ``sys.argv[1]`` of every 100 ms, sleeping the rest.
+PART_TIME_LOOP = ("import sys, time\nbusy = 0.1 * float(sys.argv[1])\nwhile True:\n"
+                  "    end = time.perf_counter() + busy\n    while time.perf_counter() < end: pass\n"
+                  "    time.sleep(0.1 - busy)")
+
+
 @contextlib.contextmanager
-def busy_neighbours(count: int) -> Iterator[list[subprocess.Popen]]:
-    """``count`` CPU-bound processes (a Python busy loop each, on no particular core) for the block."""
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+def busy_neighbours(cores: float) -> Iterator[list[subprocess.Popen]]:
+    """CPU-bound processes beside the server for the block, on no particular core: a Python busy
+    loop per whole core of ``cores``, and one busy for the fraction left (0.3: 30 ms of every 100)."""
+    whole = int(cores)
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(whole)]
+    if cores - whole > 1e-6:
+        loops.append(subprocess.Popen([sys.executable, "-c", PART_TIME_LOOP, str(cores - whole)]))
     try:
         yield loops
     finally:
@@ -316,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, default=None, help="the running server's pid, for its memory")
     parser.add_argument("--api-key", default=os.environ.get("QA_API_KEY"))
     parser.add_argument("--max-growth-mib", type=float, default=150.0, help="allowed RSS growth of the server")
-    parser.add_argument("--neighbours", type=int, default=0,
-                        help="CPU-bound processes (busy loops) running beside the server during the load")
+    parser.add_argument("--neighbours", type=float, default=0,
+                        help="cores of CPU-bound work (busy loops) running beside the server during the load")
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args(argv)
 

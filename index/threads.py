@@ -18,6 +18,7 @@ well under a microsecond):
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -39,6 +40,8 @@ WINDOW_SECONDS = 1.0
 SAMPLE_SECONDS = 0.25
 #: ``/proc/stat`` counts in clock ticks of this length.
 TICK_SECONDS = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+
+logger = logging.getLogger(__name__)
 
 PROC_STAT = Path("/proc/stat")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -299,6 +302,7 @@ class ThreadBudget:
         self._load = load
         if setting == "auto" and load is None and self.usable > 1:
             self._load = shared_cpu_load()  # starts measuring now, so the first question has a window
+        logger.info("torch threads: %s (%d usable CPU(s), %d in the affinity mask)", setting, self.usable, self.watched)
         self.last: int | None = None
 
     def decide(self) -> int:
