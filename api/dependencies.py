@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,6 +35,63 @@ class ModelsBusy(HTTPException):
 
 
 T = TypeVar("T")
+
+
+class FifoLock:
+    """A lock that goes to its waiters in the order they asked for it.
+
+    ``threading.Lock`` hands itself to whichever waiter the OS wakes first: under more requests
+    than the models can serve, a request could wait while later ones went ahead, and be refused
+    as busy (503) although it came first. Here the oldest waiter is next, and a waiter that gives
+    up (its time limit) leaves the line without holding anyone up.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._line: deque[threading.Condition] = deque()
+        self._held = False
+
+    def acquire(self, timeout: float = -1) -> bool:
+        """Wait for the lock (``timeout`` seconds at most, ``-1``: without limit); whether it was got."""
+        end = math.inf if timeout < 0 else time.monotonic() + timeout
+        with self._mutex:
+            if not self._held and not self._line:
+                self._held = True
+                return True
+            turn = threading.Condition(self._mutex)
+            self._line.append(turn)
+            while self._held or self._line[0] is not turn:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    first = self._line[0] is turn
+                    self._line.remove(turn)
+                    if first and not self._held and self._line:
+                        self._line[0].notify()
+                    return False
+                turn.wait(None if remaining == math.inf else remaining)
+            self._line.popleft()
+            self._held = True
+            return True
+
+    def release(self) -> None:
+        with self._mutex:
+            if not self._held:
+                raise RuntimeError("release of an unheld FifoLock")
+            self._held = False
+            if self._line:
+                self._line[0].notify()
+
+    def waiting(self) -> int:
+        """How many are waiting in line."""
+        with self._mutex:
+            return len(self._line)
+
+    def __enter__(self) -> "FifoLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
 
 
 def model_thread() -> ThreadPoolExecutor:
@@ -60,7 +118,8 @@ class Services:
         store: where conversations are kept.
         lock: serialises use of the models: spaCy, torch, faiss and bm25s objects are shared
             and not documented as thread-safe, the answerer keeps caches, and the machine has
-            few cores, so one request at a time uses them (see :meth:`models`).
+            few cores, so one request at a time uses them, in the order they came
+            (:class:`FifoLock`, :meth:`models`).
         worker: the thread every use of the models runs on (:func:`model_thread`, :meth:`run`).
         conversations: the follow-up resolver every chat route uses (made on first use).
     """
@@ -68,7 +127,7 @@ class Services:
     pipeline: object
     nlp: object
     store: ChatStore
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: FifoLock = field(default_factory=FifoLock)
     worker: ThreadPoolExecutor = field(default_factory=model_thread, repr=False)
 
     @cached_property

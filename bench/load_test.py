@@ -2,7 +2,9 @@
 
 Usage:
     python bench/load_test.py [--clients 32] [--seconds 60] [--url http://127.0.0.1:PORT --pid PID]
-                              [--max-growth-mib 150] [--json out.json]
+                              [--neighbours 1] [--max-growth-mib 150] [--json out.json]
+
+``--neighbours N`` runs N busy loops beside the server while the clients run (a shared machine).
 
 Without ``--url`` it starts `qa serve` itself on 127.0.0.1 (a free port) over a small corpus
 written to a temporary folder, and stops it at the end. It refuses any non-loopback URL.
@@ -11,7 +13,8 @@ Before the load, every question is asked once, one at a time, for reference answ
 client loops until the time is up (or ``--max-requests``): /ask 40 %, /chat 40 % (its own
 conversation, a new one every 5 turns), /documents 20 %. It checks:
 
-- errors: any status other than 200, or a failed connection;
+- errors: any status other than 200 (except 503 "busy" with ``Retry-After``, counted apart: a
+  request that waited in line until its time limit), or a failed connection;
 - answers: every /ask answer equals the reference answer for that question (an answer must not
   depend on what runs at the same time);
 - lost turns: after the run, every acknowledged chat turn is in its conversation's history,
@@ -25,6 +28,7 @@ Prints throughput, p50/p99 latency per route and overall, and exits 1 when a che
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
@@ -39,6 +43,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import quote, urlparse
 
 import httpx
@@ -75,6 +80,7 @@ class Results:
     errors: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     acknowledged: list[tuple[str, int, str]] = field(default_factory=list)  # session, turn, message
+    refused: int = 0  # 503 "busy" with Retry-After
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, kind: str, seconds: float) -> None:
@@ -136,7 +142,10 @@ def run_client(base: str, headers: dict, seed: int, stop_at: float, budget: thre
                 results.error(f"{type(exc).__name__}: {exc}")
                 continue
             results.record(kind, time.perf_counter() - started)
-            if response.status_code != 200:
+            if response.status_code == 503 and "retry-after" in response.headers:
+                with results.lock:
+                    results.refused += 1  # busy past the time limit, and told when to come back
+            elif response.status_code != 200:
                 results.error(f"{kind} HTTP {response.status_code}: {response.text[:200]}")
 
 
@@ -168,8 +177,9 @@ def rss_mib(pid: int | None) -> float | None:
 
 
 def run_load(base: str, *, clients: int = 32, seconds: float = 60.0, max_requests: int | None = None,
-             api_key: str | None = None, server_pid: int | None = None, seed: int = 1) -> dict:
-    """Drive the server at ``base`` and return the figures and the checks (see the module docstring)."""
+             api_key: str | None = None, server_pid: int | None = None, seed: int = 1, neighbours: float = 0) -> dict:
+    """Drive the server at ``base`` and return the figures and the checks (see the module docstring);
+    ``neighbours`` busy loops run beside it while the clients do."""
     host = urlparse(base).hostname or ""
     if host != "localhost" and not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
         raise ValueError(f"refusing to load-test {base}: loopback addresses only")
@@ -184,10 +194,11 @@ def run_load(base: str, *, clients: int = 32, seconds: float = 60.0, max_request
         threads = [threading.Thread(target=run_client, args=(base, headers, seed + n, started + seconds, budget,
                                                                reference, doc_ids, results), daemon=True)
                    for n in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with busy_neighbours(neighbours):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         elapsed = time.monotonic() - started
         rss_end = rss_mib(server_pid)
         lost = lost_turns(client, results.acknowledged)
@@ -200,6 +211,7 @@ def run_load(base: str, *, clients: int = 32, seconds: float = 60.0, max_request
         "latency_ms": {kind: {"count": len(v), "p50": round(percentile(v, 0.5) * 1000, 1),
                               "p99": round(percentile(v, 0.99) * 1000, 1)}
                        for kind, v in {**results.latencies, "all": everything}.items()},
+        "neighbours": neighbours, "refused_busy": results.refused,
         "errors": results.errors, "answer_mismatches": results.mismatches,
         "sequential_answers_changed": [q for q in QUESTIONS if after[q] != reference[q]],
         "acknowledged_turns": len(results.acknowledged), "lost_turns": lost,
@@ -214,10 +226,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(folder: Path, env: dict | None = None, ready_within: float = 300.0) -> tuple[subprocess.Popen, str]:
-    """Start `qa serve` on 127.0.0.1 over the small corpus in ``folder`` (written if missing)."""
+def start_server(folder: Path, env: dict | None = None, ready_within: float = 300.0,
+                 index_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `qa serve` on 127.0.0.1 over the small corpus in ``folder`` (written if missing), or
+    over ``index_dir`` when given; ``folder`` holds the log (and the corpus)."""
     corpus = folder / "corpus"
-    if not corpus.exists():
+    if index_dir is None and not corpus.exists():
         (corpus / "news").mkdir(parents=True)
         (corpus / "news" / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
         (corpus / "orchard.md").write_text(ORCHARD, encoding="utf-8")
@@ -227,7 +241,7 @@ def start_server(folder: Path, env: dict | None = None, ready_within: float = 30
     environment = {**os.environ, "QA_CORPUS": str(corpus), "TOKENIZERS_PARALLELISM": "false", **(env or {})}
     log = open(folder / "server.log", "ab")
     process = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                "--index-dir", str(folder / "ix")],
+                                "--index-dir", str(index_dir or folder / "ix")],
                                stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True, cwd=ROOT)
     log.close()
     base = f"http://127.0.0.1:{port}"
@@ -246,6 +260,28 @@ def start_server(folder: Path, env: dict | None = None, ready_within: float = 30
         time.sleep(0.3)
 
 
+#: A process busy for ``sys.argv[1]`` of every 100 ms, sleeping the rest.
+PART_TIME_LOOP = ("import sys, time\nbusy = 0.1 * float(sys.argv[1])\nwhile True:\n"
+                  "    end = time.perf_counter() + busy\n    while time.perf_counter() < end: pass\n"
+                  "    time.sleep(0.1 - busy)")
+
+
+@contextlib.contextmanager
+def busy_neighbours(cores: float) -> Iterator[list[subprocess.Popen]]:
+    """CPU-bound processes beside the server for the block, on no particular core: a Python busy
+    loop per whole core of ``cores``, and one busy for the fraction left (0.3: 30 ms of every 100)."""
+    whole = int(cores)
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(whole)]
+    if cores - whole > 1e-6:
+        loops.append(subprocess.Popen([sys.executable, "-c", PART_TIME_LOOP, str(cores - whole)]))
+    try:
+        yield loops
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+
+
 def stop_server(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     try:
         os.killpg(process.pid, sig)
@@ -259,12 +295,12 @@ def stop_server(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 def print_report(report: dict, max_growth: float) -> None:
-    print(f"{report['clients']} clients for {report['seconds']} s: {report['requests']} requests, "
-          f"{report['throughput_rps']} req/s")
+    print(f"{report['clients']} clients for {report['seconds']} s beside {report['neighbours']} busy "
+          f"neighbour(s): {report['requests']} requests, {report['throughput_rps']} req/s")
     print(f"{'route':<12}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}")
     for kind, row in report["latency_ms"].items():
         print(f"{kind:<12}{row['count']:>8}{row['p50']:>10}{row['p99']:>10}")
-    print(f"errors {len(report['errors'])}, answer mismatches {len(report['answer_mismatches'])}, "
+    print(f"refused busy (503 with Retry-After) {report['refused_busy']}, errors {len(report['errors'])}, answer mismatches {len(report['answer_mismatches'])}, "
           f"lost turns {len(report['lost_turns'])} of {report['acknowledged_turns']} acknowledged")
     if report["rss_start_mib"] is not None:
         print(f"server RSS {report['rss_start_mib']} MiB -> {report['rss_end_mib']} MiB "
@@ -290,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, default=None, help="the running server's pid, for its memory")
     parser.add_argument("--api-key", default=os.environ.get("QA_API_KEY"))
     parser.add_argument("--max-growth-mib", type=float, default=150.0, help="allowed RSS growth of the server")
+    parser.add_argument("--neighbours", type=float, default=0,
+                        help="cores of CPU-bound work (busy loops) running beside the server during the load")
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args(argv)
 
@@ -301,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             process, base = start_server(scratch)
             pid = process.pid
         report = run_load(base, clients=args.clients, seconds=args.seconds, max_requests=args.max_requests,
-                          api_key=args.api_key, server_pid=pid)
+                          api_key=args.api_key, server_pid=pid, neighbours=args.neighbours)
     finally:
         if process is not None:
             stop_server(process)

@@ -3,9 +3,9 @@
 spaCy's analysis runs on one core and the encoder on all of them; one after the other, the
 analysis adds about half of the encoder's time to a build. :class:`AnalysisWorker` runs it in a
 spawned process instead, document by document and in order, while the building process embeds
-what is ready. :func:`encoder_threads` lets the encoder step back to the cores the analysis
-leaves free while the worker is busy (an encoder and a parser fighting over the same two cores
-are both slowed far more than they gain).
+what is ready. While the worker is busy the encoder steps back to the cores the analysis
+leaves free (``index.store``, with :mod:`index.threads`): an encoder and a parser fighting over
+the same two cores are both slowed far more than they gain.
 
 The worker only sees documents and hands back :class:`~index.store.PreparedDocument` objects,
 which are exactly what the in-process path makes, so an index is the same either way.
@@ -171,19 +171,3 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
             else:
                 os.environ[name] = value
 
-
-def encoder_threads(count: int) -> None:
-    """Run torch's intra-op work on ``count`` threads (nothing to do when torch is not in use)."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() != count:
-        torch.set_num_threads(count)
-
-
-def current_encoder_threads() -> int | None:
-    """torch's current intra-op thread count, or ``None`` when torch is not in use."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch.get_num_threads() if torch is not None else None

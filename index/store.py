@@ -45,6 +45,7 @@ from index.chunking import Chunk, ChunkerSettings, bound_sentences, chunk_senten
 from index.documents import Document
 from index.embedding import Embedder, embed_with_spans, unit_rows
 from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
+from index.threads import ThreadBudget, ThreadsSetting, set_torch_threads, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -354,7 +355,7 @@ def use_analysis_worker(setting: str, documents: Sequence[Document], analyzer) -
 def _analyse_and_embed(
     documents: Sequence[Document], analyzer: SpacyAnalyzer, embedder: Embedder, settings: ChunkerSettings,
     embed_title: bool, show_progress: bool, *, large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
-    embed_batch: int = EMBED_BATCH_CHUNKS, analysis_worker: str = "auto",
+    embed_batch: int = EMBED_BATCH_CHUNKS, analysis_worker: str = "auto", threads: ThreadsSetting = "auto",
 ) -> Iterator[CachedDocument]:
     """Analyse and embed documents, yielding one entry per document in order.
 
@@ -362,8 +363,9 @@ def _analyse_and_embed(
     a worker process while this one embeds; their chunks are embedded together once about
     ``embed_batch`` are waiting (small documents share forward passes; with a worker, a smaller
     batch so that the encoder starts early), and a document with more chunks than that is
-    embedded ``embed_batch`` at a time. While the worker analyses, the encoder runs on one
-    thread fewer.
+    embedded ``embed_batch`` at a time. Before each batch the encoder's threads are sized by
+    :class:`~index.threads.ThreadBudget` (``threads``), and while the worker analyses, it
+    leaves the worker a core.
     """
     pending: list[tuple[AnalysedDocument, PreparedDocument]] = []
     waiting = 0
@@ -387,10 +389,21 @@ def _analyse_and_embed(
             position += count
         pending.clear()
 
+    budget = ThreadBudget(threads)
     with contextlib.ExitStack() as stack:
-        worker, threads = None, None
+        worker = None
+        before = torch_threads()
+        if before is not None:
+            stack.callback(set_torch_threads, before)
+
+        def fit_encoder() -> None:
+            count = budget.decide()
+            if worker is not None and worker.busy:
+                count = min(count, max(1, budget.usable - 1))
+            set_torch_threads(count)
+
         if use_analysis_worker(analysis_worker, documents, analyzer):
-            from index.parallel import AnalysisWorker, current_encoder_threads, encoder_threads
+            from index.parallel import AnalysisWorker
 
             try:
                 worker = stack.enter_context(AnalysisWorker(
@@ -400,9 +413,6 @@ def _analyse_and_embed(
             except OSError as exc:  # no process or shared semaphore here (e.g. a sandbox): analyse in-process
                 logger.warning("could not start the analysis process (%s); analysing in this one", exc)
         if worker is not None:
-            threads = current_encoder_threads()
-            if threads is not None:
-                stack.callback(encoder_threads, threads)
             prepared_documents: Iterable[PreparedDocument] = worker
             threshold = min(embed_batch, WORKER_EMBED_BATCH_CHUNKS)
         else:
@@ -413,13 +423,11 @@ def _analyse_and_embed(
             pending.append((prepared.analysed(document), prepared))
             waiting += len(prepared.chunks)
             if waiting >= threshold:
-                if threads is not None:  # (only set with a worker)
-                    encoder_threads(max(1, threads - 1) if worker.busy else threads)
+                fit_encoder()
                 yield from flush()
                 waiting = 0
         if pending:
-            if threads is not None:
-                encoder_threads(threads)
+            fit_encoder()
             yield from flush()
 
 
@@ -563,6 +571,7 @@ def build_index(
     large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
     embed_batch: int = EMBED_BATCH_CHUNKS,
     analysis_worker: str = "auto",
+    threads: ThreadsSetting = "auto",
 ) -> Manifest:
     """Build a complete index of ``documents`` and make it the current one, atomically.
 
@@ -572,6 +581,7 @@ def build_index(
         embed_batch: chunks embedded per call (bounds memory on a large document).
         analysis_worker: ``auto``/``on``/``off``: analyse documents in a worker process while
             this one embeds (see :func:`use_analysis_worker`).
+        threads: the encoder's threads, ``auto`` or a number (see :mod:`index.threads`).
 
     Raises:
         CorpusError: when there is nothing to index or another build holds the lock.
@@ -600,7 +610,7 @@ def build_index(
         def analyse(selected: list[Document]) -> Iterator[CachedDocument]:
             return _analyse_and_embed(selected, analyzer, embedder, chunker, embed_title, show_progress,
                                       large_document_chars=large_document_chars, embed_batch=embed_batch,
-                                      analysis_worker=analysis_worker)
+                                      analysis_worker=analysis_worker, threads=threads)
 
         # Entries go to the cache as they are made and are read back one at a time below, so a
         # build holds one document's parse at a time, not the whole corpus's.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         embed_batch_chunks: chunks embedded per call while indexing (bounds memory).
         analysis_worker: analyse documents with spaCy in a second process while this one embeds
             (``auto``: with two or more cores and at least 200,000 characters of new text).
+        threads: torch's threads for the models: ``auto`` sizes the team before every question
+            (and indexing batch) from the CPUs this process may use (affinity, cgroup quota) and
+            how many of them other programs keep busy (:mod:`index.threads`); a number fixes it.
     """
 
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
@@ -102,6 +105,7 @@ class Settings(BaseSettings):
     large_document_chars: int = Field(default=1_000_000, ge=1)
     embed_batch_chunks: int = Field(default=1024, ge=1)
     analysis_worker: Literal["auto", "on", "off"] = "auto"
+    threads: Union[Literal["auto"], Annotated[int, Field(ge=1, le=1024)]] = "auto"
 
     @property
     def uses_default_index(self) -> bool:

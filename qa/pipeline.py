@@ -16,6 +16,7 @@ from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from index.errors import CorpusError, IndexNotFound
 from index.extract import supported_suffixes
 from index.store import CorpusIndex, Manifest, build_index, load_index, stored_documents
+from index.threads import ThreadBudget
 from qa.answerer.types import Answerer
 from qa.config import Settings
 from qa.errors import InvalidQuestion
@@ -114,7 +115,7 @@ def index_corpus(
     manifest = build_index(
         documents, settings.index_dir, embedder, analyzer, ChunkerSettings(),
         dense_index=settings.dense_index, large_document_chars=settings.large_document_chars,
-        embed_batch=settings.embed_batch_chunks, analysis_worker=settings.analysis_worker,
+        embed_batch=settings.embed_batch_chunks, analysis_worker=settings.analysis_worker, threads=settings.threads,
         show_progress=show_progress, on_step=on_step,
     )
     return IndexReport(manifest, skipped, time.perf_counter() - started, count_types(documents))
@@ -178,6 +179,7 @@ class QAPipeline:
         self.analyzer = analyzer or SpacyAnalyzer(self.index.manifest.analyzer)
         self.retriever = HybridRetriever(self.index, self.embedder, candidates=self.settings.candidates)
         self.answerer = answerer or default_answerer(self.analyzer, self.embedder, self.settings)
+        self.threads = ThreadBudget(self.settings.threads)
 
     @classmethod
     def open(
@@ -208,7 +210,9 @@ class QAPipeline:
         self.ask("warm up")
 
     def search(self, question: str, top_k: int | None = None) -> list[RetrievedPassage]:
-        """Retrieve passages for a question."""
+        """Retrieve passages for a question (every question's first step: the models' threads are
+        sized for it here, on the thread that runs them)."""
+        self.threads.fit()
         question = clean_question(question, self.settings.max_question_chars)
         return self.retriever.retrieve(question, top_k or self.settings.top_k)
 
@@ -218,6 +222,7 @@ class QAPipeline:
         Args:
             timings: when given, receives the seconds spent on ``retrieve`` and ``answer``.
         """
+        self.threads.fit()
         question = clean_question(question, self.settings.max_question_chars)
         started = time.perf_counter()
         passages = self.retriever.retrieve(question, top_k or self.settings.top_k)
