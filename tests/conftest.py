@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
 import tempfile
 from typing import Sequence
 
@@ -101,3 +102,55 @@ def corpus_dir(tmp_path):
     (folder / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
     (folder / "orchard.md").write_text(ORCHARD, encoding="utf-8")
     return folder
+
+
+def missing_engine(reason: str) -> None:
+    """Skip a test whose engine (PostgreSQL, Ray) is not installed; in CI, where ``.ci/run``
+    installs them, fail instead, so that a broken install cannot pass as a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI should have installed this: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server (see :mod:`tests.postgres_server`) for the whole run."""
+    from tests.postgres_server import ThrowawayPostgres, why_unavailable
+
+    reason = why_unavailable()
+    if reason:
+        missing_engine(reason)
+    server = ThrowawayPostgres()
+    try:
+        server.start()
+    except subprocess.CalledProcessError as exc:
+        log = server.folder / "server.log"
+        told = exc.stderr.decode(errors="replace") + (log.read_text() if log.exists() else "")
+        server.stop()
+        pytest.fail(f"the PostgreSQL server did not start: {told}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def chat_db(request, tmp_path) -> str:
+    """A fresh conversation database of each kind: a SQLite path, or a ``postgresql://`` URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "chats.sqlite3")
+    return request.getfixturevalue("postgres_server").create_database()
+
+
+@pytest.fixture
+def open_store(chat_db):
+    """``open_store(**options)`` opens the store at ``chat_db`` (again: the same database each call)."""
+    from qa.chat_store import chat_store_at
+
+    stores = []
+
+    def open_(**options):
+        stores.append(chat_store_at(chat_db, **options))
+        return stores[-1]
+
+    yield open_
+    for store in stores:
+        store.close()
