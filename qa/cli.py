@@ -74,7 +74,8 @@ def main(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not verbose:
         # Libraries that log or draw progress bars on their own: keep the CLI's output clean.
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        for name in ("bm25s", "ray"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         try:
             from transformers.utils import logging as hf_logging
@@ -88,21 +89,37 @@ def main(verbose: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--dense-index", type=click.Choice(["auto", "flat", "hnsw"]), default=None,
               help="FAISS index: exact, HNSW, or auto (HNSW above 50,000 chunks) [env QA_DENSE_INDEX].")
+@click.option("--ray", "ray_address", default=None, metavar="auto|ADDRESS",
+              help="Analyse and embed on a Ray cluster: 'auto' starts one on this machine; or a running "
+                   "cluster's address (ray://HOST:10001). Needs pip install 'qa-bot[ray]'.")
+@click.option("--ray-workers", type=click.IntRange(1), default=None,
+              help="Ray actors analysing and embedding, one CPU each [default: one per CPU of the cluster].")
 @index_options
 @handle_errors
-def index_command(paths: tuple[str, ...], dense_index: str | None, index_dir: str | None, model: str | None) -> None:
+def index_command(paths: tuple[str, ...], dense_index: str | None, ray_address: str | None, ray_workers: int | None,
+                  index_dir: str | None, model: str | None) -> None:
     """Index the .txt and .md files under PATHS (default: the seeds/ corpus).
 
     \b
     Examples:
       qa index ./docs ./notes --index-dir /tmp/my-index
       QA_MODEL=/models/my-st-model qa index ./docs
+      qa index ./docs --ray auto --ray-workers 2
+      qa index /shared/wiki --ray ray://head-node:10001
     """
     from qa.pipeline import index_corpus
 
     settings = _settings(index_dir, model, dense_index=dense_index)
     targets = list(paths) or [str(settings.corpus)]
-    report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info)
+    processor = None
+    if ray_address is not None:
+        from index.ray_index import RayProcessor
+
+        processor = RayProcessor(ray_address, workers=ray_workers, embed_batch=settings.embed_batch_chunks,
+                                 on_step=_info, show_progress=sys.stderr.isatty())
+    elif ray_workers is not None:
+        raise click.UsageError("--ray-workers needs --ray")
+    report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info, processor=processor)
     manifest = report.manifest
     click.echo(
         f"indexed {len(manifest.documents)} document(s), {manifest.num_chunks} chunk(s) into {settings.index_dir} "

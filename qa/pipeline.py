@@ -14,7 +14,7 @@ from index.chunking import ChunkerSettings
 from index.documents import SkippedFile, load_corpus
 from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, use_bf16
 from index.errors import CorpusError, IndexNotFound
-from index.store import CorpusIndex, Manifest, build_index, load_index
+from index.store import CorpusIndex, DocumentProcessor, Manifest, build_index, load_index
 from qa.config import Settings
 from qa.errors import InvalidQuestion
 from qa.models import Answer
@@ -59,8 +59,10 @@ def index_corpus(
     analyzer: SpacyAnalyzer | None = None,
     show_progress: bool = False,
     on_step: Callable[[str], None] | None = None,
+    processor: DocumentProcessor | None = None,
 ) -> IndexReport:
-    """Load the documents under ``paths`` and build the index at ``settings.index_dir``.
+    """Load the documents under ``paths`` and build the index at ``settings.index_dir``
+    (analysing and embedding new documents with ``processor``, e.g. on a Ray cluster, when given).
 
     Raises:
         CorpusError: a path is missing, or no document could be read.
@@ -78,7 +80,7 @@ def index_corpus(
         documents, settings.index_dir, embedder, analyzer, ChunkerSettings(),
         dense_index=settings.dense_index, large_document_chars=settings.large_document_chars,
         embed_batch=settings.embed_batch_chunks, analysis_worker=settings.analysis_worker,
-        show_progress=show_progress, on_step=on_step,
+        show_progress=show_progress, on_step=on_step, processor=processor,
     )
     return IndexReport(manifest, skipped, time.perf_counter() - started)
 

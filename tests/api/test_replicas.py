@@ -1,6 +1,6 @@
 """Two real ``qa serve`` replicas on one index share conversations through PostgreSQL: a
 follow-up sent to either continues the conversation, also after the replica that served the
-last turn is killed with SIGKILL."""
+last turn is killed with SIGKILL; a database that goes away is a 503 with the reason."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.api.conftest import qa_serve, write_small_corpus
-
-pytestmark = pytest.mark.slow
+from tests.conftest import missing_engine
+from tests.postgres_server import ThrowawayPostgres, why_unavailable
 
 
 def _chat(base: str, message: str, session_id: str | None = None) -> dict:
@@ -23,6 +23,7 @@ def _chat(base: str, message: str, session_id: str | None = None) -> dict:
     return response.json()
 
 
+@pytest.mark.slow
 def test_a_conversation_continues_on_another_replica_after_a_sigkill(postgres_server, tmp_path):
     corpus = write_small_corpus(tmp_path / "corpus")
     index_dir = tmp_path / "ix"
@@ -53,3 +54,19 @@ def test_a_conversation_continues_on_another_replica_after_a_sigkill(postgres_se
             "Who chairs the harbour board?", "Where will she speak next month?", "Whom will she meet there?"]
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{b}/health", timeout=2)
+
+
+def test_chat_answers_503_while_the_database_is_down(make_client, api_settings):
+    if why_unavailable():
+        missing_engine(why_unavailable())
+    server = ThrowawayPostgres().start()  # its own server: this test stops it
+    try:
+        client = make_client(api_settings.model_copy(update={"chat_db": server.create_database()}))
+        first = client.post("/chat", json={"message": "Who chairs the harbour board?"})
+        assert first.status_code == 200
+    finally:
+        server.stop()
+    follow_up = client.post("/chat", json={"message": "When was she elected?", "session_id": first.json()["session_id"]})
+    assert follow_up.status_code == 503
+    assert follow_up.json()["detail"].startswith(f"the conversation database {server.folder}:5432/chats_1 is unavailable: ")
+    assert client.post("/ask", json={"question": "Who chairs the harbour board?"}).status_code == 200
