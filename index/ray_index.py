@@ -20,6 +20,7 @@ import io
 import logging
 import math
 import os
+import re
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -193,11 +194,25 @@ class RayProcessor:
                     if done % step == 0 or done == len(documents):
                         self._say(f"ray: {done}/{len(documents)} document(s) analysed and embedded")
         except ray.exceptions.RayError as exc:
-            raise ClusterError(f"indexing on the Ray cluster failed: {str(exc).strip().splitlines()[0]}") from exc
+            raise ClusterError(f"indexing on the Ray cluster failed: {failure_reason(exc)}") from exc
         if not seen.all():
             lost = [documents[k].doc_id for k in np.flatnonzero(~seen)[:5]]
             raise ClusterError(f"the Ray cluster returned no entry for {int((~seen).sum())} document(s), "
                                f"e.g. {', '.join(lost)}")
+
+
+_EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception): .+$", re.MULTILINE)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The line of a Ray error that names the exception a worker raised (Ray wraps it in its
+    own report, whose first line only says that an actor or a task died), else that first line."""
+    text = str(exc).strip()
+    for candidate in (exc.__cause__, getattr(exc, "cause", None)):
+        if candidate is not None and str(candidate).strip():
+            text = f"{text}\n{type(candidate).__name__}: {candidate}"
+    found = _EXCEPTION_LINE.findall(text)
+    return found[-1].strip() if found else (text.splitlines()[0] if text else type(exc).__name__)
 
 
 def import_ray():
