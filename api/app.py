@@ -20,9 +20,9 @@ from api.limits import BodySizeLimit, TimeLimit
 from api.routes import api_docs, ask, chat, documents, health, openai_compat, web
 from api.schemas import ErrorOut
 from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound, QAError
-from qa.chat_store import ChatStore
+from qa.chat_store import open_chat_store
 from qa.config import Settings
-from qa.errors import InvalidQuestion
+from qa.errors import ChatStoreUnavailable, InvalidQuestion
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -54,7 +54,7 @@ def load_services(settings: Settings) -> Services:
     from qa.pipeline import QAPipeline
 
     pipeline = QAPipeline.open(settings, on_step=logger.info)
-    services = Services(pipeline=pipeline, nlp=pipeline.analyzer.nlp, store=ChatStore.from_settings(settings))
+    services = Services(pipeline=pipeline, nlp=pipeline.analyzer.nlp, store=open_chat_store(settings))
     services.run(pipeline.warm_up)  # on the thread that will answer
     return services
 
@@ -143,7 +143,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(QAError)
     async def domain_error(request: Request, exc: QAError) -> JSONResponse:
-        status = 503 if isinstance(exc, (IndexNotFound, IndexCorrupt, IndexMismatch, CorpusError)) else 400
+        unavailable = (IndexNotFound, IndexCorrupt, IndexMismatch, CorpusError, ChatStoreUnavailable)
+        status = 503 if isinstance(exc, unavailable) else 400
         return JSONResponse(status_code=status, content={"detail": str(exc)})
 
     @app.exception_handler(RequestValidationError)

@@ -232,7 +232,9 @@ def sentence_term_counts(spans: Iterable[tuple[int, object]]) -> Counter:
     """For each content term, in how many of the sentences ``spans`` (``(offset, Span)``) it occurs."""
     counts: Counter = Counter()
     for _, span in spans:
-        counts.update({term_of(t) for t in span if is_content(t)})
+        # Sorted: a set's order follows the process's string hashing, and the terms' order is
+        # kept in the index, which must come out byte for byte the same from any process.
+        counts.update(sorted({term_of(t) for t in span if is_content(t)}))
     return counts
 
 

@@ -23,3 +23,7 @@ class IndexCorrupt(QAError):
 
 class EmbedderUnavailable(QAError):
     """The embedder cannot run as configured (a question encoder that cannot serve the model)."""
+
+
+class ClusterError(QAError):
+    """The Ray cluster could not be reached or used, or lost documents while indexing."""

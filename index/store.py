@@ -34,7 +34,7 @@ import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -193,6 +193,30 @@ class CachedDocument:
         names = self.terms.decode("utf-8").split("\n") if self.terms else []
         return dict(zip(names, self.term_counts.tolist()))
 
+    def write(self, handle: BinaryIO) -> None:
+        """Save as an ``.npz`` archive (the cache's format; also how Ray workers hand entries back)."""
+        np.savez(
+            handle, sentences=self.sentences, chunks=self.chunks, vectors=self.vectors,
+            sentence_vectors=self.sentence_vectors,
+            block_offsets=self.block_offsets, analysis=np.frombuffer(self.analysis, dtype=np.uint8),
+            term_text=np.frombuffer(self.terms, dtype=np.uint8), term_counts=self.term_counts,
+        )
+
+    @classmethod
+    def read(cls, handle: BinaryIO) -> "CachedDocument":
+        """Load what :meth:`write` saved.
+
+        Raises:
+            KeyError, ValueError, zipfile.BadZipFile: the archive lacks an array or is damaged.
+        """
+        with np.load(handle, allow_pickle=False) as data:
+            return cls(
+                sentences=data["sentences"], chunks=data["chunks"], vectors=data["vectors"],
+                sentence_vectors=data["sentence_vectors"],
+                block_offsets=data["block_offsets"], analysis=data["analysis"].tobytes(),
+                terms=data["term_text"].tobytes(), term_counts=data["term_counts"],
+            )
+
 
 class DocumentCache:
     """Per-document analysis and embeddings, keyed by content hash and recipe.
@@ -224,15 +248,9 @@ class DocumentCache:
             return False
 
     def get(self, document: Document) -> CachedDocument | None:
-        path = self.folder / f"{self.key(document)}.npz"
         try:
-            with np.load(path, allow_pickle=False) as data:
-                return CachedDocument(
-                    sentences=data["sentences"], chunks=data["chunks"], vectors=data["vectors"],
-                    sentence_vectors=data["sentence_vectors"],
-                    block_offsets=data["block_offsets"], analysis=data["analysis"].tobytes(),
-                    terms=data["term_text"].tobytes(), term_counts=data["term_counts"],
-                )
+            with open(self.folder / f"{self.key(document)}.npz", "rb") as handle:
+                return CachedDocument.read(handle)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing or damaged: recompute
             return None
 
@@ -240,12 +258,7 @@ class DocumentCache:
         final = self.folder / f"{self.key(document)}.npz"
         tmp = self.folder / f".{final.name}.{uuid.uuid4().hex[:6]}.tmp"
         with open(tmp, "wb") as handle:
-            np.savez(
-                handle, sentences=entry.sentences, chunks=entry.chunks, vectors=entry.vectors,
-                sentence_vectors=entry.sentence_vectors,
-                block_offsets=entry.block_offsets, analysis=np.frombuffer(entry.analysis, dtype=np.uint8),
-                term_text=np.frombuffer(entry.terms, dtype=np.uint8), term_counts=entry.term_counts,
-            )
+            entry.write(handle)
         os.replace(tmp, final)
 
     def prune(self, keep: set[str]) -> int:
@@ -297,6 +310,19 @@ def embed_chunks(embedder: Embedder, pending: Sequence[AnalysedDocument], embed_
         for start in range(0, len(own), 65_536):
             own[start : start + 65_536] = unit_rows(own[start : start + 65_536].astype(np.float32))
     return vectors, sums
+
+
+class DocumentProcessor(Protocol):
+    """Analyses and embeds documents somewhere else than in this process (see ``build_index``)."""
+
+    def __call__(self, documents: Sequence[Document], recipe: dict) -> Iterable[tuple[int, CachedDocument]]:
+        """``(position in documents, its entry)`` for every document exactly once, in any order.
+
+        Args:
+            documents: the documents to analyse and embed.
+            recipe: what the entries must be made with: ``model``, ``chunker``, ``analyzer``,
+                ``embed_title``, ``large_document_chars`` (the cache's key).
+        """
 
 
 @dataclass
@@ -352,7 +378,7 @@ def use_analysis_worker(setting: str, documents: Sequence[Document], analyzer) -
     return (os.cpu_count() or 1) >= 2 and sum(len(d.text) for d in documents) >= ANALYSIS_WORKER_MIN_CHARS
 
 
-def _analyse_and_embed(
+def analyse_and_embed(
     documents: Sequence[Document], analyzer: SpacyAnalyzer, embedder: Embedder, settings: ChunkerSettings,
     embed_title: bool, show_progress: bool, *, large_document_chars: int | None = LARGE_DOCUMENT_CHARS,
     embed_batch: int = EMBED_BATCH_CHUNKS, analysis_worker: str = "auto", threads: ThreadsSetting = "auto",
@@ -572,6 +598,7 @@ def build_index(
     embed_batch: int = EMBED_BATCH_CHUNKS,
     analysis_worker: str = "auto",
     threads: ThreadsSetting = "auto",
+    processor: DocumentProcessor | None = None,
 ) -> Manifest:
     """Build a complete index of ``documents`` and make it the current one, atomically.
 
@@ -582,6 +609,9 @@ def build_index(
         analysis_worker: ``auto``/``on``/``off``: analyse documents in a worker process while
             this one embeds (see :func:`use_analysis_worker`).
         threads: the encoder's threads, ``auto`` or a number (see :mod:`index.threads`).
+        processor: analyses and embeds the new or changed documents elsewhere (a Ray cluster:
+            :class:`index.ray_index.RayProcessor`); ``None``: in this process. Its entries go
+            through the same cache and assembly, so the index is the same either way.
 
     Raises:
         CorpusError: when there is nothing to index or another build holds the lock.
@@ -608,14 +638,16 @@ def build_index(
             f"reusing {len(documents) - len(missing)} unchanged")
 
         def analyse(selected: list[Document]) -> Iterator[CachedDocument]:
-            return _analyse_and_embed(selected, analyzer, embedder, chunker, embed_title, show_progress,
+            return analyse_and_embed(selected, analyzer, embedder, chunker, embed_title, show_progress,
                                       large_document_chars=large_document_chars, embed_batch=embed_batch,
                                       analysis_worker=analysis_worker, threads=threads)
 
         # Entries go to the cache as they are made and are read back one at a time below, so a
         # build holds one document's parse at a time, not the whole corpus's.
-        for i, entry in zip(missing, analyse([documents[i] for i in missing])):
-            cache.put(documents[i], entry)
+        selected = [documents[i] for i in missing]
+        made = processor(selected, recipe) if processor is not None else enumerate(analyse(selected))
+        for k, entry in made:
+            cache.put(selected[k], entry)
         large = [documents[i].doc_id for i in missing
                  if large_document_chars is not None and len(documents[i].text) > large_document_chars]
         if large:

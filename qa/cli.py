@@ -79,6 +79,7 @@ def main(verbose: bool) -> None:
     # for one, logs every CPU-specific build it could not load, with the exception, at INFO).
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # the repairs it makes in damaged files
+    logging.getLogger("ray").setLevel(logging.WARNING)  # ray sets its own logger's level
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
     if not verbose:
@@ -96,9 +97,15 @@ def main(verbose: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--dense-index", type=click.Choice(["auto", "flat", "hnsw"]), default=None,
               help="FAISS index: exact, HNSW, or auto (HNSW above 50,000 chunks) [env QA_DENSE_INDEX].")
+@click.option("--ray", "ray_address", default=None, metavar="auto|ADDRESS",
+              help="Analyse and embed on a Ray cluster: 'auto' starts one on this machine; or a running "
+                   "cluster's address (ray://HOST:10001). Needs pip install 'qa-bot[ray]'.")
+@click.option("--ray-workers", type=click.IntRange(1), default=None,
+              help="Ray actors analysing and embedding, one CPU each [default: one per CPU of the cluster].")
 @index_options
 @handle_errors
-def index_command(paths: tuple[str, ...], dense_index: str | None, index_dir: str | None, model: str | None) -> None:
+def index_command(paths: tuple[str, ...], dense_index: str | None, ray_address: str | None, ray_workers: int | None,
+                  index_dir: str | None, model: str | None) -> None:
     """Index the documents under PATHS (default: the seeds/ corpus): .txt, .md, .html, .pdf, .docx.
 
     Every other file is reported as skipped, with its reason, as is a file that cannot be read.
@@ -107,12 +114,22 @@ def index_command(paths: tuple[str, ...], dense_index: str | None, index_dir: st
     Examples:
       qa index ./docs ./notes --index-dir /tmp/my-index
       QA_MODEL=/models/my-st-model qa index ./docs
+      qa index ./docs --ray auto --ray-workers 2
+      qa index /shared/wiki --ray ray://head-node:10001
     """
     from qa.pipeline import index_corpus
 
     settings = _settings(index_dir, model, dense_index=dense_index)
     targets = list(paths) or [str(settings.corpus)]
-    report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info)
+    processor = None
+    if ray_address is not None:
+        from index.ray_index import RayProcessor
+
+        processor = RayProcessor(ray_address, workers=ray_workers, embed_batch=settings.embed_batch_chunks,
+                                 on_step=_info, show_progress=sys.stderr.isatty())
+    elif ray_workers is not None:
+        raise click.UsageError("--ray-workers needs --ray")
+    report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info, processor=processor)
     remember_index(Path.cwd(), settings.index_dir)
     _info(f"{report.manifest.num_chunks} chunk(s) written to {settings.index_dir} in {report.seconds:.1f}s")
     click.echo(report.summary())

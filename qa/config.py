@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.errors import SettingsError
@@ -46,7 +47,8 @@ class Settings(BaseSettings):
         ranker_weights: the ranker's JSON file; ``None`` is the shipped ``qa/reader/weights/ranker.json``.
         dense_index: FAISS index type: exact ``flat``, approximate ``hnsw``, or ``auto``
             (exact up to 50,000 chunks).
-        chat_db: SQLite file of the conversations (``qa serve``, ``qa chat``); ``None`` means
+        chat_db: where conversations are kept (``qa serve``): a SQLite file, or a
+            ``postgresql://`` URL that several replicas share; ``None`` means the SQLite file
             ``<index_dir>.chats.sqlite3`` beside the index folder (a rebuild replaces the folder).
         chat_ttl_seconds: conversations idle for longer expire.
         chat_history_turns: earlier turns a follow-up is resolved against.
@@ -91,7 +93,7 @@ class Settings(BaseSettings):
     query_encoder: Literal["auto", "torch", "onnx", "onnx-int8"] = "auto"
     ranker: bool = True
     ranker_weights: Path | None = None
-    chat_db: Path | None = None
+    chat_db: str | None = None
     chat_ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     chat_history_turns: int = Field(default=10, ge=1, le=100)
     api_model_name: str = "qa-bot"
@@ -111,6 +113,16 @@ class Settings(BaseSettings):
     def uses_default_index(self) -> bool:
         """Whether the index folder is the default one (the only one built from ``corpus`` on first use)."""
         return self.index_dir == type(self).model_fields["index_dir"].default
+
+    @field_validator("chat_db", mode="before")
+    @classmethod
+    def _chat_db_location(cls, value):
+        """A path (``Path`` or text) or a ``postgresql://`` URL; another URL scheme is refused."""
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        if isinstance(value, str) and "://" in value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("a URL here must be postgresql://...; anything else is a SQLite file path")
+        return value
 
 
 def load_settings(**values) -> Settings:

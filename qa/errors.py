@@ -9,3 +9,7 @@ class InvalidQuestion(QAError):
 
 class SettingsError(QAError):
     """A setting (a ``QA_*`` variable or a flag) has a value it cannot take."""
+
+
+class ChatStoreUnavailable(QAError):
+    """The conversation database cannot be reached, or holds a schema this program does not know."""

@@ -15,7 +15,7 @@ from index.documents import Document, SkippedFile, load_corpus
 from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, use_bf16
 from index.errors import CorpusError, IndexNotFound
 from index.extract import supported_suffixes
-from index.store import CorpusIndex, Manifest, build_index, load_index, stored_documents
+from index.store import CorpusIndex, DocumentProcessor, Manifest, build_index, load_index, stored_documents
 from index.threads import ThreadBudget
 from qa.answerer.types import Answerer
 from qa.config import Settings
@@ -94,8 +94,10 @@ def index_corpus(
     analyzer: SpacyAnalyzer | None = None,
     show_progress: bool = False,
     on_step: Callable[[str], None] | None = None,
+    processor: DocumentProcessor | None = None,
 ) -> IndexReport:
-    """Load the documents under ``paths`` and build the index at ``settings.index_dir``.
+    """Load the documents under ``paths`` and build the index at ``settings.index_dir``
+    (analysing and embedding new documents with ``processor``, e.g. on a Ray cluster, when given).
 
     Raises:
         CorpusError: a path is missing, or no document could be read.
@@ -116,7 +118,7 @@ def index_corpus(
         documents, settings.index_dir, embedder, analyzer, ChunkerSettings(),
         dense_index=settings.dense_index, large_document_chars=settings.large_document_chars,
         embed_batch=settings.embed_batch_chunks, analysis_worker=settings.analysis_worker, threads=settings.threads,
-        show_progress=show_progress, on_step=on_step,
+        show_progress=show_progress, on_step=on_step, processor=processor,
     )
     return IndexReport(manifest, skipped, time.perf_counter() - started, count_types(documents))
 

@@ -7,6 +7,7 @@ import hashlib
 import math
 import os
 import re
+import subprocess
 import tempfile
 from collections import Counter
 from typing import Sequence
@@ -195,3 +196,55 @@ def make_tiny_model(tokenizer):
         return SpanQAModel(transformers.BertModel(cfg, add_pooling_layer=False), 32)
 
     return make
+
+
+def missing_engine(reason: str) -> None:
+    """Skip a test whose engine (PostgreSQL, Ray) is not installed; in CI, where ``.ci/run``
+    installs them, fail instead, so that a broken install cannot pass as a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI should have installed this: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server (see :mod:`tests.postgres_server`) for the whole run."""
+    from tests.postgres_server import ThrowawayPostgres, why_unavailable
+
+    reason = why_unavailable()
+    if reason:
+        missing_engine(reason)
+    server = ThrowawayPostgres()
+    try:
+        server.start()
+    except subprocess.CalledProcessError as exc:
+        log = server.folder / "server.log"
+        told = exc.stderr.decode(errors="replace") + (log.read_text() if log.exists() else "")
+        server.stop()
+        pytest.fail(f"the PostgreSQL server did not start: {told}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def chat_db(request, tmp_path) -> str:
+    """A fresh conversation database of each kind: a SQLite path, or a ``postgresql://`` URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "chats.sqlite3")
+    return request.getfixturevalue("postgres_server").create_database()
+
+
+@pytest.fixture
+def open_store(chat_db):
+    """``open_store(**options)`` opens the store at ``chat_db`` (again: the same database each call)."""
+    from qa.chat_store import chat_store_at
+
+    stores = []
+
+    def open_(**options):
+        stores.append(chat_store_at(chat_db, **options))
+        return stores[-1]
+
+    yield open_
+    for store in stores:
+        store.close()

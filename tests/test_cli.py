@@ -133,6 +133,12 @@ def test_index_nothing_readable(fakes, tmp_path):
     assert f"error: nothing to index in {empty}" in result.stderr
 
 
+def test_ray_workers_without_ray_is_a_usage_error(fakes, corpus_dir):
+    result = run("index", str(corpus_dir), "--ray-workers", "2")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == "Error: --ray-workers needs --ray"
+
+
 def test_index_missing_path(fakes, tmp_path):
     result = run("index", str(tmp_path / "nope"))
     assert result.exit_code == 1

@@ -7,7 +7,7 @@ from index.analysis import SpacyAnalyzer
 from index.chunking import ChunkerSettings
 from index.documents import document_from_text
 from index.parallel import AnalysisWorker, AnalysisWorkerError
-from index.store import _analyse_and_embed, build_index, load_index, prepare_documents, use_analysis_worker
+from index.store import analyse_and_embed, build_index, load_index, prepare_documents, use_analysis_worker
 from tests.conftest import HARBOUR, ORCHARD, CountingEmbedder
 
 
@@ -46,7 +46,7 @@ def test_index_built_with_the_worker_equals_the_one_built_without(tmp_path):
     entries = {}
     for setting in ("off", "on"):
         embedder = CountingEmbedder()
-        entries[setting] = list(_analyse_and_embed(documents, analyzer, embedder, ChunkerSettings(), True, False,
+        entries[setting] = list(analyse_and_embed(documents, analyzer, embedder, ChunkerSettings(), True, False,
                                                    embed_batch=50, analysis_worker=setting))
     assert len(entries["on"]) == len(documents)
     for with_worker, without in zip(entries["on"], entries["off"]):
@@ -96,7 +96,7 @@ def test_without_a_worker_process_the_analysis_runs_in_process(monkeypatch, capl
 
     monkeypatch.setattr(AnalysisWorker, "__enter__", refuse)
     documents = _documents(3)
-    entries = list(_analyse_and_embed(documents, SpacyAnalyzer("blank"), CountingEmbedder(), ChunkerSettings(), True,
+    entries = list(analyse_and_embed(documents, SpacyAnalyzer("blank"), CountingEmbedder(), ChunkerSettings(), True,
                                       False, analysis_worker="on"))
     assert len(entries) == len(documents) and all(e.consistent() for e in entries)
     assert "could not start the analysis process (no semaphores here)" in caplog.text

@@ -10,7 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -21,7 +24,7 @@ from api.dependencies import Services
 from index.analysis import SpacyAnalyzer
 from index.documents import document_from_text
 from index.store import build_index
-from qa.chat_store import ChatStore
+from qa.chat_store import open_chat_store
 from qa.config import Settings
 from qa.pipeline import QAPipeline
 from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder, SentenceAnswerer
@@ -58,7 +61,7 @@ def fake_loader(spacy_analyzer):
     def load(settings: Settings) -> Services:
         pipeline = QAPipeline(settings, embedder=FakeEmbedder(), analyzer=spacy_analyzer, answerer=SentenceAnswerer())
         return Services(pipeline=pipeline, nlp=spacy_analyzer.nlp,
-                        store=ChatStore.from_settings(settings))
+                        store=open_chat_store(settings))
     return load
 
 
@@ -93,31 +96,28 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """A real ``qa serve`` on loopback, which builds its index from a small corpus at start-up.
+@contextmanager
+def qa_serve(index_dir: Path | None, log_path: Path, env: dict[str, str] | None = None,
+             ready_within: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real ``qa serve`` on a free loopback port, in its own process group, stopped on exit.
 
-    Yields ``(base_url, log_path)``.
+    Yields ``(base_url, process)`` once ``/health`` says 200.
     """
-    root = tmp_path_factory.mktemp("live")
-    corpus = root / "corpus"
-    (corpus / "news").mkdir(parents=True)
-    (corpus / "news" / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
-    (corpus / "orchard.md").write_text(ORCHARD, encoding="utf-8")
     port = _free_port()
-    log_path = root / "server.log"
     qa = shutil.which("qa", path=os.path.dirname(sys.executable)) or shutil.which("qa")
     command = [qa] if qa else [sys.executable, "-m", "qa.cli"]
-    env = {k: v for k, v in os.environ.items() if k != "QA_INDEX_DIR"}
-    env.update(QA_CORPUS=str(corpus), TOKENIZERS_PARALLELISM="false")
+    where = [] if index_dir is None else ["--index-dir", str(index_dir)]
+    environment = {k: v for k, v in os.environ.items() if k != "QA_INDEX_DIR"}
+    environment.update(TOKENIZERS_PARALLELISM="false", **(env or {}))
     with open(log_path, "wb") as log:
-        # the default index folder (.qa-index under root): the only one built on first use
+        # without index_dir: the default index folder (.qa-index beside the log), the only one
+        # built from the default corpus on first use
         process = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=root,
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(port), *where],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment, cwd=log_path.parent,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + ready_within
     try:
         while True:
             if process.poll() is not None:
@@ -128,13 +128,35 @@ def live_server(tmp_path_factory):
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"qa serve not ready within 120 s:\n{log_path.read_text()[-3000:]}")
+                pytest.fail(f"qa serve not ready within {ready_within:.0f} s:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield base, log_path
+        yield base, process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+
+def write_small_corpus(folder: Path) -> Path:
+    """The test corpus of the live servers: ``news/harbour.txt`` and ``orchard.md``."""
+    (folder / "news").mkdir(parents=True)
+    (folder / "news" / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
+    (folder / "orchard.md").write_text(ORCHARD, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """A real ``qa serve`` on loopback, which builds its index from a small corpus at start-up.
+
+    Yields ``(base_url, log_path)``.
+    """
+    root = tmp_path_factory.mktemp("live")
+    corpus = write_small_corpus(root / "corpus")
+    log_path = root / "server.log"
+    with qa_serve(None, log_path, {"QA_CORPUS": str(corpus)}) as (base, _):
+        yield base, log_path

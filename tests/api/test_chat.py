@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from index.errors import IndexNotFound
 from tests.api.conftest import fake_loader
 
@@ -136,7 +138,7 @@ def test_dependency_override_replaces_the_services(make_client, spacy_analyzer, 
     from api.dependencies import get_services
 
     client = make_client()
-    services = fake_loader(spacy_analyzer)(api_settings.model_copy(update={"chat_db": api_settings.chat_db.with_name("other.sqlite3")}))
+    services = fake_loader(spacy_analyzer)(api_settings.model_copy(update={"chat_db": str(Path(api_settings.chat_db).with_name("other.sqlite3"))}))
     client.app.dependency_overrides[get_services] = lambda: services
     session = _post(client, "Who chairs the harbour board?").json()["session_id"]
     assert services.store.get(session) is not None

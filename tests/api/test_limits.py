@@ -7,7 +7,7 @@ import time
 
 
 from api.dependencies import Services
-from qa.chat_store import ChatStore
+from qa.chat_store import open_chat_store
 from qa.pipeline import QAPipeline
 from tests.api.conftest import fake_loader
 from tests.conftest import FakeEmbedder, SentenceAnswerer
@@ -55,7 +55,7 @@ class SlowAnswerer(SentenceAnswerer):
 def slow_loader(spacy_analyzer, seconds: float):
     def load(settings):
         pipeline = QAPipeline(settings, embedder=FakeEmbedder(), analyzer=spacy_analyzer, answerer=SlowAnswerer(seconds))
-        return Services(pipeline=pipeline, nlp=spacy_analyzer.nlp, store=ChatStore.from_settings(settings))
+        return Services(pipeline=pipeline, nlp=spacy_analyzer.nlp, store=open_chat_store(settings))
     return load
 
 
@@ -95,9 +95,9 @@ def test_waiting_too_long_for_busy_models_is_503(make_client, api_settings, spac
 # --- stored conversations -------------------------------------------------------------------------
 
 
-def test_the_store_keeps_at_most_max_conversations(tmp_path):
+def test_the_store_keeps_at_most_max_conversations(open_store):
     clock = Clock()
-    store = ChatStore(tmp_path / "c.sqlite3", clock=clock, max_conversations=3)
+    store = open_store(clock=clock, max_conversations=3)
     ids = []
     for n in range(5):
         clock.now += 1
@@ -109,8 +109,8 @@ def test_the_store_keeps_at_most_max_conversations(tmp_path):
     assert [store.get(i) is not None for i in ids] == [False, False, True, False, True, True]
 
 
-def test_the_store_keeps_the_last_max_turns(tmp_path):
-    store = ChatStore(tmp_path / "c.sqlite3", max_turns=2)
+def test_the_store_keeps_the_last_max_turns(open_store):
+    store = open_store(max_turns=2)
     conversation = store.create()
     for n in range(5):
         assert store.append(conversation.id, TURN, {"n": n}).position == n
@@ -196,7 +196,7 @@ def test_every_use_of_the_models_runs_on_one_thread(make_client, api_settings, s
 
     def load(settings):
         pipeline = QAPipeline(settings, embedder=FakeEmbedder(), analyzer=spacy_analyzer, answerer=answerer)
-        services = Services(pipeline=pipeline, nlp=spacy_analyzer.nlp, store=ChatStore.from_settings(settings))
+        services = Services(pipeline=pipeline, nlp=spacy_analyzer.nlp, store=open_chat_store(settings))
         services.run(lambda: pipeline.ask("warm up"))
         return services
 

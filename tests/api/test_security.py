@@ -11,7 +11,7 @@ from pydantic import SecretStr
 import api.dependencies
 from index.documents import document_from_text
 from index.store import build_index
-from qa.chat_store import ChatStore
+from qa.chat_store import SQLiteChatStore
 from tests.conftest import FakeEmbedder
 
 KEY = "s3cret-key-\u00e9"  # non-ASCII on purpose: the comparison works on bytes
@@ -90,7 +90,7 @@ def test_the_page_asks_for_the_key_and_sends_it(keyed):
 
 
 def test_session_ids_are_128_random_bits(tmp_path):
-    store = ChatStore(tmp_path / "c.sqlite3")
+    store = SQLiteChatStore(tmp_path / "c.sqlite3")
     ids = [store.create().id for _ in range(200)]
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids) and len(set(ids)) == len(ids)
     # Every one of the 128 bits takes both values (a UUID4 fixes 6 of them).
