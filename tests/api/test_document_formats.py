@@ -9,7 +9,7 @@ import pytest
 from api.dependencies import Services
 from index.documents import load_corpus
 from index.store import build_index
-from qa.chat_store import ChatStore
+from qa.chat_store import open_chat_store
 from qa.config import Settings
 from qa.models import Answer, Citation, citation_url
 from qa.pipeline import QAPipeline
@@ -54,7 +54,7 @@ def formats_client(make_client, formats_index, spacy_analyzer, tmp_path):
 
     def load(settings: Settings) -> Services:
         pipeline = QAPipeline(settings, embedder=FakeEmbedder(), analyzer=spacy_analyzer, answerer=PageAnswerer())
-        return Services(pipeline=pipeline, nlp=spacy_analyzer.nlp, store=ChatStore.from_settings(settings))
+        return Services(pipeline=pipeline, nlp=spacy_analyzer.nlp, store=open_chat_store(settings))
 
     return make_client(settings=settings, loader=load)
 
