@@ -238,11 +238,15 @@ def start_server(folder: Path, env: dict | None = None, ready_within: float = 30
     port = free_port()
     qa = shutil.which("qa", path=os.path.dirname(sys.executable))
     command = [qa] if qa else [sys.executable, "-m", "qa.cli"]
-    environment = {**os.environ, "QA_CORPUS": str(corpus), "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    environment = {k: v for k, v in os.environ.items() if k != "QA_INDEX_DIR"}
+    environment.update(QA_CORPUS=str(corpus), TOKENIZERS_PARALLELISM="false", **(env or {}))
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
+    # without index_dir: the default index (.qa-index in folder), built from the corpus on first use
+    where = [] if index_dir is None else ["--index-dir", str(index_dir)]
     log = open(folder / "server.log", "ab")
-    process = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                "--index-dir", str(index_dir or folder / "ix")],
-                               stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True, cwd=ROOT)
+    process = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port), *where],
+                               stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True,
+                               cwd=folder)
     log.close()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + ready_within

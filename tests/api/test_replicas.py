@@ -26,12 +26,12 @@ def _chat(base: str, message: str, session_id: str | None = None) -> dict:
 @pytest.mark.slow
 def test_a_conversation_continues_on_another_replica_after_a_sigkill(postgres_server, tmp_path):
     corpus = write_small_corpus(tmp_path / "corpus")
-    index_dir = tmp_path / "ix"
     # The rules answer without the reader, whose loading would only slow the start of each replica.
     env = {"QA_CORPUS": str(corpus), "QA_CHAT_DB": postgres_server.create_database(), "QA_READER": "0"}
-    # The first replica builds the index; the second starts on it once it is there.
-    with qa_serve(index_dir, tmp_path / "a.log", env) as (a, _), \
-            qa_serve(index_dir, tmp_path / "b.log", env) as (b, process_b):
+    # The first replica builds the default index (.qa-index in tmp_path); the second starts on it
+    # once it is there.
+    with qa_serve(None, tmp_path / "a.log", env) as (a, _), \
+            qa_serve(None, tmp_path / "b.log", env) as (b, process_b):
         first = _chat(a, "Who chairs the harbour board?")
         assert first["answer"] == "Maria Lindqvist"
         session = first["session_id"]

@@ -85,7 +85,7 @@ def test_acknowledged_turns_survive_a_sigkill(server):
     assert server["process"].returncode == -signal.SIGKILL
     assert len(acknowledged) >= 12
 
-    database = folder / "ix.chats.sqlite3"
+    database = folder / ".qa-index.chats.sqlite3"
     assert sqlite3.connect(database).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     process, base = load_test.start_server(folder)  # the same index and conversation database
     server["process"] = process
