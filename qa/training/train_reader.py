@@ -41,19 +41,22 @@ DEFAULT_DATA = os.environ.get(
 DEFAULT_OUT = DEFAULT_WEIGHTS_DIR
 
 DEFAULTS = dict(
-    epochs=2, batch_questions=8, lr=1e-4, warmup=0.1, weight_decay=0.01,
+    epochs=1, batch_questions=8, lr=1e-4, warmup=0.1, weight_decay=0.01,
     n_distractors=1.5, hard_distractor_prob=0.5, crop_prob=0.85, crop_words=(40, 90),
     neg_passage_prob=0.0,  # >0: drop the gold passage (distractors only, target no-answer) with this prob
     max_seq_len=192, doc_stride=64, max_answer_tokens=30, seed=13,
     # synthetic questions (qa.training.synthetic, generated with `synthetic_seed`) per training
     # paragraph, read for `synthetic_epochs` epochs before the crowd-written ones; 0 = none
-    synthetic_per_paragraph=6, synthetic_epochs=1, synthetic_seed=13,
+    synthetic_per_paragraph=0, synthetic_epochs=1, synthetic_seed=13,
     # dropout on the attention probabilities (None: the base model's 0.1). Off: on a CPU its
     # random numbers are a large share of a training step, and the reader without it is no worse
     attention_dropout=0.0,
     # a "model soup": the recipe trained once per seed, weights averaged (None or `--no-soup`: one
     # run with `seed`); two members trained at once fit this project's 2-core CPU hour (README)
-    soup_seeds=(13, 7),
+    soup_seeds=(),
+    # training questions drawn (seeded) from the 79,145 of the training articles: about an hour
+    # an epoch on a 2-core CPU (`--limit 0`: all of them)
+    limit=20000,
     # soup members trained at once in this many worker processes (the threads split between them;
     # None: as many as the CPU threads allow on a CPU, one at a time on a GPU)
     member_workers=None,
@@ -505,7 +508,7 @@ def train_members(members: Sequence[int], stages, tok, paragraphs, hard, by_arti
     return states, [r["epoch_times"] for r in results], [r["time"] for r in results]
 
 
-def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed: int = DEFAULTS["seed"], epochs: int = 2,
+def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed: int = DEFAULTS["seed"], epochs: int = DEFAULTS["epochs"],
                  device: str = "cpu", heldout: Optional[Sequence[str]] = None, limit: Optional[int] = None,
                  evaluate: bool = True, eval_limit: Optional[int] = None, synthetic_file: Optional[str] = None,
                  bf16: str = "auto", checkpoint: Optional[str] = None, checkpoint_minutes: float = 10.0,
@@ -787,8 +790,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"],
-                    help="seed of a single reader (--no-soup) and of a soup's shared stages; the soup's members "
-                         "take --soup-seeds (default: %s)" % ",".join(map(str, DEFAULTS["soup_seeds"])))
+                    help="seed of the reader (a soup's members take --soup-seeds instead)")
     ap.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--lr", type=float)
@@ -807,7 +809,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="synthetic questions per training paragraph read before the crowd-written ones")
     ap.add_argument("--synthetic-epochs", type=int)
     ap.add_argument("--synthetic-file", help="pre-generated synthetic questions (python -m qa.training.synthetic)")
-    ap.add_argument("--limit", type=int, help="train on a random subset of N questions (debug)")
+    ap.add_argument("--limit", type=int,
+                    help="train on a seeded random N of the training questions (default: %d; 0: all)" % DEFAULTS["limit"])
     ap.add_argument("--checkpoint", help="where a single reader's training checkpoint goes (default: OUT/checkpoint.pt)")
     ap.add_argument("--checkpoint-minutes", type=float, default=10.0,
                     help="minutes between checkpoints (default: 10); one is also written after each epoch")
@@ -860,7 +863,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _train_from_args(a, checkpoint: str) -> dict:
-    return train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=a.limit,
+    limit = DEFAULTS["limit"] if a.limit is None else (a.limit or None)
+    return train_reader(a.data, a.out, seed=a.seed, epochs=a.epochs, device=a.device, limit=limit,
                         evaluate=not a.no_eval, eval_limit=a.eval_limit, lr=a.lr, batch_questions=a.batch_questions,
                         n_distractors=a.n_distractors, max_seq_len=a.max_seq_len,
                         soup_seeds=() if a.no_soup else a.soup_seeds, attention_dropout=a.attention_dropout,
