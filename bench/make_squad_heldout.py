@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(argv: list[str] | None = None) -> int:
+    from qa.training.data import split_by_article
     from qa.training.squad import load_training_data, write_corpus
     from qa.training.train_reader import DEFAULT_DATA
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out)
     (out / "corpus").mkdir(parents=True)
     write_corpus(paragraphs, held, str(out / "corpus"))
-    chosen = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held]
+    chosen = split_by_article(questions, paragraphs, held)[1]
     random.Random(args.seed).shuffle(chosen)
     if args.limit:
         chosen = chosen[: args.limit]

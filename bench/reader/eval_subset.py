@@ -3,7 +3,7 @@
     python bench/reader/eval_subset.py OUT.jsonl [--ranker-limit 1500] [--count 1000] [--seed 1]
 
 The ranker's refit reads L evenly spaced questions of the held-out split
-(`qa.training.train_ranker.dump_candidates`); the rest are shuffled with the seed and the first
+(`qa.training.train_ranker.ranker_questions`); the rest are shuffled with the seed and the first
 COUNT written, so that a pipeline figure is not measured on questions the ranker was fitted on.
 """
 import argparse
@@ -16,7 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 
 def main(argv=None) -> int:
+    from qa.training.data import split_by_article
     from qa.training.squad import load_training_data
+    from qa.training.train_ranker import ranker_questions
     from qa.training.train_reader import DEFAULT_DATA
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -27,11 +29,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
     paragraphs, questions, _, held = load_training_data(a.data)
-    held = set(held)
-    chosen = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held]
-    limit = a.ranker_limit
-    used = ({chosen[int(i * len(chosen) / limit)].qid for i in range(limit)} if limit < len(chosen)
-            else {q.qid for q in chosen})
+    chosen = split_by_article(questions, paragraphs, held)[1]
+    used = {q.qid for q in ranker_questions(chosen, a.ranker_limit)}
     rest = [q for q in chosen if q.qid not in used]
     random.Random(a.seed).shuffle(rest)
     with open(a.out, "w", encoding="utf-8") as f:

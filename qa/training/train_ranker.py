@@ -59,6 +59,14 @@ def _heldout_articles(reader_dir: Path) -> Optional[list[str]]:
     return None
 
 
+def ranker_questions(heldout: Sequence, limit: Optional[int]) -> list:
+    """The held-out questions the ranker is fitted on: all, or ``limit`` of them evenly spaced, so
+    that every article is represented."""
+    if not limit or limit >= len(heldout):
+        return list(heldout)
+    return [heldout[int(i * len(heldout) / limit)] for i in range(limit)]
+
+
 def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional[int] = None) -> list[dict]:
     """Answer every held-out question in open retrieval and keep each candidate's features."""
     from qa.answerer.rules import RuleAnswerer
@@ -69,6 +77,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
     from qa.answerer.extractive import ExtractiveAnswerer as HybridAnswerer
     from qa.pipeline import QAPipeline, index_corpus
     from qa.reader.reader import SpanReader
+    from qa.training.data import split_by_article
     from qa.training.squad import load_training_data, write_corpus
 
     paragraphs, questions, _, held = load_training_data(data_dir, _heldout_articles(reader_dir))
@@ -82,9 +91,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
     rules = RuleAnswerer(pipeline.analyzer, pipeline.embedder)
     hybrid = HybridAnswerer(rules, SpanReader(str(reader_dir)).load(), reader_passages=settings.reader_passages)
     hybrid.warm_up()
-    chosen = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held]
-    if limit and limit < len(chosen):  # evenly spaced, so that every article is represented
-        chosen = [chosen[int(i * len(chosen) / limit)] for i in range(limit)]
+    chosen = ranker_questions(split_by_article(questions, paragraphs, held)[1], limit)
     log(f"{len(chosen)} questions ({sum(not q.answers for q in chosen)} unanswerable) on {len(held)} articles")
     parses = QuestionParses.build(pipeline.analyzer.nlp, (q for q in questions if q.pid >= 0
                                                           and paragraphs[q.pid].article in held), paragraphs)
