@@ -84,7 +84,7 @@ class ChatResponse(AnswerOut):
     turn: int = Field(description="Position of this turn in the conversation, from 0.")
     assumption: str | None = Field(default=None, description=(
         "Set when a pronoun had two equally fitting antecedents and the most salient was taken, "
-        "e.g. \"Taking 'she' as Ruth Calder\"."))
+        "e.g. \"Taking 'she' as Lena Ortiz\"."))
     reply: str = Field(description=(
         "Display text: how the message was understood (when it was rewritten), the answer with [n] "
         "citation markers, the quote and the sources."))

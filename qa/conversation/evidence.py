@@ -158,7 +158,7 @@ def profile_entities(doc) -> dict[str, EntityProfile]:
 
 
 def combined_profile(profiles: Mapping[str, EntityProfile], name: str) -> EntityProfile:
-    """Everything the passages say about ``name`` or a shorter or longer form of it ("Calder", "Ruth Calder")."""
+    """Everything the passages say about ``name`` or a shorter or longer form of it ("Ortiz", "Lena Ortiz")."""
     out = EntityProfile()
     for key, found in profiles.items():
         if same_referent(key, name):

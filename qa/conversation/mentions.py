@@ -79,7 +79,7 @@ class Mention:
 
 def same_referent(a: str, b: str) -> bool:
     """Whether two names can be the same entity: equal, or one is the other's last word(s)
-    ("Calder" and "Ruth Calder"), ignoring case and a possessive ending."""
+    ("Ortiz" and "Lena Ortiz"), ignoring case and a possessive ending."""
     a, b = strip_possessive(a).lower().strip(), strip_possessive(b).lower().strip()
     if not a or not b:
         return False

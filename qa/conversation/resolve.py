@@ -142,8 +142,8 @@ def choose_antecedent(history: Sequence[Turn], cls: str, excluded: Sequence[str]
     """The most salient mention a pronoun of class ``cls`` can refer to.
 
     Within the latest turn that has a fitting mention, a better fit (a known matching gender)
-    wins over salience; people are named people before descriptions ("Yuri Ushakov" before
-    "a Kremlin aide"); a mention whose name is in ``excluded`` is skipped.
+    wins over salience; people are named people before descriptions ("Lena Ortiz" before
+    "a harbour pilot"); a mention whose name is in ``excluded`` is skipped.
     """
     fitting = [(c, _fit(cls, c.mention, history)) for c in candidates(history)
                if not any(same_referent(c.mention.text, name) for name in excluded)]

@@ -173,7 +173,7 @@ def _trim_to_known(mention: Mention, names) -> Mention:
 
 
 def assumption_text(assumptions: Sequence[tuple[str, str]]) -> str | None:
-    """``Taking 'she' as Ruth Calder`` for antecedents chosen between equally fitting ones; ``None`` for none."""
+    """``Taking 'she' as Lena Ortiz`` for antecedents chosen between equally fitting ones; ``None`` for none."""
     if not assumptions:
         return None
     return "Taking " + ", ".join(f"'{written}' as {meant}" for written, meant in assumptions)
@@ -182,7 +182,7 @@ def assumption_text(assumptions: Sequence[tuple[str, str]]) -> str | None:
 def understood_note(question: str, assumptions: Sequence[tuple[str, str]]) -> str:
     """The line that says how a rewritten message was understood.
 
-    ``Taking 'she' as Ruth Calder: \u201cWhen did Ruth Calder step down?\u201d`` when an antecedent
+    ``Taking 'she' as Lena Ortiz: \u201cWhen did Lena Ortiz step down?\u201d`` when an antecedent
     was chosen between equally fitting ones, else ``Understood as: When did ...?``.
     """
     assumption = assumption_text(assumptions)
