@@ -1,9 +1,20 @@
-"""A bounded mapping that forgets the least recently used entries first."""
+"""Caches: the program's cache folder, and a bounded mapping that forgets the least recently used entries first."""
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable, Generic, Hashable, TypeVar
+
+def cache_root() -> Path:
+    """This program's cache folder: ``$QA_CACHE_DIR``, else ``$XDG_CACHE_HOME/qa-bot``, else
+    ``~/.cache/qa-bot`` (exports of the question encoder, the index last built per folder)."""
+    if os.environ.get("QA_CACHE_DIR"):
+        return Path(os.environ["QA_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "qa-bot"
+
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

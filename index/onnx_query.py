@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.cache import cache_root
 from index.threads import process_cpus
 
 #: Bumped when the exported graph or its quantisation changes, so old cache entries are not reused.
@@ -40,13 +41,6 @@ PRECISIONS = ("fp32", "int8")
 
 class OnnxUnavailable(RuntimeError):
     """The ONNX path cannot serve this model here (missing package, unsupported model, failed export)."""
-
-
-def cache_root() -> Path:
-    if os.environ.get("QA_CACHE_DIR"):
-        return Path(os.environ["QA_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "qa-bot"
 
 
 def model_layout(model_dir: Path) -> dict:

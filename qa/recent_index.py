@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from index.onnx_query import cache_root
+from index.cache import cache_root
 
 RECORD_FILE = "last-index.json"
 #: Working folders remembered; the least recently indexed are forgotten beyond it.
