@@ -19,10 +19,10 @@ from api.dependencies import AppState, Services, require_api_key
 from api.limits import BodySizeLimit, TimeLimit
 from api.routes import api_docs, ask, chat, documents, health, openai_compat, web
 from api.schemas import ErrorOut
-from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound, QAError
 from qa.chat_store import open_chat_store
 from qa.config import Settings
-from qa.errors import ChatStoreUnavailable, InvalidQuestion
+from qa.errors import (ChatStoreUnavailable, CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound, InvalidQuestion,
+                       QAError)
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"

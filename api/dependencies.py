@@ -16,7 +16,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,6 +24,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from qa.chat_store import ChatStore
 from qa.config import Settings
 from qa.conversation import ConversationEngine
+
+if TYPE_CHECKING:  # loading them is the lifespan's job, not an import's
+    from spacy.language import Language
+
+    from qa.pipeline import QAPipeline
 
 
 class ModelsBusy(HTTPException):
@@ -113,7 +118,7 @@ class Services:
     """Everything a request needs, loaded once.
 
     Attributes:
-        pipeline: the :class:`qa.pipeline.QAPipeline`.
+        pipeline: the index, the retriever and the answerer.
         nlp: spaCy pipeline with parser and entities, for follow-up resolution.
         store: where conversations are kept.
         lock: serialises use of the models: spaCy, torch, faiss and bm25s objects are shared
@@ -124,8 +129,8 @@ class Services:
         conversations: the follow-up resolver every chat route uses (made on first use).
     """
 
-    pipeline: object
-    nlp: object
+    pipeline: QAPipeline
+    nlp: Language
     store: ChatStore
     lock: FifoLock = field(default_factory=FifoLock)
     worker: ThreadPoolExecutor = field(default_factory=model_thread, repr=False)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 from typing import Sequence
 
-from index.documents import page_number
-
 _STYLE = """
 body { font: 17px/1.6 Georgia, 'Times New Roman', serif; margin: 0; background: #fafaf7; color: #222; }
 header { font: 14px/1.4 system-ui, sans-serif; background: #fff; border-bottom: 1px solid #ddd; padding: .8em 1.5em;
@@ -52,7 +50,7 @@ def _with_page_marks(text: str, begin: int, pages: Sequence[int]) -> str:
 
 def render_document(doc_id: str, title: str, text: str, *, sentences: Sequence[tuple[int, int]] = (),
                     start: int | None = None, end: int | None = None, nonce: str = "",
-                    pages: Sequence[int] = ()) -> str:
+                    pages: Sequence[int] = (), cited_page: int | None = None) -> str:
     """A readable HTML page of the whole document, every character of it escaped.
 
     Args:
@@ -61,7 +59,8 @@ def render_document(doc_id: str, title: str, text: str, *, sentences: Sequence[t
         start, end: the cited span, highlighted with ``<mark id="cited">`` and scrolled into view.
         nonce: the Content-Security-Policy nonce of the page's one script.
         pages: for a paged document, where each page starts: each page after the first is marked
-            "page N", and the caption names the page of the span.
+            "page N".
+        cited_page: the page the span starts on, named in the caption.
     """
     def esc_from(begin: int, stop: int) -> str:
         if not pages:
@@ -81,7 +80,7 @@ def render_document(doc_id: str, title: str, text: str, *, sentences: Sequence[t
             + esc_from(end, s_end) + "</span>"
             + esc_from(s_end, len(text))
         )
-        where = f"page {page_number(pages, start)}, " if pages else ""
+        where = f"page {cited_page}, " if cited_page else ""
         caption = f'{where}characters {start}\u2013{end}: <a href="#cited">\u201c{esc(text[start:end][:80])}\u201d</a>'
     script = (
         f'<script nonce="{esc(nonce)}">var m = document.getElementById("cited");'

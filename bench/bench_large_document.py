@@ -65,7 +65,7 @@ def generate(path: Path, megabytes: float, seed: int = 7) -> int:
 
 _FAKE_EMBEDDER_MAIN = (
     "import sys; sys.path.insert(0, 'bench'); import qa.pipeline; from bench_large_document import HashEmbedder; "
-    "qa.pipeline.SentenceTransformerEmbedder = HashEmbedder; from qa.cli import main; main()"
+    "qa.pipeline.SentenceTransformerEmbedder = HashEmbedder; from api.cli import main; main()"
 )
 
 
@@ -92,7 +92,7 @@ class HashEmbedder:
 
 def run_index(corpus: Path, index_dir: Path, sample: float = 0.5, fake_embedder: bool = False) -> dict:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
-    entry = ["-c", _FAKE_EMBEDDER_MAIN] if fake_embedder else ["-m", "qa.cli"]
+    entry = ["-c", _FAKE_EMBEDDER_MAIN] if fake_embedder else ["-m", "api.cli"]
     command = [sys.executable, *entry, "index", str(corpus), "--index-dir", str(index_dir)]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         (corpus / "small.txt").write_text("Small Note\n\nThe harbour board meets on Tuesdays.\n", encoding="utf-8")
         result = {"file_bytes": size, "fake_embedder": args.fake_embedder,
                   **run_index(corpus, scratch / "ix", fake_embedder=args.fake_embedder)}
-        entry = ["-c", _FAKE_EMBEDDER_MAIN] if args.fake_embedder else ["-m", "qa.cli"]
+        entry = ["-c", _FAKE_EMBEDDER_MAIN] if args.fake_embedder else ["-m", "api.cli"]
         search = subprocess.run([sys.executable, *entry, "search", "Ottoline Quade zanzibar lighthouse",
                                  "--index-dir", str(scratch / "ix"), "--top-k", "10", "--json"],
                                 cwd=ROOT, capture_output=True, text=True)

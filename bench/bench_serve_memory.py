@@ -61,7 +61,7 @@ def measure_server(index_dir: Path, questions: list[str], ready_within: float, l
     log_path = log_dir / f"serve-{port}.log"
     environment = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                                     "--index-dir", str(index_dir)],
                                    stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True, cwd=ROOT)
     started = time.monotonic()

@@ -237,7 +237,7 @@ def start_server(folder: Path, env: dict | None = None, ready_within: float = 30
         (corpus / "orchard.md").write_text(ORCHARD, encoding="utf-8")
     port = free_port()
     qa = shutil.which("qa", path=os.path.dirname(sys.executable))
-    command = [qa] if qa else [sys.executable, "-m", "qa.cli"]
+    command = [qa] if qa else [sys.executable, "-m", "api.cli"]
     environment = {k: v for k, v in os.environ.items() if k != "QA_INDEX_DIR"}
     environment.update(QA_CORPUS=str(corpus), TOKENIZERS_PARALLELISM="false", **(env or {}))
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))

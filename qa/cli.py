@@ -1,8 +1,8 @@
-"""The ``qa`` command line: index, search, ask, eval (and chat, serve, train-reader)."""
+"""The ``qa`` command line of the question-answering stage: index, search, ask, eval, chat and
+the trainers (``qa serve`` is added by ``api.cli``, the program's entry point)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -12,55 +12,12 @@ from pathlib import Path
 
 import click
 
-from index.errors import QAError
-from qa.config import Settings, load_settings
+from qa import cli_support
+from qa.chat_cli import chat
+from qa.cli_support import OWN_LOGGERS, format_answer, handle_errors, index_options, info, settings_from_options
 from qa.recent_index import other_index_note, remember_index
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-#: The packages whose INFO messages ``-v`` shows.
-OWN_LOGGERS = ("qa", "index", "api")
-
-
-def _settings(index_dir: str | None, model: str | None, **overrides) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if index_dir is not None:
-        values["index_dir"] = Path(index_dir)
-    if model is not None:
-        values["model"] = model
-    try:
-        return load_settings(**values)
-    except QAError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
-def _info(message: str) -> None:
-    click.echo(message, err=True)
-
-
-def handle_errors(command):
-    """Turn domain errors into a one-line message and exit status 1, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except QAError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
-def index_options(command):
-    command = click.option("--model", default=None, help="sentence-transformers model name or path [env QA_MODEL].")(command)
-    command = click.option("--index-dir", default=None, type=click.Path(file_okay=False),
-                           help="Index folder [env QA_INDEX_DIR; default .qa-index].")(command)
-    return command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,26 +76,20 @@ def index_command(paths: tuple[str, ...], dense_index: str | None, ray_address: 
     """
     from qa.pipeline import index_corpus
 
-    settings = _settings(index_dir, model, dense_index=dense_index)
+    settings = settings_from_options(index_dir, model, dense_index=dense_index)
     targets = list(paths) or [str(settings.corpus)]
     processor = None
     if ray_address is not None:
         from index.ray_index import RayProcessor
 
         processor = RayProcessor(ray_address, workers=ray_workers, embed_batch=settings.embed_batch_chunks,
-                                 on_step=_info, show_progress=sys.stderr.isatty())
+                                 on_step=info, show_progress=sys.stderr.isatty())
     elif ray_workers is not None:
         raise click.UsageError("--ray-workers needs --ray")
-    report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=_info, processor=processor)
+    report = index_corpus(targets, settings, show_progress=sys.stderr.isatty(), on_step=info, processor=processor)
     remember_index(Path.cwd(), settings.index_dir)
-    _info(f"{report.manifest.num_chunks} chunk(s) written to {settings.index_dir} in {report.seconds:.1f}s")
+    info(f"{report.manifest.num_chunks} chunk(s) written to {settings.index_dir} in {report.seconds:.1f}s")
     click.echo(report.summary())
-
-
-def _open_pipeline(settings: Settings):
-    from qa.pipeline import QAPipeline
-
-    return QAPipeline.open(settings, on_step=_info)
 
 
 @main.command()
@@ -154,7 +105,7 @@ def search(question: str, top_k: int | None, as_json: bool, index_dir: str | Non
     Example:
       qa search "when was the terminal approved" --top-k 3
     """
-    pipeline = _open_pipeline(_settings(index_dir, model))
+    pipeline = cli_support.open_pipeline(settings_from_options(index_dir, model))
     passages = pipeline.search(question, top_k)
     if as_json:
         click.echo(json.dumps([
@@ -172,21 +123,6 @@ def search(question: str, top_k: int | None, as_json: bool, index_dir: str | Non
         click.echo("    " + " ".join(p.chunk.text.split()))
 
 
-def format_answer(answer) -> str:
-    """Human-readable answer: the span, the quote and numbered citations."""
-    if not answer.found:
-        return f"Not found in the documents (confidence {answer.confidence:.2f})."
-    lines = [f"Answer: {answer.answer}", f"Confidence: {answer.confidence:.2f}"]
-    if answer.quote:
-        lines += ["", f"Quote: \u201c{' '.join(answer.quote.split())}\u201d"]
-    if answer.citations:
-        lines.append("")
-        for n, c in enumerate(answer.citations, start=1):
-            page = f"page {c.page}, " if c.page else ""
-            lines.append(f"[{n}] {c.title} \u2014 {c.doc_id}, {page}characters {c.start}-{c.end}: {c.url}")
-    return "\n".join(lines)
-
-
 @main.command()
 @click.argument("question")
 @click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages the answerer reads [default 5].")
@@ -201,12 +137,12 @@ def ask(question: str, top_k: int | None, as_json: bool, index_dir: str | None, 
       qa ask "Who chairs the harbour board?"
       qa ask "When was she elected?" --json
     """
-    settings = _settings(index_dir, model)
-    pipeline = _open_pipeline(settings)
+    settings = settings_from_options(index_dir, model)
+    pipeline = cli_support.open_pipeline(settings)
     answer = pipeline.ask(question, top_k)
     note = other_index_note(Path.cwd(), settings.index_dir, len(pipeline.index.documents))
     if note:
-        _info(note)
+        info(note)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -237,19 +173,19 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
     """
     from qa.conversation import ConversationEngine
     from qa.evaluation import answers_absent, evaluate, format_report, load_eval_file
-    from qa.pipeline import QAPipeline, clean_question, index_corpus
+    from qa.pipeline import QAPipeline, index_corpus
 
     items = load_eval_file(file)[:limit]
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
-        settings = _settings(index_dir, model)
+        settings = settings_from_options(index_dir, model)
         if corpus is not None:
             if index_dir is None:
-                settings = _settings(str(Path(scratch) / "index"), model)
-            index_corpus([corpus], settings, on_step=_info)
-        pipeline = QAPipeline.open(settings, on_step=_info)
+                settings = settings_from_options(str(Path(scratch) / "index"), model)
+            index_corpus([corpus], settings, on_step=info)
+        pipeline = QAPipeline.open(settings, on_step=info)
         absent, checked = answers_absent(items, pipeline.index.phrase_occurs)
         if checked >= 5 and absent > checked / 2:
-            _info(f"warning: for {absent} of {checked} answerable questions no gold answer occurs in the documents "
+            info(f"warning: for {absent} of {checked} answerable questions no gold answer occurs in the documents "
                   f"of {settings.index_dir}; are they about another corpus? (--corpus FOLDER indexes it first)")
         pipeline.warm_up()
 
@@ -263,9 +199,8 @@ def eval_command(file: str, corpus: str | None, top_k: int | None, as_json: bool
                 history.append(step.turn)
                 result, passages = step.answer, step.passages
             else:
-                question = clean_question(item.question, pipeline.settings.max_question_chars)
-                passages = pipeline.search(question, top_k)
-                result = pipeline.answerer.answer(question, passages, pipeline.index)
+                answered = pipeline.run(item.question, top_k)
+                result, passages = answered.answer, answered.passages
             return result, [p.chunk.text for p in passages]
 
         report = evaluate(items, answer)
@@ -319,8 +254,6 @@ def train_ranker_command(ctx: click.Context) -> None:
     run_trainer(ctx, train_main)
 
 
-from qa.chat_cli import chat, serve  # noqa: E402
-main.add_command(serve)
 main.add_command(chat)
 
 

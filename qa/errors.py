@@ -1,6 +1,11 @@
-"""Domain errors of the question-answering stage."""
+"""Domain errors of the question-answering stage, and those of the indexing stage it passes on
+(the CLI and the API import every error from here)."""
 
-from index.errors import QAError
+from index.errors import (ClusterError, CorpusError, EmbedderUnavailable, IndexCorrupt, IndexMismatch, IndexNotFound,
+                          QAError)
+
+__all__ = ["QAError", "CorpusError", "IndexNotFound", "IndexMismatch", "IndexCorrupt", "EmbedderUnavailable",
+           "ClusterError", "InvalidQuestion", "SettingsError", "ChatStoreUnavailable"]
 
 
 class InvalidQuestion(QAError):

@@ -15,7 +15,8 @@ from index.documents import Document, SkippedFile, load_corpus
 from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, use_bf16
 from index.errors import CorpusError, IndexNotFound
 from index.extract import supported_suffixes
-from index.store import CorpusIndex, DocumentProcessor, Manifest, build_index, load_index, stored_documents
+from index.store import (CorpusIndex, DocumentProcessor, Manifest, build_index, current_version, load_index,
+                         stored_documents)
 from index.threads import ThreadBudget
 from qa.answerer.types import Answerer
 from qa.config import Settings
@@ -43,6 +44,29 @@ def clean_question(question: str, max_chars: int) -> str:
     if not any(ch.isalnum() for ch in text):
         raise InvalidQuestion("the question has no words in it")
     return text
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question that passed :func:`clean_question`.
+
+    Attributes:
+        text: what the answerer answers.
+        search_text: what retrieval searches for: the same text, or for a follow-up in a
+            conversation, its words with those of the turns it refers to.
+    """
+
+    text: str
+    search_text: str
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A question, its answer, and the passages the answer was chosen from (best first)."""
+
+    question: Question
+    answer: Answer
+    passages: list[RetrievedPassage]
 
 
 #: The summary of an indexing run names at most this many skipped files.
@@ -155,6 +179,14 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
                               reader_passages=settings.reader_passages)
 
 
+def index_problem(settings: Settings) -> str | None:
+    """Why the index folder asked for cannot be answered from (it holds no index), or ``None``;
+    only the default index is built from the default corpus on first use."""
+    if settings.uses_default_index or current_version(settings.index_dir) is not None:
+        return None
+    return f"no index in {settings.index_dir}; build one with `qa index PATH --index-dir {settings.index_dir}`"
+
+
 class QAPipeline:
     """Loads the index once and answers questions against it.
 
@@ -211,26 +243,56 @@ class QAPipeline:
         """Load every model now, so the first question is as fast as the others."""
         self.ask("warm up")
 
-    def search(self, question: str, top_k: int | None = None) -> list[RetrievedPassage]:
+    def question(self, text: str | Question) -> Question:
+        """``text`` validated and normalised (a :class:`Question` is taken as it is).
+
+        Raises:
+            InvalidQuestion: empty, too long, or without a single letter or digit.
+        """
+        if isinstance(text, Question):
+            return text
+        cleaned = clean_question(text, self.settings.max_question_chars)
+        return Question(cleaned, cleaned)
+
+    def search(self, question: str | Question, top_k: int | None = None) -> list[RetrievedPassage]:
         """Retrieve passages for a question (every question's first step: the models' threads are
         sized for it here, on the thread that runs them)."""
         self.threads.fit()
-        question = clean_question(question, self.settings.max_question_chars)
-        return self.retriever.retrieve(question, top_k or self.settings.top_k)
+        return self.retriever.retrieve(self.question(question).search_text, top_k or self.settings.top_k)
 
-    def ask(self, question: str, top_k: int | None = None, *, timings: dict[str, float] | None = None) -> Answer:
-        """Answer a question from the documents (``found=False`` when they do not say).
+    def run(self, question: str | Question, top_k: int | None = None, *,
+            timings: dict[str, float] | None = None) -> Answered:
+        """Retrieve, then answer: what every way of asking (``/ask``, the chat routes, ``qa ask``,
+        ``qa chat``, ``qa eval``) goes through.
 
         Args:
             timings: when given, receives the seconds spent on ``retrieve`` and ``answer``.
+
+        Raises:
+            InvalidQuestion: the question cannot be asked (see :meth:`question`).
         """
-        self.threads.fit()
-        question = clean_question(question, self.settings.max_question_chars)
+        question = self.question(question)
         started = time.perf_counter()
-        passages = self.retriever.retrieve(question, top_k or self.settings.top_k)
+        passages = self.search(question, top_k)
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(question, passages, self.index)
+        answer = self.answerer.answer(question.text, passages, self.index)
         if timings is not None:
             timings["retrieve"] = retrieved - started
             timings["answer"] = time.perf_counter() - retrieved
-        return answer
+        return Answered(question, answer, passages)
+
+    def ask(self, question: str | Question, top_k: int | None = None, *,
+            timings: dict[str, float] | None = None) -> Answer:
+        """Answer a question from the documents (``found=False`` when they do not say); see :meth:`run`."""
+        return self.run(question, top_k, timings=timings).answer
+
+    def candidates(self, question: str | Question, passages: list[RetrievedPassage] | None = None):
+        """The passages (retrieved when not given) and the candidates the answerer's learned
+        ranker would choose from, with their features (what ranker training records).
+
+        Returns:
+            ``(passages, list of qa.answerer.extractive.RankerCandidate)``.
+        """
+        question = self.question(question)
+        passages = self.search(question) if passages is None else passages
+        return passages, self.answerer.candidates(question.text, passages, self.index)

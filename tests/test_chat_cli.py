@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-import qa.cli
-from qa.cli import main
+import qa.cli_support
+from api.cli import main
 from qa.config import Settings
 from qa.pipeline import QAPipeline
 from tests.api.conftest import api_docs, api_index_dir, spacy_analyzer  # noqa: F401
@@ -15,7 +15,7 @@ from tests.conftest import FakeEmbedder, SentenceAnswerer
 def test_chat_reads_stdin_and_resolves_follow_ups(monkeypatch, api_index_dir, spacy_analyzer):
     pipeline = QAPipeline(Settings(index_dir=api_index_dir), embedder=FakeEmbedder(), analyzer=spacy_analyzer,
                           answerer=SentenceAnswerer())
-    monkeypatch.setattr(qa.cli, "_open_pipeline", lambda settings: pipeline)
+    monkeypatch.setattr(qa.cli_support, "open_pipeline", lambda settings: pipeline)
     script = "Who chairs the harbour board?\n\nWhere will she speak next month?\n   \t\nZebra xylophone?\n"
     result = CliRunner().invoke(main, ["chat"], input=script)
     assert result.exit_code == 0, result.output
@@ -32,7 +32,7 @@ def test_chat_reads_stdin_and_resolves_follow_ups(monkeypatch, api_index_dir, sp
 def test_chat_reports_bad_lines_and_goes_on(monkeypatch, api_index_dir, spacy_analyzer):
     pipeline = QAPipeline(Settings(index_dir=api_index_dir), embedder=FakeEmbedder(), analyzer=spacy_analyzer,
                           answerer=SentenceAnswerer())
-    monkeypatch.setattr(qa.cli, "_open_pipeline", lambda settings: pipeline)
+    monkeypatch.setattr(qa.cli_support, "open_pipeline", lambda settings: pipeline)
     result = CliRunner().invoke(main, ["chat"], input="?!\nWho chairs the harbour board?\n")
     assert result.exit_code == 0
     assert "error: the question has no words in it" in result.output

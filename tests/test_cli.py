@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import qa.pipeline
 from index.analysis import SpacyAnalyzer
-from qa.cli import main
+from api.cli import main
 from qa.models import Answer, Citation, citation_url
 from tests.conftest import FakeEmbedder
 

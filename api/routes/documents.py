@@ -49,7 +49,8 @@ def _html_response(services, document, start: int | None, end: int | None) -> HT
     nonce = secrets.token_urlsafe(16)
     page = render_document(document.doc_id, document.title, document.text,
                            sentences=services.pipeline.index.sentences.get(document.doc_id, ()),
-                           start=start, end=end, nonce=nonce, pages=document.pages or ())
+                           start=start, end=end, nonce=nonce, pages=document.pages or (),
+                           cited_page=document.page_at(start) if start is not None else None)
     # The text is escaped; the policy is a second wall: only the page's own script may run.
     csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'"
     return HTMLResponse(page, headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"})

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from qa.reader import SpanReader  # noqa: E402
 from qa.training import data as D  # noqa: E402
-from qa.training.train_reader import DEFAULT_DATA, sentence_spans  # noqa: E402
+from qa.training.train_reader import DEFAULT_DATA, crop_sentences  # noqa: E402
 
 
 def main(argv=None):
@@ -33,7 +33,7 @@ def main(argv=None):
     rng = random.Random(0)
     chunks = []
     for p in paras:
-        ss = sentence_spans(p.text)
+        ss = crop_sentences(p.text)
         for i in range(0, len(ss), 3):
             chunks.append(p.text[ss[i][0]:ss[min(i + 2, len(ss) - 1)][1]])
     t = time.perf_counter()

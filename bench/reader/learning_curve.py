@@ -38,14 +38,17 @@ def run_arm(size: str, seed: int, out: str, device: str, eval_limit: int, thread
     if size != "all":
         cmd += ["--limit", size]
     started = time.time()
-    proc = subprocess.run(cmd + extra, cwd=ROOT, capture_output=True, text=True)
-    with open(os.path.join(out, tag + ".log"), "w") as fh:
-        fh.write(proc.stdout + proc.stderr)
+    log_path = os.path.join(out, tag + ".log")
+    # The log is written as the arm runs, so its progress lines (with the ETA) can be followed.
+    with open(log_path, "w") as fh:
+        code = subprocess.run(cmd + extra, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, text=True).returncode
+    with open(log_path) as fh:
+        text = fh.read()
     row = {"size": size, "seed": seed, "minutes": round((time.time() - started) / 60, 1)}
-    if proc.returncode != 0:
-        return dict(row, error=(proc.stderr or proc.stdout).strip().splitlines()[-1:])
-    metrics = last_json(proc.stdout)
-    row["questions"] = int(proc.stdout.split("train questions=")[1].split()[0])
+    if code != 0:
+        return dict(row, error=text.strip().splitlines()[-1:])
+    metrics = last_json(text)
+    row["questions"] = int(text.split("train questions=")[1].split()[0])
     for k in SETTINGS:
         row[k] = {"F1": metrics[k]["F1"], "EM": metrics[k]["EM"]}
     return row

@@ -51,6 +51,29 @@ class LearnedChoice:
     evidence: Evidence  # the rules' support check of the pick
 
 
+@dataclass(frozen=True)
+class RankerCandidate:
+    """One shortlisted candidate of a question as the learned ranker sees it (what ranker
+    training records, and what :meth:`ExtractiveAnswerer.answer` ranks).
+
+    Attributes:
+        text: the span's text, widened to whole entities.
+        features: its candidate-feature row.
+        answer_features: the answer-model features it would have as the pick, with every
+            candidate equally likely (training puts in the ranker's own probabilities).
+        evidence: the rules' support check of it.
+        rule_score: the rules' score of the span.
+        mixed: its hand-set mixture of rule and reader probabilities.
+    """
+
+    text: str
+    features: np.ndarray
+    answer_features: np.ndarray
+    evidence: Evidence
+    rule_score: float
+    mixed: float
+
+
 def overlap_ratio(a: tuple[int, int], b: tuple[int, int]) -> float:
     """Intersection over union of two character ranges."""
     inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
@@ -203,6 +226,24 @@ class ExtractiveAnswerer:
         answer_row = answer_features(best, probabilities, rows, evidence, no_answer, ranked, passages)
         return LearnedChoice(candidates, rows, probabilities, best, span, answer_row,
                              self.ranker.confidence(answer_row), evidence)
+
+    def candidates(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> list[RankerCandidate]:
+        """The shortlist :meth:`answer` gives the learned ranker for ``question``, with features."""
+        ranked = self.rules.rank(question, passages, index)
+        pool, no_answer = self.read_and_vote(ranked, passages, index)
+        candidates = shortlist(pool)
+        rows = candidate_features(candidates, ranked)
+        uniform = np.full(len(candidates), 1.0 / max(len(candidates), 1))
+        out = []
+        for i, voted in enumerate(candidates):
+            span = expand_to_entities(voted.span, ranked.analysis)
+            start, end = span_offsets(span)
+            evidence = self.rules.evidence(ranked, span)
+            out.append(RankerCandidate(
+                index.document(voted.doc_id).text[start:end], rows[i],
+                answer_features(i, uniform, rows, evidence, no_answer, ranked, passages), evidence,
+                voted.span.score, voted.mixed(self.reader_weight)))
+        return out
 
     def answer(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> Answer:
         """Answer ``question`` from ``passages`` (``found=False`` when the support check fails)."""

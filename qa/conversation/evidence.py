@@ -24,8 +24,7 @@ from typing import Mapping, Protocol, Sequence
 
 from index.cache import LRUCache
 from qa.question import is_person_noun
-from qa.conversation.mentions import (GROUP, KIND_OF_LABEL, NAMED_KINDS, PERSON, THING, Mention, same_referent,
-                                      strip_possessive)
+from qa.conversation.mentions import KIND_OF_LABEL, NAMED_KINDS, Kind, Mention, same_referent, strip_possessive
 
 #: Pronoun → the class it shows: masculine, feminine, neuter ("it"), plural ("they").
 PRONOUN_CLASS = {
@@ -173,7 +172,7 @@ def apply_evidence(mention: Mention, profile: EntityProfile) -> Mention:
     The passage's majority entity label wins over the label of a single occurrence; a name
     the documents call "he" or "she" is a person, one they only call "it" is not.
     """
-    if not (mention.is_entity or mention.kind in NAMED_KINDS | {PERSON}):
+    if not (mention.is_entity or mention.kind in NAMED_KINDS | {Kind.PERSON}):
         return mention
     label, kind = mention.label, mention.kind
     if profile.labels:
@@ -182,14 +181,14 @@ def apply_evidence(mention: Mention, profile: EntityProfile) -> Mention:
             votes[mention.label] += 1
         best, count = votes.most_common(1)[0]
         if count > votes.get(mention.label, 0) or not mention.label:
-            label, kind = best, KIND_OF_LABEL.get(best, THING)
+            label, kind = best, KIND_OF_LABEL.get(best, Kind.THING)
     personal = profile.pronouns["m"] + profile.pronouns["f"]
-    if personal and kind in NAMED_KINDS and (label or kind == THING and not mention.is_entity and mention.text[:1].isupper()):
-        kind = PERSON
-    elif kind == PERSON and mention.is_entity and not personal and profile.pronouns["n"]:
-        kind = GROUP
+    if personal and kind in NAMED_KINDS and (label or kind == Kind.THING and not mention.is_entity and mention.text[:1].isupper()):
+        kind = Kind.PERSON
+    elif kind == Kind.PERSON and mention.is_entity and not personal and profile.pronouns["n"]:
+        kind = Kind.GROUP
     gender = ""
-    if kind == PERSON:
+    if kind == Kind.PERSON:
         if profile.pronouns["m"] > profile.pronouns["f"]:
             gender = "m"
         elif profile.pronouns["f"] > profile.pronouns["m"]:

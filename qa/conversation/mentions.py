@@ -10,27 +10,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Iterable
 
 from qa.question import ORGANIZATION, head_noun_type, is_person_noun
 
-# Coarse kinds of mentions.
-PERSON = "person"
-GROUP = "group"
-PLACE = "place"
-TIME = "time"
-NUMBER = "number"
-THING = "thing"
+class Kind(str, Enum):
+    """The coarse kind of a mention, from its named-entity label or its noun (a string, so that
+    turns stored as JSON keep it as ``"person"``, ``"place"``...). Not the answer types of
+    :mod:`qa.question`, which say what a question asks for."""
+
+    PERSON = "person"
+    GROUP = "group"
+    PLACE = "place"
+    TIME = "time"
+    NUMBER = "number"
+    THING = "thing"
 
 KIND_OF_LABEL = {
-    "PERSON": PERSON,
-    "ORG": GROUP, "NORP": GROUP,
-    "GPE": PLACE, "LOC": PLACE, "FAC": PLACE,
-    "DATE": TIME, "TIME": TIME,
-    "CARDINAL": NUMBER, "MONEY": NUMBER, "PERCENT": NUMBER, "QUANTITY": NUMBER, "ORDINAL": NUMBER,
+    "PERSON": Kind.PERSON,
+    "ORG": Kind.GROUP, "NORP": Kind.GROUP,
+    "GPE": Kind.PLACE, "LOC": Kind.PLACE, "FAC": Kind.PLACE,
+    "DATE": Kind.TIME, "TIME": Kind.TIME,
+    "CARDINAL": Kind.NUMBER, "MONEY": Kind.NUMBER, "PERCENT": Kind.NUMBER, "QUANTITY": Kind.NUMBER, "ORDINAL": Kind.NUMBER,
 }
 #: Kinds a small NER model often confuses with one another (a city tagged ORG, a firm GPE).
-NAMED_KINDS = frozenset({GROUP, PLACE, THING})
+NAMED_KINDS = frozenset({Kind.GROUP, Kind.PLACE, Kind.THING})
 #: Where a mention was found in a turn, most salient first.
 SOURCES = ("answer", "question", "context")
 #: Dependency roles of a clause's topic, most topical first.
@@ -106,16 +111,16 @@ def whole_name(ent):
 
 def _kind_of_chunk(chunk) -> str:
     root = chunk.root
-    numeric = sum(1 for t in chunk if KIND_OF_LABEL.get(t.ent_type_) == NUMBER or t.like_num)
+    numeric = sum(1 for t in chunk if KIND_OF_LABEL.get(t.ent_type_) == Kind.NUMBER or t.like_num)
     if numeric * 2 >= len(chunk):  # "40 million euros", "12 varieties"
-        return NUMBER
+        return Kind.NUMBER
     if root.ent_type_:
-        return KIND_OF_LABEL.get(root.ent_type_, THING)
+        return KIND_OF_LABEL.get(root.ent_type_, Kind.THING)
     if root.pos_ == "NOUN" and head_noun_type(root.lemma_.lower()) == ORGANIZATION:
-        return GROUP  # "the council", "the committee": referred to as "it" or "they"
+        return Kind.GROUP  # "the council", "the committee": referred to as "it" or "they"
     if root.pos_ == "NOUN" and is_person_noun(root.lemma_.lower()):
-        return PERSON
-    return THING
+        return Kind.PERSON
+    return Kind.THING
 
 
 def _is_plural(span) -> bool:
@@ -142,7 +147,7 @@ def extract_mentions(doc, source: str, *, within: tuple[int, int] | None = None)
 
     names = [whole_name(e) for e in doc.ents]
     entities = [e for e in names if inside(e)]
-    entities.sort(key=lambda e: (KIND_OF_LABEL.get(e.label_) == NUMBER, e.start))
+    entities.sort(key=lambda e: (KIND_OF_LABEL.get(e.label_) == Kind.NUMBER, e.start))
     for ent in entities:
         if ent.label_ != "PERSON" and ent.start > 0 and doc[ent.start - 1].lower_ == "the":
             ent = doc[ent.start - 1 : ent.end]  # "the Ashby Museum": said again with its article
@@ -153,7 +158,7 @@ def extract_mentions(doc, source: str, *, within: tuple[int, int] | None = None)
         seen.add(key)
         # A name is one entity even when it joins words ("Alder & Finch").
         label = ent.label_ or ent.root.ent_type_
-        yield Mention(text, KIND_OF_LABEL.get(label, THING), label, source, ent.root.dep_, False,
+        yield Mention(text, KIND_OF_LABEL.get(label, Kind.THING), label, source, ent.root.dep_, False,
                       head=ent.root.lemma_.lower())
     try:
         chunks = list(doc.noun_chunks)
@@ -198,7 +203,7 @@ def answer_mentions(answer: str, quote: str, start: int, nlp, *, wh_word: str = 
     end = start + len(answer)
     doc = nlp(quote)
     inside = list(extract_mentions(doc, "answer", within=(start, end)))
-    if not any(m.kind != NUMBER for m in inside):
+    if not any(m.kind != Kind.NUMBER for m in inside):
         # The span alone may be a clause or a fragment the quote's parse splits oddly;
         # fall back to parsing it on its own.
         known = {m.text.lower() for m in inside}
@@ -214,8 +219,8 @@ def answer_mentions(answer: str, quote: str, start: int, nlp, *, wh_word: str = 
 def _asked_kind(mention: Mention, answer: str, wh_word: str) -> Mention:
     if mention.text.strip().lower() != answer.strip().lower():
         return mention
-    asked = {"where": PLACE, "when": TIME}.get(wh_word)
-    if asked is not None and mention.kind != asked and mention.kind in NAMED_KINDS | {PERSON}:
+    asked = {"where": Kind.PLACE, "when": Kind.TIME}.get(wh_word)
+    if asked is not None and mention.kind != asked and mention.kind in NAMED_KINDS | {Kind.PERSON}:
         return replace(mention, kind=asked)
     return mention
 

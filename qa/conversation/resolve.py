@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
 from qa.conversation.evidence import PRONOUN_CLASS
-from qa.conversation.mentions import (GROUP, KIND_OF_LABEL, NAMED_KINDS, NUMBER, PERSON, PLACE, THING, TIME,
-                                      TOPIC_ROLES, WH_WORDS, Mention, same_referent, strip_possessive, trim_chunk)
+from qa.conversation.mentions import (KIND_OF_LABEL, NAMED_KINDS, TOPIC_ROLES, WH_WORDS, Kind, Mention, same_referent,
+                                      strip_possessive, trim_chunk)
 from qa.conversation.turns import Turn
 from qa.question import is_person_noun
 
@@ -117,18 +117,18 @@ def _fit(cls: str, mention: Mention, history: Sequence[Turn]) -> int:
     """How well a pronoun of class ``cls`` (or ``there``/``then``) agrees with ``mention``: 0 not at all,
     1 in kind and number, 2 also in a gender the documents (or the conversation) show."""
     if cls in {"m", "f"}:
-        if mention.kind != PERSON or mention.plural:
+        if mention.kind != Kind.PERSON or mention.plural:
             return 0
         gender = mention.gender or _conversation_gender(history, mention.text)
         return 1 if not gender else (2 if gender == cls else 0)
     if cls == "n":
-        return int(mention.kind in {THING, GROUP, PLACE} and not mention.plural)
+        return int(mention.kind in {Kind.THING, Kind.GROUP, Kind.PLACE} and not mention.plural)
     if cls == "p":
-        return int(mention.kind == GROUP or (mention.plural and mention.kind in {PERSON, THING, PLACE}))
+        return int(mention.kind == Kind.GROUP or (mention.plural and mention.kind in {Kind.PERSON, Kind.THING, Kind.PLACE}))
     if cls == "there":
-        return int(mention.kind == PLACE)
+        return int(mention.kind == Kind.PLACE)
     if cls == "then":
-        return int(mention.kind == TIME)
+        return int(mention.kind == Kind.TIME)
     return 0
 
 
@@ -187,14 +187,14 @@ def _time_phrase(text: str) -> str:
 
 def _named_in(doc) -> list[tuple[int, str, str]]:
     """``(token index, text, kind)`` of the names and noun phrases the message itself uses."""
-    out = [(e.start, strip_possessive(e.text), KIND_OF_LABEL.get(e.label_, THING)) for e in doc.ents]
+    out = [(e.start, strip_possessive(e.text), KIND_OF_LABEL.get(e.label_, Kind.THING)) for e in doc.ents]
     try:
         chunks = list(doc.noun_chunks)
     except ValueError:
         chunks = []
     for chunk in filter(None, map(trim_chunk, chunks)):
         if chunk.root.pos_ in {"NOUN", "PROPN"} and not any(e.start <= chunk.root.i < e.end for e in doc.ents):
-            kind = PERSON if chunk.root.pos_ == "NOUN" and is_person_noun(chunk.root.lemma_.lower()) else THING
+            kind = Kind.PERSON if chunk.root.pos_ == "NOUN" and is_person_noun(chunk.root.lemma_.lower()) else Kind.THING
             if chunk.root.tag_ in {"NNS", "NNPS"}:
                 kind = "plural"
             out.append((chunk.start, chunk.text, kind))
@@ -208,11 +208,11 @@ def _bound_inside(cls: str, token, named: Iterable[tuple[int, str, str]]) -> boo
         return False
     before = [kind for start, _, kind in named if start < token.i]
     if cls in {"m", "f"}:
-        return PERSON in before
+        return Kind.PERSON in before
     if cls == "n":
         return any(kind in NAMED_KINDS for kind in before)
     if cls == "p":
-        return any(kind in {GROUP, "plural"} for kind in before)
+        return any(kind in {Kind.GROUP, "plural"} for kind in before)
     return False
 
 
@@ -239,7 +239,7 @@ def _resolve_pronouns(doc, history: Sequence[Turn]) -> tuple[str, list[tuple[str
                 and not _bound_inside(cls, token, named):
             choice = choose_antecedent(history, cls, excluded=names)
             if choice is not None:
-                text = choice.mention.text if choice.mention.kind == PERSON else _definite(choice.mention.text)
+                text = choice.mention.text if choice.mention.kind == Kind.PERSON else _definite(choice.mention.text)
                 after_preposition = token.i > 0 and doc[token.i - 1].pos_ == "ADP"
                 if cls == "there":
                     replacement = text if after_preposition else f"in {text}"
@@ -279,24 +279,24 @@ def _phrase_kind(doc, start: int, end: int) -> tuple[str, bool]:
     """``(kind, proper)`` of the phrase ``doc.text[start:end]`` as parsed in ``doc``."""
     text = doc.text[start:end]
     if _YEAR.match(text):
-        return TIME, True
+        return Kind.TIME, True
     span = doc.char_span(start, end, alignment_mode="expand")
     if span is None:
-        return THING, False
+        return Kind.THING, False
     ents = [e for e in doc.ents if e.start >= span.start and e.end <= span.end]
     if ents:
-        return KIND_OF_LABEL.get(ents[0].label_, THING), True
+        return KIND_OF_LABEL.get(ents[0].label_, Kind.THING), True
     root = span.root
     if root.pos_ == "NOUN" and is_person_noun(root.lemma_.lower()):
-        return PERSON, False
-    return THING, root.pos_ == "PROPN"
+        return Kind.PERSON, False
+    return Kind.THING, root.pos_ == "PROPN"
 
 
 def _fits_slot(kind: str, proper: bool, slot: Mention) -> bool:
     """Whether a phrase of this kind may take the place of ``slot`` in a question."""
-    if slot.kind == NUMBER or kind == NUMBER:
+    if slot.kind == Kind.NUMBER or kind == Kind.NUMBER:
         return kind == slot.kind
-    if kind == slot.kind and kind != THING:
+    if kind == slot.kind and kind != Kind.THING:
         return True
     if kind in NAMED_KINDS and slot.kind in NAMED_KINDS:
         # A small model confuses places, organisations and things; a name takes a name's
@@ -334,12 +334,12 @@ def _resolve_ellipsis(doc, x_start: int, x_end: int, history: Sequence[Turn], nl
     # A name seen earlier in the conversation keeps what was learnt about it in full sentences.
     known = next((c.mention for c in candidates(history)
                   if c.mention.is_entity and c.mention.text.lower() == core.lower()), None)
-    ordered = [m for m in slots if m.head == head and m.kind != NUMBER] + [m for m in slots if m.head != head]
+    ordered = [m for m in slots if m.head == head and m.kind != Kind.NUMBER] + [m for m in slots if m.head != head]
     for slot in ordered:
         rewritten = _replace_once(previous.question, slot.text, core)
         if rewritten is None:
             continue
-        if slot.head == head and slot.kind != NUMBER:
+        if slot.head == head and slot.kind != Kind.NUMBER:
             return rewritten, [(slot.text, core)]
         if known is not None:
             kind, proper = known.kind, True
@@ -348,7 +348,7 @@ def _resolve_ellipsis(doc, x_start: int, x_end: int, history: Sequence[Turn], nl
             kind, proper = _phrase_kind(nlp(rewritten), at, at + len(core))
         if _fits_slot(kind, proper, slot):
             return rewritten, [(slot.text, core)]
-    if preposition and (_YEAR.match(core) or _phrase_kind(nlp(x_text), len(x_text) - len(core), len(x_text))[0] in {TIME, PLACE}):
+    if preposition and (_YEAR.match(core) or _phrase_kind(nlp(x_text), len(x_text) - len(core), len(x_text))[0] in {Kind.TIME, Kind.PLACE}):
         # "How about in 2015?" after a question without a date: the date is added.
         return f"{previous.question.rstrip(' ?.!')} {x_text}?", [("", x_text)]
     return None
@@ -356,8 +356,8 @@ def _resolve_ellipsis(doc, x_start: int, x_end: int, history: Sequence[Turn], nl
 
 def _other_one(previous: Turn, slots: Sequence[Mention], history: Sequence[Turn]) -> tuple[str, list[tuple[str, str]]] | None:
     """ "And the other one?" → the previous question about another mention of the same kind."""
-    focus = next((m for m in slots if m.is_entity and m.kind != NUMBER), None) or next(
-        (m for m in slots if m.kind in {THING, GROUP, PLACE, PERSON}), None)
+    focus = next((m for m in slots if m.is_entity and m.kind != Kind.NUMBER), None) or next(
+        (m for m in slots if m.kind in {Kind.THING, Kind.GROUP, Kind.PLACE, Kind.PERSON}), None)
     if focus is None:
         return None
     for candidate in candidates(history):
@@ -392,7 +392,7 @@ def _retrieval_query(question: str, history: Sequence[Turn], replaced: Sequence[
     lowered = question.lower()
     dropped = {old.lower() for old, _ in replaced if old}  # "What about X?" moved away from these
     extra = [m.text for m in history[-1].mentions
-             if m.source == "question" and m.is_entity and m.kind in {PERSON, GROUP, PLACE}
+             if m.source == "question" and m.is_entity and m.kind in {Kind.PERSON, Kind.GROUP, Kind.PLACE}
              and m.text.lower() not in lowered and m.text.lower() not in dropped]
     return " ".join([question, *dict.fromkeys(extra[:2])])
 

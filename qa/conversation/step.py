@@ -32,7 +32,7 @@ def answer_in_conversation(pipeline, history: Sequence[Turn], message: str, *, n
     """Answer ``message`` as the next turn of a conversation.
 
     Args:
-        pipeline: a :class:`qa.pipeline.QAPipeline` (anything with ``search``, ``answerer``, ``index``, ``settings``).
+        pipeline: a :class:`qa.pipeline.QAPipeline` (anything with ``question``, ``run`` and ``index``).
         history: earlier turns, oldest first.
         message: the new message as typed.
         nlp: spaCy pipeline used for resolution and mentions.
@@ -45,12 +45,12 @@ def answer_in_conversation(pipeline, history: Sequence[Turn], message: str, *, n
     Raises:
         InvalidQuestion: the message is empty, too long or has no words.
     """
-    from qa.pipeline import clean_question
+    from qa.pipeline import Question
 
-    message = clean_question(message, pipeline.settings.max_question_chars)
+    message = pipeline.question(message).text
     resolution = resolve_followup(history, message, nlp)
-    passages = pipeline.search(resolution.retrieval_query, top_k)
-    answer = pipeline.answerer.answer(resolution.question, passages, pipeline.index)
+    answered = pipeline.run(Question(resolution.question, resolution.retrieval_query), top_k)
+    answer, passages = answered.answer, answered.passages
     evidence = evidence or DocumentEvidence(IndexPassages(pipeline.index), nlp)
     turn = Turn.build(message, resolution.question, AnswerFacts.from_answer(answer), nlp,
                       replacements=resolution.replacements, assumptions=resolution.assumptions, evidence=evidence)
@@ -87,12 +87,10 @@ class ConversationEngine:
             The last ``keep`` turns. An unusable message (empty, too long) is skipped: it cannot
             be referred to.
         """
-        from qa.pipeline import clean_question
-
         turns: list[Turn] = []
         for message, reply in exchanges:
             try:
-                text = clean_question(message, self.pipeline.settings.max_question_chars)
+                text = self.pipeline.question(message).text
             except QAError:
                 continue
             resolution = resolve_followup(turns[-keep:], text, self.nlp)

@@ -12,7 +12,6 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
-from qa import evaluation
 
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
@@ -117,13 +116,6 @@ class TfIdf:
 
 
 # --------------------------------------------------------------------------- alignment
-
-def _find_ci(hay: str, needle: str) -> int:
-    i = hay.find(needle)
-    if i >= 0:
-        return i
-    return hay.lower().find(needle.lower())
-
 
 def find_answer_start(paragraph: str, answer: str, question: str = "") -> int:
     """Char offset of `answer` in `paragraph`. If it occurs several times, pick
@@ -271,17 +263,3 @@ def split_by_article(questions: Sequence[Question], paragraphs: Sequence[Paragra
     tr = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article not in held]
     te = [q for q in questions if q.pid >= 0 and paragraphs[q.pid].article in held]
     return tr, te
-
-
-# --------------------------------------------------------------------------- metrics (SQuAD, as qa eval computes them)
-
-def exact_match(pred: str, gold: str) -> float:
-    return evaluation.exact_match(pred, [gold])
-
-
-def f1_score(pred: str, gold: str) -> float:
-    return evaluation.token_f1(pred, [gold])
-
-
-def max_over_gold(fn, pred: str, golds: Sequence[str]) -> float:
-    return max(fn(pred, g) for g in golds) if golds else 0.0

@@ -69,14 +69,9 @@ def ranker_questions(heldout: Sequence, limit: Optional[int]) -> list:
 
 def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional[int] = None) -> list[dict]:
     """Answer every held-out question in open retrieval and keep each candidate's features."""
-    from qa.answerer.rules import RuleAnswerer
     from qa.config import Settings
     from qa.evaluation import exact_match, token_f1
-    from qa.answerer.features import answer_features, candidate_features, shortlist
-    from qa.answerer.citations import span_offsets
-    from qa.answerer.extractive import ExtractiveAnswerer as HybridAnswerer
     from qa.pipeline import QAPipeline, index_corpus
-    from qa.reader.reader import SpanReader
     from qa.training.data import split_by_article
     from qa.training.squad import load_training_data, write_corpus
 
@@ -85,43 +80,30 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
     if corpus.exists():
         shutil.rmtree(corpus)
     doc_ids = write_corpus(paragraphs, held, str(corpus))
-    settings = Settings(index_dir=work / "index", reader=False)
+    # The answerer the product runs, with the reader being fitted for and no learned ranker.
+    settings = Settings(index_dir=work / "index", reader_weights=str(reader_dir), ranker=False)
     index_corpus([corpus], settings, on_step=log)
     pipeline = QAPipeline(settings)
-    rules = RuleAnswerer(pipeline.analyzer, pipeline.embedder)
-    hybrid = HybridAnswerer(rules, SpanReader(str(reader_dir)).load(), reader_passages=settings.reader_passages)
-    hybrid.warm_up()
+    pipeline.answerer.warm_up()
     chosen = ranker_questions(split_by_article(questions, paragraphs, held)[1], limit)
     log(f"{len(chosen)} questions ({sum(not q.answers for q in chosen)} unanswerable) on {len(held)} articles")
     parses = QuestionParses.build(pipeline.analyzer.nlp, (q for q in questions if q.pid >= 0
                                                           and paragraphs[q.pid].article in held), paragraphs)
 
     def candidates_of(question: str, passages, answers: list[str]) -> list[dict]:
-        ranking = rules.rank(question, passages, pipeline.index)
-        pool, no_answer = hybrid.read_and_vote(ranking, passages, pipeline.index)
-        candidates = shortlist(pool)
-        features = candidate_features(candidates, ranking)
-        placeholder = np.full(len(candidates), 1.0 / max(len(candidates), 1))
-        items = []
-        for i, voted in enumerate(candidates):
-            span = rules.expand_to_entities(voted.span, ranking.analysis)
-            start, end = span_offsets(span)
-            text = pipeline.index.document(voted.doc_id).text[start:end]
-            evidence = rules.evidence(ranking, span)
-            answer_row = answer_features(i, placeholder, features, evidence, no_answer, ranking, passages)
-            items.append({"text": text, "f1": token_f1(text, answers) if answers else 0.0,
-                          "em": exact_match(text, answers) if answers else 0.0,
-                          "x": features[i].tolist(), "a": answer_row.tolist(), "ev": evidence_parts(evidence),
-                          "rule_score": voted.span.score, "mixed": voted.mixed(hybrid.reader_weight)})
-        return items
+        """The answerer's shortlist for ``question`` from ``passages`` (``None``: retrieved), labelled."""
+        return [{"text": c.text, "f1": token_f1(c.text, answers) if answers else 0.0,
+                 "em": exact_match(c.text, answers) if answers else 0.0, "x": c.features.tolist(),
+                 "a": c.answer_features.tolist(), "ev": evidence_parts(c.evidence), "rule_score": c.rule_score,
+                 "mixed": c.mixed}
+                for c in pipeline.candidates(question, passages)[1]]
 
     rows, started = [], time.time()
     top_k = settings.top_k
     for n, q in enumerate(chosen, start=1):
         article = paragraphs[q.pid].article
-        passages = pipeline.search(q.question)
         rows.append({"id": q.qid, "article": article, "answers": q.answers, "synthetic": False,
-                     "candidates": candidates_of(q.question, passages, q.answers)})
+                     "candidates": candidates_of(q.question, None, q.answers)})
         if q.answers:
             # The same question with its paragraph gone from the corpus: the documents no longer
             # say, though retrieval still finds passages on the topic. Kept as an unanswerable
@@ -137,7 +119,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
             swapped = parses.entity_swap(q, paragraphs)
             if swapped is not None:
                 rows.append({"id": q.qid + ENTITY_SUFFIX, "article": article, "answers": [], "synthetic": True,
-                             "question": swapped, "candidates": candidates_of(swapped, pipeline.search(swapped), [])})
+                             "question": swapped, "candidates": candidates_of(swapped, None, [])})
         if n % 100 == 0:
             log(f"dumped {n}/{len(chosen)} ({(time.time() - started) / n * 1000:.0f} ms per question)")
     return rows

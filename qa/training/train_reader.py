@@ -30,6 +30,7 @@ from index.embedding import BF16_PAD_MULTIPLE, use_bf16
 
 from . import data as D
 from . import squad as SQ
+from qa.evaluation import exact_match, token_f1
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, ReaderOutput, SpanReader, encode_pairs, span_token_bounds
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
@@ -77,7 +78,8 @@ def log(msg: str) -> None:
 _SENT_RE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[])")
 
 
-def sentence_spans(text: str) -> List[Tuple[int, int]]:
+def crop_sentences(text: str) -> List[Tuple[int, int]]:
+    """Character spans of the sentences of ``text`` by punctuation (cropping needs no parser)."""
     spans, s = [], 0
     for m in _SENT_RE.finditer(text):
         spans.append((s, m.start()))
@@ -90,7 +92,7 @@ def crop_passage(text: str, rng: random.Random, max_words: int,
                  must: Optional[Tuple[int, int]] = None) -> Tuple[str, int]:
     """Window of consecutive sentences (<= max_words words, at least one
     sentence) that contains char span `must`. Returns (cropped, offset)."""
-    sents = sentence_spans(text)
+    sents = crop_sentences(text)
     if len(sents) <= 1:
         return text, 0
     if must is not None:
@@ -331,6 +333,8 @@ class Checkpointer:
     def save(self, state: dict) -> None:
         if not self.path:
             return
+        # The output folder is made when the weights are written, after the first checkpoints.
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         tmp = self.path + ".tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.path)
@@ -656,8 +660,8 @@ def _score_setting(preds: List[Tuple[D.Question, ReaderOutput]]) -> dict:
     def best_text(o):
         return o.candidates[0].text if o.candidates else ""
 
-    em = [D.max_over_gold(D.exact_match, best_text(o), q.answers) for q, o in ans]
-    f1 = [D.max_over_gold(D.f1_score, best_text(o), q.answers) for q, o in ans]
+    em = [exact_match(best_text(o), q.answers) for q, o in ans]
+    f1 = [token_f1(best_text(o), q.answers) for q, o in ans]
     res = {
         "answerable": len(ans), "unanswerable": len(una),
         "EM": round(100 * float(np.mean(em)), 2) if em else None,

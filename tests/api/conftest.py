@@ -105,7 +105,7 @@ def qa_serve(index_dir: Path | None, log_path: Path, env: dict[str, str] | None 
     """
     port = _free_port()
     qa = shutil.which("qa", path=os.path.dirname(sys.executable)) or shutil.which("qa")
-    command = [qa] if qa else [sys.executable, "-m", "qa.cli"]
+    command = [qa] if qa else [sys.executable, "-m", "api.cli"]
     where = [] if index_dir is None else ["--index-dir", str(index_dir)]
     environment = {k: v for k, v in os.environ.items() if k != "QA_INDEX_DIR"}
     environment.update(TOKENIZERS_PARALLELISM="false", **(env or {}))

@@ -12,7 +12,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-import qa.cli
+import qa.cli_support
 from index.documents import document_from_text
 from index.store import build_index
 from qa.cli import main
@@ -65,7 +65,7 @@ def _play_openai_route(client, messages):
 def _play_cli(monkeypatch, chats_index, spacy_analyzer, messages):
     pipeline = QAPipeline(Settings(index_dir=chats_index), embedder=FakeEmbedder(), analyzer=spacy_analyzer,
                           answerer=SentenceAnswerer())
-    monkeypatch.setattr(qa.cli, "_open_pipeline", lambda settings: pipeline)
+    monkeypatch.setattr(qa.cli_support, "open_pipeline", lambda settings: pipeline)
     result = CliRunner().invoke(main, ["chat"], input="".join(m + "\n" for m in messages))
     assert result.exit_code == 0, result.output
     # One block per message: "> message", then "Understood as: ..." / "Taking ...", then the answer.

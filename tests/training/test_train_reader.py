@@ -216,3 +216,9 @@ def test_resume_without_a_checkpoint_is_refused_with_a_reason(tmp_path, capsys):
     assert T.main(["--data", str(data), "--out", str(tmp_path / "w"), "--device", "cpu", "--no-soup",
                    "--resume"]) == 2
     assert f"--resume: no checkpoint at {tmp_path / 'w' / 'checkpoint.pt'}" in capsys.readouterr().err
+
+
+def test_a_checkpoint_makes_its_folder(tmp_path):
+    path = tmp_path / "not-yet" / "checkpoint.pt"
+    T.Checkpointer(str(path), every_steps=1).save({"step": 3, "weights": torch.zeros(2)})
+    assert torch.load(path, weights_only=False)["step"] == 3
