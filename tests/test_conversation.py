@@ -146,6 +146,18 @@ def test_reply_text_and_back():
     assert answer_from_dict(answer.to_dict()) == answer
 
 
+def test_reply_text_names_the_page_of_a_paged_source():
+    from dataclasses import replace
+
+    from qa.models import citation_url
+
+    answer = found("Oslo", "She will speak in Oslo next month.", "report.pdf")
+    answer.citations = [replace(c, page=3, url=citation_url(c.doc_id, c.start, c.end)) for c in answer.citations]
+    text = reply_text(answer)
+    assert text.splitlines()[-1].startswith("[1] T (report.pdf, page 3): /documents/report.pdf?")
+    assert AnswerFacts.from_reply(text) == AnswerFacts.from_answer(answer)
+
+
 def test_reply_facts_are_the_answer_facts_even_with_a_note():
     from dataclasses import replace
 

@@ -191,7 +191,7 @@ def understood_note(question: str, assumptions: Sequence[tuple[str, str]]) -> st
 
 def reply_text(answer: Answer, note: str | None = None) -> str:
     """Display text of an answer: ``note`` (how the message was understood) when given, the span
-    with ``[n]`` markers, the quote, and the numbered sources."""
+    with ``[n]`` markers, the quote, and the numbered sources (with the page, in a paged document)."""
     head = [note] if note else []
     if not answer.found or not _flat(answer.answer):
         return "\n".join(head + [NOT_FOUND_REPLY])
@@ -201,7 +201,8 @@ def reply_text(answer: Answer, note: str | None = None) -> str:
         lines += ["", f"\u201c{_flat(answer.quote)}\u201d" + (" [1]" if answer.citations else "")]
     if answer.citations:
         lines.append("")
-        lines += [f"[{n}] {c.title} ({c.doc_id}): {c.url}" for n, c in enumerate(answer.citations, start=1)]
+        lines += [f"[{n}] {c.title} ({c.doc_id}{f', page {c.page}' if c.page else ''}): {c.url}"
+                  for n, c in enumerate(answer.citations, start=1)]
     return "\n".join(lines)
 
 
