@@ -124,7 +124,8 @@ class RuleAnswerer:
             lexical = {id(r): lexical_overlap(analysis, r[5], corpus.stats) + 0.2 / r[6] for r in rows}
             rows = sorted(rows, key=lambda r: -lexical[id(r)])[:MAX_EMBEDDED_SENTENCES]
         similarities = sentence_similarities(self.embedder, corpus, analysis.text, [(r[0], r[1]) for r in rows])
-        scored_sentences = score_sentences(analysis, rows, similarities, corpus.stats)
+        previous = [corpus.spans[r[0]][r[1] - 1][1] if r[1] > 0 else None for r in rows]
+        scored_sentences = score_sentences(analysis, rows, similarities, corpus.stats, previous)
 
         best: list[ScoredSpan] = []
         for sentence in scored_sentences[: self.max_sentences]:
@@ -165,8 +166,9 @@ class RuleAnswerer:
         offset, span = corpus.spans[doc_id][position]
         start, end = index.sentences[doc_id][position]
         similarity = sentence_similarities(self.embedder, corpus, ranked.analysis.text, [(doc_id, position)])
+        previous = corpus.spans[doc_id][position - 1][1] if position > 0 else None
         scored = score_sentences(ranked.analysis, [(doc_id, position, start, end, offset, span, rank)], similarity,
-                                 corpus.stats)[0]
+                                 corpus.stats, [previous])[0]
         ranked.sentences.append(scored)
         return scored
 
@@ -174,11 +176,15 @@ class RuleAnswerer:
                    char_end: int) -> ScoredSpan | None:
         """Score an arbitrary span of a sentence (given in document offsets) with the rule features.
 
-        Returns ``None`` when the offsets do not fall on tokens of the sentence, or the span only
-        repeats the question.
+        A span that runs on into the next sentence is cut at the end of this one: an answer is
+        quoted from one sentence. Returns ``None`` when the offsets do not fall on tokens of the
+        sentence, or the span only repeats the question.
         """
         doc = sentence.span.doc
+        char_end = min(char_end, sentence.end)
         span = doc.char_span(char_start - sentence.offset, char_end - sentence.offset, alignment_mode="expand")
+        while span is not None and len(span) and span[-1].is_punct and span[-1].i >= sentence.span.end - 1:
+            span = span[:-1]  # the sentence's final stop, left when the span was cut there
         if span is None or len(span) == 0:
             return None
         candidate = CandidateSpan(span.start, span.end, "reader", span.root.i)

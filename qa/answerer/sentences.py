@@ -56,12 +56,29 @@ def is_anchor(token, question: QuestionAnalysis) -> bool:
     return is_content(token) and bool(token_matched_lemmas(token, question_forms(question)))
 
 
-def lexical_overlap(question: QuestionAnalysis, tokens, stats: CorpusStats) -> float:
-    """IDF-weighted fraction of the question's content terms that occur among ``tokens``."""
+#: Subject (and possessive) pronouns through which a sentence goes on about what the one before named.
+_REFERRING_PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their"}
+_SUBJECT_DEPS = {"nsubj", "nsubjpass", "poss"}
+
+
+def referred_names(sentence, previous) -> list:
+    """The names of ``previous`` (the sentence before) that ``sentence`` refers back to: all of
+    them when its subject, among its first words, is a pronoun ("She joined the club in 2011."
+    after "The club captain is Amara Lewis."), else none. Tokens of ``previous``."""
+    if previous is None:
+        return []
+    if not any(t.lower_ in _REFERRING_PRONOUNS and t.dep_ in _SUBJECT_DEPS for t in list(sentence)[:4]):
+        return []
+    return [t for t in previous if t.ent_type_ or t.pos_ == "PROPN"]
+
+
+def lexical_overlap(question: QuestionAnalysis, tokens, stats: CorpusStats, previous=None) -> float:
+    """IDF-weighted fraction of the question's content terms that occur among ``tokens`` (a
+    sentence), or among the names of the sentence before that it refers back to (``previous``)."""
     total = sum(stats.idf(t) for t in question.content_lemmas)
     if total <= 0:
         return 0.0
-    return sum(stats.idf(t) for t in matched_terms(question, tokens)) / total
+    return sum(stats.idf(t) for t in matched_terms(question, list(tokens) + referred_names(tokens, previous))) / total
 
 
 def combine_sentence_score(lexical: float, semantic: float, rank: int) -> float:
@@ -74,6 +91,7 @@ def score_sentences(
     sentences: Sequence[tuple[str, int, int, int, int, object, int]],
     similarities: Sequence[float],
     stats: CorpusStats,
+    previous: Sequence[object] | None = None,
 ) -> list[ScoredSentence]:
     """Rank candidate sentences for a question.
 
@@ -82,13 +100,15 @@ def score_sentences(
         sentences: ``(doc_id, index, start, end, block offset, span, retrieval rank)`` per sentence.
         similarities: embedding similarity of each sentence to the question (same order).
         stats: corpus statistics for IDF.
+        previous: the sentence before each (same order; ``None`` where there is none).
 
     Returns:
         Scored sentences, best first.
     """
     scored = []
-    for (doc_id, i, start, end, offset, span, rank), semantic in zip(sentences, similarities):
-        lexical = lexical_overlap(question, span, stats)
+    before = previous if previous is not None else [None] * len(sentences)
+    for (doc_id, i, start, end, offset, span, rank), semantic, prior in zip(sentences, similarities, before):
+        lexical = lexical_overlap(question, span, stats, prior)
         scored.append(
             ScoredSentence(doc_id, i, start, end, offset, span, lexical, float(semantic), rank,
                            combine_sentence_score(lexical, float(semantic), rank))

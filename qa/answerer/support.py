@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from qa.answerer.corpus import CorpusStats
-from qa.answerer.sentences import matched_terms, terms_match
+from qa.answerer.sentences import matched_terms, referred_names, terms_match
 from qa.answerer.types import RankedCandidates, ScoredSpan
 from qa.question import STRICT_TYPES, QuestionAnalysis
 
@@ -39,7 +39,7 @@ class Support:
 
 
 def check_support(
-    question: QuestionAnalysis, sentence, neighbours: Sequence[object], stats: CorpusStats
+    question: QuestionAnalysis, sentence, neighbours: Sequence[object], stats: CorpusStats, *, previous=None
 ) -> Support:
     """Check that a sentence (with its neighbours) supports the question's terms and entities.
 
@@ -48,9 +48,11 @@ def check_support(
         sentence: the parsed answer sentence.
         neighbours: parsed sentences right before and after it.
         stats: corpus statistics.
+        previous: the sentence right before it (one of ``neighbours``), whose names count as the
+            sentence's own when the sentence refers back to them by a pronoun (:func:`referred_names`).
     """
     terms = list(question.content_lemmas)
-    in_sentence = matched_terms(question, sentence)
+    in_sentence = matched_terms(question, list(sentence) + referred_names(sentence, previous))
     near = set()
     for other in neighbours:
         near |= matched_terms(question, other)
@@ -145,7 +147,8 @@ def weigh_evidence(ranked: RankedCandidates, chosen: ScoredSpan, *, has_embedder
     sentence = chosen.sentence
     doc_spans = corpus.spans[sentence.doc_id]
     neighbours = [doc_spans[j][1] for j in (sentence.index - 1, sentence.index + 1) if 0 <= j < len(doc_spans)]
-    support = check_support(analysis, sentence.span, neighbours, corpus.stats)
+    previous = doc_spans[sentence.index - 1][1] if sentence.index > 0 else None
+    support = check_support(analysis, sentence.span, neighbours, corpus.stats, previous=previous)
     fit = chosen.fit
     if analysis.answer_type in STRICT_TYPES and fit < 0.5:
         fit = 0.0

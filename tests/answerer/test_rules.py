@@ -282,3 +282,28 @@ def test_when_questions_are_not_answered_with_a_duration(tmp_path, analyzer):
     question = "When did the harbour strike of Eastport end?"
     result = answerer.answer(question, HybridRetriever(index, embedder).retrieve(question, top_k=3), index)
     assert result.answer != "ten-year"
+
+
+def test_a_sentence_that_goes_on_by_pronoun_counts_the_names_before_it(analyzer):
+    from qa.answerer.sentences import referred_names
+
+    doc = analyzer.nlp("The society's treasurer is Ilse Varga. She joined the society in 2004. The hall was built in 1890.")
+    first, second, third = list(doc.sents)
+    assert [t.text for t in referred_names(second, first)] == ["Ilse", "Varga"]
+    assert referred_names(third, second) == []  # its subject is no pronoun
+    assert referred_names(second, None) == []
+
+
+def test_the_support_of_a_pronoun_sentence_counts_the_names_it_refers_to(analyzer):
+    from qa.answerer.support import check_support
+    from qa.question import analyze_question
+
+    doc = analyzer.nlp("The society's treasurer is Ilse Varga. She joined the society in 2004.")
+    first, second = list(doc.sents)
+    question = analyze_question(analyzer.nlp("When did Ilse Varga join the society?"))
+    stats = CorpusStats(num_sentences=2, document_frequency={"society": 2, "ilse": 1, "varga": 1, "join": 1},
+                        phrase_occurs=doc.text.lower().__contains__)
+    alone = check_support(question, second, [first], stats)
+    referring = check_support(question, second, [first], stats, previous=first)
+    assert referring.coverage > alone.coverage
+    assert referring.missing == () and referring.entities_supported
