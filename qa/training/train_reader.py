@@ -30,6 +30,7 @@ from index.embedding import BF16_PAD_MULTIPLE, use_bf16
 
 from . import data as D
 from . import squad as SQ
+from .log import log, set_log_prefix
 from qa.evaluation import exact_match, token_f1
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, ReaderOutput, SpanReader, encode_pairs, span_token_bounds
 
@@ -64,13 +65,6 @@ DEFAULTS = dict(
 )
 
 HELDOUT = list(D.DEFAULT_HELDOUT)
-
-
-_LOG_PREFIX = ""  # set in soup-member worker processes
-
-
-def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), _LOG_PREFIX + msg, flush=True)
 
 
 # --------------------------------------------------------------------------- cropping
@@ -456,9 +450,8 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
 def _member_job(job: dict) -> dict:
     """One soup member in a worker process (spawned): trains it and writes its weights to
     ``job["out"]``; returns its stage times and wall time."""
-    global _LOG_PREFIX
     torch.set_num_threads(job["threads"])
-    _LOG_PREFIX = f"[member seed {job['seed']}] "
+    set_log_prefix(f"[member seed {job['seed']}] ")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoTokenizer
