@@ -12,6 +12,7 @@ transformers = pytest.importorskip("transformers")
 
 from qa.training import data as D  # noqa: E402
 from qa.training import train_reader as T  # noqa: E402
+from qa.training.examples import build_epoch, hard_distractors  # noqa: E402
 
 PARAGRAPHS = [
     D.Paragraph(0, "Lakes", "000.txt", "Lakes", "Lake Orrin is the deepest lake in the valley. It reaches 212 metres. "
@@ -38,8 +39,8 @@ QUESTIONS = [
 
 def _epoch(seed, **cfg):
     by_article = {"Lakes": [0, 1, 2]}
-    hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
-    return T.build_epoch(QUESTIONS, PARAGRAPHS, hard, by_article, random.Random(seed), dict(T.DEFAULTS, **cfg))
+    hard = hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
+    return build_epoch(QUESTIONS, PARAGRAPHS, hard, by_article, random.Random(seed), dict(T.DEFAULTS, **cfg))
 
 
 def test_examples_keep_the_answer_at_its_offsets_in_cropped_passages():
@@ -142,7 +143,7 @@ def test_soup_members_in_worker_processes_match_members_trained_here(tmp_path, t
     """Worker processes (spawned, the real base model) train the same members as this process does
     on as many threads."""
     by_article = {"Lakes": [0, 1, 2]}
-    hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
+    hard = hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
     cfg = dict(T.DEFAULTS, batch_questions=4, crop_prob=0.0, attention_dropout=0.0)
     stages = [(QUESTIONS, "crowd")]
     threads = torch.get_num_threads()
@@ -169,7 +170,7 @@ def test_soup_members_train_one_per_cpu_thread_unless_told():
 
 def _fit(tokenizer, stages, cfg, checkpointer=None, resume=None):
     by_article = {"Lakes": [0, 1, 2]}
-    hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
+    hard = hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
     return T.fit_one(5, stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [], 0.0,
                      checkpointer=checkpointer, resume=resume)
 
