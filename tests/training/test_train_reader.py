@@ -10,9 +10,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from qa.reader.reader import encode_pairs  # noqa: E402
 from qa.training import data as D  # noqa: E402
 from qa.training import train_reader as T  # noqa: E402
 from qa.training.examples import build_epoch, hard_distractors  # noqa: E402
+from qa.training.loss import _token_labels, batch_loss  # noqa: E402
 
 PARAGRAPHS = [
     D.Paragraph(0, "Lakes", "000.txt", "Lakes", "Lake Orrin is the deepest lake in the valley. It reaches 212 metres. "
@@ -69,7 +71,7 @@ def test_loss_is_finite_learns_and_labels_the_answer_tokens(tokenizer, make_tiny
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(12):
-        loss, ntok = T.batch_loss(model, exs, tokenizer, dict(T.DEFAULTS), "cpu", bf16)
+        loss, ntok = batch_loss(model, exs, tokenizer, dict(T.DEFAULTS), "cpu", bf16)
         assert torch.isfinite(loss) and ntok > 0
         opt.zero_grad()
         loss.backward()
@@ -77,8 +79,8 @@ def test_loss_is_finite_learns_and_labels_the_answer_tokens(tokenizer, make_tiny
         losses.append(float(loss.detach()))
     assert losses[-1] < losses[0]
     ex = exs[0]
-    enc, _, offsets, ctx = T.encode_pairs(tokenizer, [ex.question], [ex.passages[ex.gold]], 192, 64)
-    s, e = T._token_labels(offsets, ctx, 0, ex.ans_start, ex.ans_end)
+    enc, _, offsets, ctx = encode_pairs(tokenizer, [ex.question], [ex.passages[ex.gold]], 192, 64)
+    s, e = _token_labels(offsets, ctx, 0, ex.ans_start, ex.ans_end)
     assert ex.passages[ex.gold][int(offsets[0][s][0]):int(offsets[0][e][1])] == "212 metres"
 
 
