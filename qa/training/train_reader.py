@@ -29,6 +29,7 @@ from index.embedding import use_bf16
 
 from . import data as D
 from . import squad as SQ
+from .checkpoint import Checkpointer, load_checkpoint
 from .examples import build_epoch, hard_distractors, make_batches
 from .log import log, set_log_prefix
 from .loss import batch_loss
@@ -112,40 +113,6 @@ def average_states(states: Sequence[Dict[str, torch.Tensor]]) -> Dict[str, torch
         else:
             out[k] = v
     return out
-
-
-class Checkpointer:
-    """Writes what :func:`fit_one` needs to go on exactly where it stopped (``--resume``): the
-    weights, optimiser, schedule, the stage and batch reached, the example generator's state at
-    the stage's start (the stage's examples and batch order are drawn again from it) and torch's
-    random state (dropout). Written atomically every ``minutes`` and at the end of each stage."""
-
-    def __init__(self, path: Optional[str], minutes: float = 10.0, every_steps: Optional[int] = None):
-        self.path, self.seconds, self.every_steps = path, 60.0 * minutes, every_steps
-        self.last = time.time()
-
-    def due(self, step: int) -> bool:
-        if not self.path:
-            return False
-        if self.every_steps:
-            return step % self.every_steps == 0
-        return time.time() - self.last >= self.seconds
-
-    def save(self, state: dict) -> None:
-        if not self.path:
-            return
-        # The output folder is made when the weights are written, after the first checkpoints.
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        tmp = self.path + ".tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, self.path)
-        self.last = time.time()
-        log(f"checkpoint: step {state['step']} -> {self.path}")
-
-
-def load_checkpoint(path: str, device: str) -> dict:
-    """A checkpoint written by :class:`Checkpointer` (torch and Python random states included)."""
-    return torch.load(path, map_location=device, weights_only=False)
 
 
 def run_stage(model, opt, sched, tok, stage_q, stage: str, ep: int, paragraphs, hard, by_article, rng: random.Random,

@@ -13,6 +13,7 @@ transformers = pytest.importorskip("transformers")
 from qa.reader.reader import encode_pairs  # noqa: E402
 from qa.training import data as D  # noqa: E402
 from qa.training import train_reader as T  # noqa: E402
+from qa.training.checkpoint import Checkpointer, load_checkpoint  # noqa: E402
 from qa.training.examples import build_epoch, hard_distractors  # noqa: E402
 from qa.training.loss import _token_labels, batch_loss  # noqa: E402
 
@@ -194,7 +195,7 @@ def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(tmp_
     assert steps == 8
     for stop_at in (3, 4, 6):
         path = str(tmp_path / f"ck{stop_at}.pt")
-        saver = T.Checkpointer(path, every_steps=1)
+        saver = Checkpointer(path, every_steps=1)
         real_save = saver.save
 
         def save_then_stop(state, real_save=real_save, stop_at=stop_at):
@@ -205,9 +206,9 @@ def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(tmp_
         saver.save = save_then_stop
         with pytest.raises(_Stop):
             _fit(tokenizer, stages, cfg, saver)
-        state = T.load_checkpoint(path, "cpu")
+        state = load_checkpoint(path, "cpu")
         assert state["step"] == stop_at
-        resumed, _, _, steps = _fit(tokenizer, stages, cfg, T.Checkpointer(None), state)
+        resumed, _, _, steps = _fit(tokenizer, stages, cfg, Checkpointer(None), state)
         assert steps == 8
         a, b = straight.state_dict(), resumed.state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), f"stopped at step {stop_at}"
@@ -223,5 +224,5 @@ def test_resume_without_a_checkpoint_is_refused_with_a_reason(tmp_path, capsys):
 
 def test_a_checkpoint_makes_its_folder(tmp_path):
     path = tmp_path / "not-yet" / "checkpoint.pt"
-    T.Checkpointer(str(path), every_steps=1).save({"step": 3, "weights": torch.zeros(2)})
+    Checkpointer(str(path), every_steps=1).save({"step": 3, "weights": torch.zeros(2)})
     assert torch.load(path, weights_only=False)["step"] == 3
