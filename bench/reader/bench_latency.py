@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from qa.reader import SpanReader  # noqa: E402
 from qa.training import data as D  # noqa: E402
-from qa.training.train_reader import DEFAULT_DATA, crop_sentences  # noqa: E402
+from qa.training.examples import crop_sentences  # noqa: E402
+from qa.training.train_reader import DEFAULT_DATA  # noqa: E402
 
 
 def main(argv=None):

@@ -34,6 +34,7 @@ import numpy as np
 from qa.config import Settings
 from qa.answerer.features import choice_probabilities
 from qa.training.contrast import ENTITY_SUFFIX, QuestionParses
+from qa.training.log import log
 from qa.answerer.ranker import DEFAULT_RANKER_PATH, LearnedRanker, LinearModel, fit_conditional_logit, fit_logistic, softmax
 
 THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.01)]
@@ -42,10 +43,6 @@ SUPPORT_THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 0.9001, 0.05)]
 TARGET_ABSTENTION = 60.0
 RANKER_L2 = 1.0
 ANSWER_L2 = 1.0
-
-
-def log(message: str) -> None:
-    print(time.strftime("%H:%M:%S"), message, flush=True)
 
 
 # --------------------------------------------------------------------------- 1. dump

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import random
-import re
 import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -26,12 +25,16 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from index.embedding import BF16_PAD_MULTIPLE, use_bf16
+from index.embedding import use_bf16
 
 from . import data as D
 from . import squad as SQ
-from qa.evaluation import exact_match, token_f1
-from qa.reader.reader import DEFAULT_WEIGHTS_DIR, ReaderOutput, SpanReader, encode_pairs, span_token_bounds
+from .checkpoint import Checkpointer, load_checkpoint
+from .examples import build_epoch, hard_distractors, make_batches
+from .heldout_eval import EVAL_SEED, evaluate_reader
+from .log import log, set_log_prefix
+from .loss import batch_loss
+from qa.reader.reader import DEFAULT_WEIGHTS_DIR, SpanReader
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
 DEFAULT_DATA = os.environ.get(
@@ -66,193 +69,6 @@ DEFAULTS = dict(
 HELDOUT = list(D.DEFAULT_HELDOUT)
 
 
-_LOG_PREFIX = ""  # set in soup-member worker processes
-
-
-def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), _LOG_PREFIX + msg, flush=True)
-
-
-# --------------------------------------------------------------------------- cropping
-
-_SENT_RE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[])")
-
-
-def crop_sentences(text: str) -> List[Tuple[int, int]]:
-    """Character spans of the sentences of ``text`` by punctuation (cropping needs no parser)."""
-    spans, s = [], 0
-    for m in _SENT_RE.finditer(text):
-        spans.append((s, m.start()))
-        s = m.end()
-    spans.append((s, len(text)))
-    return [(a, b) for a, b in spans if b > a]
-
-
-def crop_passage(text: str, rng: random.Random, max_words: int,
-                 must: Optional[Tuple[int, int]] = None) -> Tuple[str, int]:
-    """Window of consecutive sentences (<= max_words words, at least one
-    sentence) that contains char span `must`. Returns (cropped, offset)."""
-    sents = crop_sentences(text)
-    if len(sents) <= 1:
-        return text, 0
-    if must is not None:
-        inside = [i for i, (a, b) in enumerate(sents) if a <= must[0] < b or a < must[1] <= b]
-        if not inside:
-            return text, 0
-        lo, hi = min(inside), max(inside)
-    else:
-        lo = hi = rng.randrange(len(sents))
-    words = lambda i, j: len(text[sents[i][0]:sents[j][1]].split())
-    while True:
-        opts = []
-        if lo > 0 and words(lo - 1, hi) <= max_words:
-            opts.append((lo - 1, hi))
-        if hi < len(sents) - 1 and words(lo, hi + 1) <= max_words:
-            opts.append((lo, hi + 1))
-        if not opts:
-            break
-        lo, hi = rng.choice(opts)
-    a, b = sents[lo][0], sents[hi][1]
-    return text[a:b], a
-
-
-# --------------------------------------------------------------------------- examples
-
-class Example:
-    __slots__ = ("question", "passages", "gold", "ans_start", "ans_end", "qid")
-
-    def __init__(self, question, passages, gold, ans_start, ans_end, qid):
-        self.question, self.passages, self.gold = question, passages, gold
-        self.ans_start, self.ans_end, self.qid = ans_start, ans_end, qid
-
-
-def build_epoch(questions: Sequence[D.Question], paragraphs: Sequence[D.Paragraph], hard: Dict[int, List[int]],
-                by_article: Dict[str, List[int]], rng: random.Random, cfg: dict) -> List[Example]:
-    exs = []
-    for q in questions:
-        gp = paragraphs[q.pid]
-        pool = [j for j in by_article[gp.article] if j != q.pid]
-        dis: List[int] = []
-        hard_list = [j for j in hard.get(q.qid, []) if j != q.pid]
-        nd = float(cfg["n_distractors"])  # fractional part = probability of one more
-        nd = int(nd) + (1 if rng.random() < nd - int(nd) else 0)
-        for _ in range(min(nd, len(pool))):
-            cand = [j for j in hard_list if j not in dis]
-            if cand and rng.random() < cfg["hard_distractor_prob"]:
-                dis.append(cand[0])
-            else:
-                rest = [j for j in pool if j not in dis]
-                dis.append(rng.choice(rest))
-        a0 = q.answer_start if q.answers else -1
-        a1 = a0 + len(q.answers[0]) if q.answers else -1
-        texts, gold_idx = [], 0
-        items = [(q.pid, True)] + [(j, False) for j in dis]
-        if dis and cfg.get("neg_passage_prob", 0.0) and rng.random() < cfg["neg_passage_prob"]:
-            items = [(j, False) for j in dis]      # synthetic unanswerable: gold paragraph not shown
-            a0 = a1 = -1
-        rng.shuffle(items)
-        s_out = e_out = -1
-        for k, (j, is_gold) in enumerate(items):
-            t = paragraphs[j].text
-            if rng.random() < cfg["crop_prob"]:
-                mw = rng.randint(*cfg["crop_words"])
-                if is_gold and a0 >= 0:
-                    t, off = crop_passage(t, rng, mw, (a0, a1))
-                    s_out, e_out = a0 - off, a1 - off
-                else:
-                    t, off = crop_passage(t, rng, mw, None)
-            elif is_gold:
-                s_out, e_out = a0, a1
-            if is_gold:
-                gold_idx = k
-            texts.append(t)
-        if a0 < 0:
-            s_out = e_out = -1
-            if not any(g for _, g in items):
-                gold_idx = -1
-        exs.append(Example(q.question, texts, gold_idx, s_out, e_out, q.qid))
-    return exs
-
-
-def hard_distractors(questions: Sequence[D.Question], paragraphs: Sequence[D.Paragraph],
-                     by_article: Dict[str, List[int]], k: int = 3) -> Dict[str, List[int]]:
-    """BM25-nearest other paragraphs of the same article, per question."""
-    out = {}
-    for art, pids in by_article.items():
-        idx = D.TfIdf([paragraphs[j].text for j in pids])
-        for q in questions:
-            if paragraphs[q.pid].article != art:
-                continue
-            s = idx.bm25(q.question)
-            order = [pids[i] for i in np.argsort(-s) if pids[i] != q.pid]
-            out[q.qid] = order[:k]
-    return out
-
-
-# --------------------------------------------------------------------------- loss
-
-def _token_labels(offsets: torch.Tensor, ctx: torch.Tensor, f: int, a0: int, a1: int) -> Tuple[int, int]:
-    """Sequence positions of the answer's first and last tokens in window ``f``; ``(-1, -1)``
-    when the window does not hold the whole answer."""
-    idx = torch.nonzero(ctx[f]).flatten().tolist()
-    off = offsets[f].tolist()
-    bounds = span_token_bounds([off[t][0] for t in idx], [off[t][1] for t in idx], a0, a1)
-    return (idx[bounds[0]], idx[bounds[1]]) if bounds else (-1, -1)
-
-
-def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str, bf16: bool = False):
-    """Shared-normalisation loss of a batch; ``bf16``: matrix products under bfloat16 autocast
-    (always on CUDA, as the shipped reader was trained; on a CPU with native bf16 when asked)."""
-    qs, ps, owner = [], [], []
-    for i, ex in enumerate(exs):
-        for k, p in enumerate(ex.passages):
-            qs.append(ex.question)
-            ps.append(p)
-            owner.append((i, k))
-    on_cuda = device.startswith("cuda")
-    # On CPU, oneDNN keeps bf16 kernels per input shape: padding to a multiple bounds the shapes.
-    pad = BF16_PAD_MULTIPLE if bf16 and not on_cuda else None
-    enc, sample, offsets, ctx = encode_pairs(tokenizer, qs, ps, cfg["max_seq_len"], cfg["doc_stride"],
-                                             pad_to_multiple_of=pad)
-    enc = {k: v.to(device) for k, v in enc.items()}
-    with torch.autocast("cuda" if on_cuda else "cpu", dtype=torch.bfloat16, enabled=on_cuda or bf16):
-        S, E = model(**enc)
-    S, E = S.float(), E.float()
-    ctx_d = ctx.to(device)
-    feats_of: Dict[int, List[int]] = {}
-    for f, pair in enumerate(sample):
-        feats_of.setdefault(owner[pair][0], []).append(f)
-    losses = []
-    for i, ex in enumerate(exs):
-        fs = feats_of[i]
-        s_pos, e_pos = [], []
-        start_vecs, end_vecs = [], []
-        base = 0
-        for f in fs:
-            pair_k = owner[sample[f]][1]
-            cidx = torch.nonzero(ctx[f]).flatten()
-            if pair_k == ex.gold and ex.ans_start >= 0:
-                s, e = _token_labels(offsets, ctx, f, ex.ans_start, ex.ans_end)
-                if s >= 0:
-                    pos = {int(t): n for n, t in enumerate(cidx.tolist())}
-                    s_pos.append(base + pos[s])
-                    e_pos.append(base + pos[e])
-            start_vecs.append(S[f][ctx_d[f]])
-            end_vecs.append(E[f][ctx_d[f]])
-            base += int(cidx.numel())
-        null_s = S[fs, 0].mean().reshape(1)
-        null_e = E[fs, 0].mean().reshape(1)
-        sv = torch.cat(start_vecs + [null_s])
-        ev = torch.cat(end_vecs + [null_e])
-        if not s_pos:
-            s_pos, e_pos = [base], [base]
-        sp = torch.tensor(s_pos, device=sv.device)
-        ep = torch.tensor(e_pos, device=sv.device)
-        loss = (torch.logsumexp(sv, 0) - torch.logsumexp(sv[sp], 0)) + (torch.logsumexp(ev, 0) - torch.logsumexp(ev[ep], 0))
-        losses.append(loss / 2)
-    return torch.stack(losses).mean(), int(enc["input_ids"].numel())
-
-
 # --------------------------------------------------------------------------- data prep
 
 def prepare(data_dir: str, heldout: Optional[Sequence[str]]):
@@ -283,20 +99,6 @@ def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str
     return S.to_questions(items, paragraphs)
 
 
-def make_batches(exs: List[Example], bs: int, rng: random.Random) -> List[List[Example]]:
-    """Length-bucketed batches (within chunks of 32 batches), shuffled."""
-    order = list(range(len(exs)))
-    rng.shuffle(order)
-    chunk = bs * 32
-    batches = []
-    for c in range(0, len(order), chunk):
-        part = sorted(order[c:c + chunk], key=lambda i: sum(len(p) for p in exs[i].passages))
-        for b in range(0, len(part), bs):
-            batches.append([exs[i] for i in part[b:b + bs]])
-    rng.shuffle(batches)
-    return batches
-
-
 # --------------------------------------------------------------------------- train
 
 def average_states(states: Sequence[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
@@ -311,40 +113,6 @@ def average_states(states: Sequence[Dict[str, torch.Tensor]]) -> Dict[str, torch
         else:
             out[k] = v
     return out
-
-
-class Checkpointer:
-    """Writes what :func:`fit_one` needs to go on exactly where it stopped (``--resume``): the
-    weights, optimiser, schedule, the stage and batch reached, the example generator's state at
-    the stage's start (the stage's examples and batch order are drawn again from it) and torch's
-    random state (dropout). Written atomically every ``minutes`` and at the end of each stage."""
-
-    def __init__(self, path: Optional[str], minutes: float = 10.0, every_steps: Optional[int] = None):
-        self.path, self.seconds, self.every_steps = path, 60.0 * minutes, every_steps
-        self.last = time.time()
-
-    def due(self, step: int) -> bool:
-        if not self.path:
-            return False
-        if self.every_steps:
-            return step % self.every_steps == 0
-        return time.time() - self.last >= self.seconds
-
-    def save(self, state: dict) -> None:
-        if not self.path:
-            return
-        # The output folder is made when the weights are written, after the first checkpoints.
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        tmp = self.path + ".tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, self.path)
-        self.last = time.time()
-        log(f"checkpoint: step {state['step']} -> {self.path}")
-
-
-def load_checkpoint(path: str, device: str) -> dict:
-    """A checkpoint written by :class:`Checkpointer` (torch and Python random states included)."""
-    return torch.load(path, map_location=device, weights_only=False)
 
 
 def run_stage(model, opt, sched, tok, stage_q, stage: str, ep: int, paragraphs, hard, by_article, rng: random.Random,
@@ -456,9 +224,8 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
 def _member_job(job: dict) -> dict:
     """One soup member in a worker process (spawned): trains it and writes its weights to
     ``job["out"]``; returns its stage times and wall time."""
-    global _LOG_PREFIX
     torch.set_num_threads(job["threads"])
-    _LOG_PREFIX = f"[member seed {job['seed']}] "
+    set_log_prefix(f"[member seed {job['seed']}] ")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoTokenizer
@@ -647,91 +414,8 @@ def _write_recipe(out_dir: str, recipe: dict) -> None:
 
 # --------------------------------------------------------------------------- eval
 
-# The held-out questions sampled for an evaluation, and the order of their distractors, do not
-# depend on the training seed, so readers trained with different seeds are compared on the same ones.
-EVAL_SEED = 13
-THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.05)]
-
-
-def _score_setting(preds: List[Tuple[D.Question, ReaderOutput]]) -> dict:
-    ans = [(q, o) for q, o in preds if q.answers]
-    una = [(q, o) for q, o in preds if not q.answers]
-
-    def best_text(o):
-        return o.candidates[0].text if o.candidates else ""
-
-    em = [exact_match(best_text(o), q.answers) for q, o in ans]
-    f1 = [token_f1(best_text(o), q.answers) for q, o in ans]
-    res = {
-        "answerable": len(ans), "unanswerable": len(una),
-        "EM": round(100 * float(np.mean(em)), 2) if em else None,
-        "F1": round(100 * float(np.mean(f1)), 2) if f1 else None,
-        "mean_no_answer_prob_answerable": round(float(np.mean([o.no_answer_prob for _, o in ans])), 4) if ans else None,
-        "mean_no_answer_prob_unanswerable": round(float(np.mean([o.no_answer_prob for _, o in una])), 4) if una else None,
-    }
-    sweep = []
-    for t in THRESHOLDS:
-        a_em = [e if o.no_answer_prob < t else 0.0 for e, (q, o) in zip(em, ans)]
-        a_f1 = [f if o.no_answer_prob < t else 0.0 for f, (q, o) in zip(f1, ans)]
-        u_ok = [1.0 if o.no_answer_prob >= t else 0.0 for q, o in una]
-        n = len(a_f1) + len(u_ok)
-        sweep.append({
-            "threshold": t,
-            "answerable_EM": round(100 * float(np.mean(a_em)), 2) if a_em else None,
-            "answerable_F1": round(100 * float(np.mean(a_f1)), 2) if a_f1 else None,
-            "answered_frac_answerable": round(float(np.mean([o.no_answer_prob < t for q, o in ans])), 4) if ans else None,
-            "unanswerable_abstain_acc": round(100 * float(np.mean(u_ok)), 2) if u_ok else None,
-            "overall_F1": round(100 * (sum(a_f1) + sum(u_ok)) / n, 2) if n else None,
-        })
-    res["threshold_sweep"] = sweep
-    best = max(sweep, key=lambda r: r["overall_F1"] or 0)
-    res["best_overall_threshold"] = best["threshold"]
-    return res
-
-
-def evaluate_reader(reader: SpanReader, paragraphs: Sequence[D.Paragraph], questions: Sequence[D.Question],
-                    limit: Optional[int] = None, seed: int = EVAL_SEED, n_distractors: int = 2, top_k: int = 3) -> dict:
-    """Held-out evaluation: (a) gold paragraph only, (b) gold + BM25-hardest
-    distractors from the held-out pool (shuffled), (c) BM25 top-k over the
-    held-out pool (gold may be missing). No-answer threshold sweep for each."""
-    qs = list(questions)
-    if limit:
-        qs = random.Random(seed).sample(qs, min(limit, len(qs)))
-    arts = {paragraphs[q.pid].article for q in qs}
-    pool = [p.pid for p in paragraphs if p.article in arts]
-    idx = D.TfIdf([paragraphs[j].title + " " + paragraphs[j].text for j in pool])
-    rng = random.Random(seed)
-    out = {"gold": [], "gold+distractors": [], f"bm25_top{top_k}": []}
-    recall, lat = 0, []
-    t0 = time.time()
-    for n, q in enumerate(qs):
-        s = idx.bm25(q.question)
-        order = [pool[i] for i in np.argsort(-s, kind="stable")]
-        gold = paragraphs[q.pid].text
-        out["gold"].append((q, reader.read(q.question, [gold])))
-        dis = [j for j in order if j != q.pid][:n_distractors]
-        items = [q.pid] + dis
-        rng.shuffle(items)
-        out["gold+distractors"].append((q, reader.read(q.question, [paragraphs[j].text for j in items])))
-        top = order[:top_k]
-        recall += q.pid in top
-        t = time.perf_counter()
-        out[f"bm25_top{top_k}"].append((q, reader.read(q.question, [paragraphs[j].text for j in top], passage_scores=None)))
-        lat.append(time.perf_counter() - t)
-        if (n + 1) % 200 == 0:
-            log(f"eval {n + 1}/{len(qs)} ({(time.time() - t0) / 60:.1f} min)")
-    res = {k: _score_setting(v) for k, v in out.items()}
-    res[f"bm25_top{top_k}"]["retrieval_recall_at_k"] = round(recall / max(1, len(qs)), 4)
-    res["latency_ms_top3_full_paragraphs"] = {"mean": round(1000 * float(np.mean(lat)), 1),
-                                              "p50": round(1000 * float(np.median(lat)), 1),
-                                              "p95": round(1000 * float(np.percentile(lat, 95)), 1)}
-    res["eval_questions"] = len(qs)
-    res["eval_time_s"] = round(time.time() - t0, 1)
-    res["note"] = ("threshold sweep: predict no-answer when no_answer_prob >= threshold; answerable_F1 counts "
-                   "abstentions as 0; best_overall_threshold is chosen on these held-out questions (optimistic)")
-    return res
-
-
+# --eval-only stays with the trainer: it reads the trainer's recipe.json and data prep (prepare),
+# and qa.training.heldout_eval, which this module imports, does not import the trainer back.
 def eval_only(data_dir: str, out_dir: str, device: str = "cpu", limit: Optional[int] = None, seed: int = EVAL_SEED,
               dynamic_int8: bool = False) -> dict:
     rpath = os.path.join(out_dir, "recipe.json")

@@ -10,8 +10,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from qa.reader.reader import encode_pairs  # noqa: E402
 from qa.training import data as D  # noqa: E402
 from qa.training import train_reader as T  # noqa: E402
+from qa.training.checkpoint import Checkpointer, load_checkpoint  # noqa: E402
+from qa.training.examples import build_epoch, hard_distractors  # noqa: E402
+from qa.training.loss import _token_labels, batch_loss  # noqa: E402
 
 PARAGRAPHS = [
     D.Paragraph(0, "Lakes", "000.txt", "Lakes", "Lake Orrin is the deepest lake in the valley. It reaches 212 metres. "
@@ -38,8 +42,8 @@ QUESTIONS = [
 
 def _epoch(seed, **cfg):
     by_article = {"Lakes": [0, 1, 2]}
-    hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
-    return T.build_epoch(QUESTIONS, PARAGRAPHS, hard, by_article, random.Random(seed), dict(T.DEFAULTS, **cfg))
+    hard = hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
+    return build_epoch(QUESTIONS, PARAGRAPHS, hard, by_article, random.Random(seed), dict(T.DEFAULTS, **cfg))
 
 
 def test_examples_keep_the_answer_at_its_offsets_in_cropped_passages():
@@ -68,7 +72,7 @@ def test_loss_is_finite_learns_and_labels_the_answer_tokens(tokenizer, make_tiny
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(12):
-        loss, ntok = T.batch_loss(model, exs, tokenizer, dict(T.DEFAULTS), "cpu", bf16)
+        loss, ntok = batch_loss(model, exs, tokenizer, dict(T.DEFAULTS), "cpu", bf16)
         assert torch.isfinite(loss) and ntok > 0
         opt.zero_grad()
         loss.backward()
@@ -76,8 +80,8 @@ def test_loss_is_finite_learns_and_labels_the_answer_tokens(tokenizer, make_tiny
         losses.append(float(loss.detach()))
     assert losses[-1] < losses[0]
     ex = exs[0]
-    enc, _, offsets, ctx = T.encode_pairs(tokenizer, [ex.question], [ex.passages[ex.gold]], 192, 64)
-    s, e = T._token_labels(offsets, ctx, 0, ex.ans_start, ex.ans_end)
+    enc, _, offsets, ctx = encode_pairs(tokenizer, [ex.question], [ex.passages[ex.gold]], 192, 64)
+    s, e = _token_labels(offsets, ctx, 0, ex.ans_start, ex.ans_end)
     assert ex.passages[ex.gold][int(offsets[0][s][0]):int(offsets[0][e][1])] == "212 metres"
 
 
@@ -142,7 +146,7 @@ def test_soup_members_in_worker_processes_match_members_trained_here(tmp_path, t
     """Worker processes (spawned, the real base model) train the same members as this process does
     on as many threads."""
     by_article = {"Lakes": [0, 1, 2]}
-    hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
+    hard = hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
     cfg = dict(T.DEFAULTS, batch_questions=4, crop_prob=0.0, attention_dropout=0.0)
     stages = [(QUESTIONS, "crowd")]
     threads = torch.get_num_threads()
@@ -169,7 +173,7 @@ def test_soup_members_train_one_per_cpu_thread_unless_told():
 
 def _fit(tokenizer, stages, cfg, checkpointer=None, resume=None):
     by_article = {"Lakes": [0, 1, 2]}
-    hard = T.hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
+    hard = hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
     return T.fit_one(5, stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [], 0.0,
                      checkpointer=checkpointer, resume=resume)
 
@@ -191,7 +195,7 @@ def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(tmp_
     assert steps == 8
     for stop_at in (3, 4, 6):
         path = str(tmp_path / f"ck{stop_at}.pt")
-        saver = T.Checkpointer(path, every_steps=1)
+        saver = Checkpointer(path, every_steps=1)
         real_save = saver.save
 
         def save_then_stop(state, real_save=real_save, stop_at=stop_at):
@@ -202,9 +206,9 @@ def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(tmp_
         saver.save = save_then_stop
         with pytest.raises(_Stop):
             _fit(tokenizer, stages, cfg, saver)
-        state = T.load_checkpoint(path, "cpu")
+        state = load_checkpoint(path, "cpu")
         assert state["step"] == stop_at
-        resumed, _, _, steps = _fit(tokenizer, stages, cfg, T.Checkpointer(None), state)
+        resumed, _, _, steps = _fit(tokenizer, stages, cfg, Checkpointer(None), state)
         assert steps == 8
         a, b = straight.state_dict(), resumed.state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), f"stopped at step {stop_at}"
@@ -220,5 +224,5 @@ def test_resume_without_a_checkpoint_is_refused_with_a_reason(tmp_path, capsys):
 
 def test_a_checkpoint_makes_its_folder(tmp_path):
     path = tmp_path / "not-yet" / "checkpoint.pt"
-    T.Checkpointer(str(path), every_steps=1).save({"step": 3, "weights": torch.zeros(2)})
+    Checkpointer(str(path), every_steps=1).save({"step": 3, "weights": torch.zeros(2)})
     assert torch.load(path, weights_only=False)["step"] == 3
