@@ -70,7 +70,7 @@ def port_problem(host: str, port: int) -> str | None:
 def missing_index_problem(settings) -> str | None:
     """Why an index folder asked for cannot be served (it holds no index), or ``None``; only the
     default index is built from the default corpus on first use."""
-    from index.store import current_version
+    from index.manifest import current_version
 
     if settings.uses_default_index or current_version(settings.index_dir) is not None:
         return None
