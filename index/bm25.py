@@ -19,21 +19,18 @@ def import_bm25s():
 
 
 def bm25_tokenize(texts: Sequence[str], show_progress: bool = False):
+    return _tokenize(list(texts), show_progress=show_progress)
+
+
+def bm25_query_tokens(question: str) -> list[str]:
+    return _tokenize([question], return_ids=False, show_progress=False)[0]
+
+
+def _tokenize(texts: list[str], **options):
+    """``bm25s.tokenize`` with the index's stop words and stemmer (passages and questions alike)."""
     bm25s = import_bm25s()
     import Stemmer
 
     return bm25s.tokenize(
-        list(texts), stopwords=BM25_SETTINGS["stopwords"], stemmer=Stemmer.Stemmer(BM25_SETTINGS["stemmer"]),
-        show_progress=show_progress,
+        texts, stopwords=BM25_SETTINGS["stopwords"], stemmer=Stemmer.Stemmer(BM25_SETTINGS["stemmer"]), **options,
     )
-
-
-def bm25_query_tokens(question: str) -> list[str]:
-    bm25s = import_bm25s()
-    import Stemmer
-
-    tokens = bm25s.tokenize(
-        [question], stopwords=BM25_SETTINGS["stopwords"], stemmer=Stemmer.Stemmer(BM25_SETTINGS["stemmer"]),
-        return_ids=False, show_progress=False,
-    )
-    return tokens[0]
