@@ -25,9 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.analysis import SpacyAnalyzer  # noqa: E402
+from index.build import build_index  # noqa: E402
 from index.documents import load_corpus  # noqa: E402
 from index.embedding import SentenceTransformerEmbedder  # noqa: E402
-from index.store import build_index, load_index  # noqa: E402
+from index.load import load_index  # noqa: E402
 from qa.answerer.rules import RuleAnswerer  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
 

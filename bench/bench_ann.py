@@ -55,7 +55,7 @@ def corpus_passages(corpus: str, limit: int) -> list[str]:
     from index.analysis import SpacyAnalyzer
     from index.chunking import ChunkerSettings
     from index.documents import load_corpus
-    from index.store import analyse_documents, passage_text
+    from index.prepare import analyse_documents, passage_text
 
     documents, _ = load_corpus([corpus])
     passages: list[str] = []

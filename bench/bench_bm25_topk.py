@@ -26,7 +26,7 @@ QUESTIONS = ["When was the oldest tree planted in the orchard?", "Who founded th
 
 
 def main(argv: list[str] | None = None) -> int:
-    from index.store import bm25_query_tokens, bm25_tokenize, import_bm25s
+    from index.bm25 import bm25_query_tokens, bm25_tokenize, import_bm25s
     from qa.retrieval import sparse_search
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -138,7 +138,7 @@ class HaystackHybrid:
 
 
 def our_parts(retriever, question: str) -> dict[str, list[int]]:
-    from index.store import bm25_query_tokens
+    from index.bm25 import bm25_query_tokens
     from qa.retrieval import dense_search, sparse_search
 
     query = retriever.embedder.embed([question])[0]
@@ -153,10 +153,12 @@ def load_average() -> list[float]:
 
 
 def bench_set(name: str, corpus: str, questions_path: str, rounds: int, candidates: int, embedder, analyzer) -> dict:
+    from index.build import build_index
     from index.chunking import ChunkerSettings
     from index.documents import load_corpus
     from index.embedding import resolve_model
-    from index.store import analyse_documents, build_index, load_index, passage_text
+    from index.load import load_index
+    from index.prepare import analyse_documents, passage_text
     from qa.retrieval import HybridRetriever
 
     documents, _ = load_corpus([corpus])

@@ -24,10 +24,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from index.analysis import SpacyAnalyzer  # noqa: E402
+from index.build import build_index  # noqa: E402
 from index.chunking import ChunkerSettings  # noqa: E402
 from index.documents import load_corpus  # noqa: E402
 from index.embedding import SentenceTransformerEmbedder  # noqa: E402
-from index.store import analyse_documents, build_index, passage_text  # noqa: E402
+from index.prepare import analyse_documents, passage_text  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from index.store import current_version, load_index  # noqa: E402
+from index.load import load_index  # noqa: E402
+from index.manifest import current_version  # noqa: E402
 
 EXACT = ("chunks.npy", "sentences.npy", "documents.jsonl", "analysis.bin", "terms.json")
 

@@ -123,7 +123,7 @@ def chunks_per_document(texts: list[str], spacy_model: str) -> float:
     from index.analysis import SpacyAnalyzer
     from index.chunking import ChunkerSettings
     from index.documents import document_from_text
-    from index.store import analyse_documents
+    from index.prepare import analyse_documents
 
     documents = [document_from_text(f"sample/{i}.txt", text) for i, text in enumerate(texts)]
     analysed = analyse_documents(documents, SpacyAnalyzer(spacy_model), ChunkerSettings())

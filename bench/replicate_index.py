@@ -37,10 +37,11 @@ def replicated(documents: list, copies: int) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     from index.analysis import SpacyAnalyzer
+    from index.build import build_index
     from index.chunking import ChunkerSettings
     from index.documents import load_corpus
     from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
-    from index.store import build_index, load_index
+    from index.load import load_index
     from qa.config import Settings
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -125,7 +125,7 @@ class SpacyAnalyzer:
         """A tokenizer plus spaCy's rule-based ``sentencizer``, in the pipeline's language.
 
         Tens of times faster than the full pipeline and with no parse to keep: what very large
-        documents are split with (see :func:`index.store.analyse_documents`).
+        documents are split with (see :func:`index.prepare.analyse_documents`).
         """
         if self._splitter is None:
             import spacy
@@ -241,7 +241,7 @@ def sentence_term_counts(spans: Iterable[tuple[int, object]]) -> Counter:
 def decode_blocks(data: bytes, vocab) -> list:
     """The spaCy Docs stored in ``data`` (the bytes of a ``DocBin``), read into ``vocab``: what
     ``DocBin().from_bytes(data).get_docs(vocab)`` gives, for a DocBin without user data or span
-    groups (what :func:`index.store.prepare_documents` writes), at about half the cost.
+    groups (what :func:`index.prepare.prepare_documents` writes), at about half the cost.
 
     ``DocBin.from_bytes`` decodes through ``srsly.msgpack_loads``, which looks up msgpack plugins
     (Python entry points, a copy of the whole function registry) on every call, and ``get_docs``

@@ -4,10 +4,10 @@ spaCy's analysis runs on one core and the encoder on all of them; one after the 
 analysis adds about half of the encoder's time to a build. :class:`AnalysisWorker` runs it in a
 spawned process instead, document by document and in order, while the building process embeds
 what is ready. While the worker is busy the encoder steps back to the cores the analysis
-leaves free (``index.store``, with :mod:`index.threads`): an encoder and a parser fighting over
+leaves free (:mod:`index.process`, with :mod:`index.threads`): an encoder and a parser fighting over
 the same two cores are both slowed far more than they gain.
 
-The worker only sees documents and hands back :class:`~index.store.PreparedDocument` objects,
+The worker only sees documents and hands back :class:`~index.prepare.PreparedDocument` objects,
 which are exactly what the in-process path makes, so an index is the same either way.
 """
 
@@ -38,7 +38,7 @@ def _work(model: str, batch_size: int, chunker: dict, large_document_chars: int 
     try:
         from index.analysis import SpacyAnalyzer
         from index.chunking import ChunkerSettings
-        from index.store import prepare_documents
+        from index.prepare import prepare_documents
 
         analyzer = SpacyAnalyzer(model, batch_size=batch_size)
         settings = ChunkerSettings(**chunker)
@@ -77,7 +77,7 @@ class AnalysisWorker:
         model: the spaCy model the worker loads (as :class:`~index.analysis.SpacyAnalyzer` takes it).
         chunker: the chunk settings.
         batch_size: texts per spaCy batch.
-        large_document_chars: see :func:`index.store.analyse_documents`.
+        large_document_chars: see :func:`index.prepare.analyse_documents`.
         max_ahead_chars: how much text the worker may analyse ahead of the consumer.
     """
 

@@ -3,8 +3,8 @@
 The documents that are new or changed go through a Ray Data pipeline: a dataset of documents,
 ``map_batches`` on a pool of actors that each hold the spaCy pipeline and the encoder (loaded
 once per actor), and the entries streamed back to the building process. Each actor runs exactly
-the function a local build runs (:func:`index.store.analyse_and_embed`), and the entries go into
-the same cache and the same assembly and atomic write (:func:`index.store.build_index`), so an
+the function a local build runs (:func:`index.process.analyse_and_embed`), and the entries go into
+the same cache and the same assembly and atomic write (:func:`index.build.build_index`), so an
 index built on a cluster has the same chunks, BM25 and manifest as a local one, and vectors
 equal within float rounding (the encoder's batches are cut differently).
 
@@ -26,9 +26,9 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from index.document_cache import CachedDocument
 from index.documents import Document
 from index.errors import ClusterError
-from index.store import CachedDocument
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class IndexingWorker:
     """A Ray Data actor: holds the models and turns a batch of documents into cache entries.
 
     Args:
-        recipe: see :class:`index.store.DocumentProcessor`.
+        recipe: see :class:`index.process.DocumentProcessor`.
         embed_batch: chunks per encoder call (as ``QA_EMBED_BATCH_CHUNKS``).
         threads: torch threads (the CPUs the actor was given).
         models: ``recipe -> (analyser, embedder)``; tests pass fakes.
@@ -73,7 +73,7 @@ class IndexingWorker:
         self.analyzer, self.embedder = models(recipe)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from index.store import analyse_and_embed
+        from index.process import analyse_and_embed
 
         documents = [Document(**{name: str(batch[name][row]) for name in _DOCUMENT_FIELDS})
                      for row in range(len(batch["position"]))]
@@ -101,7 +101,7 @@ def documents_per_batch(documents: Sequence[Document], embed_batch: int, workers
 
 @dataclass
 class RayProcessor:
-    """Analyse and embed documents on a Ray cluster (an :class:`index.store.DocumentProcessor`).
+    """Analyse and embed documents on a Ray cluster (an :class:`index.process.DocumentProcessor`).
 
     The cluster is joined only when there is something to do (an unchanged corpus starts none).
 

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from index.analysis import SpacyAnalyzer
+from index.build import build_index
 from index.chunking import ChunkerSettings
+from index.corpus import CorpusIndex
 from index.documents import Document, SkippedFile, load_corpus
 from index.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, use_bf16
 from index.errors import CorpusError, IndexNotFound
 from index.extract import supported_suffixes
-from index.store import (CorpusIndex, DocumentProcessor, Manifest, build_index, current_version, load_index,
-                         stored_documents)
+from index.load import load_index, stored_documents
+from index.manifest import Manifest, current_version
+from index.process import DocumentProcessor
 from index.threads import ThreadBudget
 from qa.answerer.types import Answerer
 from qa.config import Settings

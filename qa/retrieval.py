@@ -8,9 +8,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from index.bm25 import bm25_query_tokens
 from index.chunking import Chunk
+from index.corpus import CorpusIndex
 from index.embedding import Embedder, embed_query
-from index.store import CorpusIndex, bm25_query_tokens
 
 RRF_K = 60
 

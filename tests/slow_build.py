@@ -7,8 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from index.analysis import SpacyAnalyzer  # noqa: E402
+from index.build import build_index  # noqa: E402
 from index.documents import document_from_text  # noqa: E402
-from index.store import build_index  # noqa: E402
 from tests.conftest import FakeEmbedder  # noqa: E402
 
 

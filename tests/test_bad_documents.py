@@ -14,9 +14,10 @@ from click.testing import CliRunner
 
 import qa.pipeline
 from index.analysis import SpacyAnalyzer, split_blocks
+from index.build import build_index
 from index.documents import document_from_text
 from index.embedding import embed_spans_separately
-from index.store import build_index, load_index
+from index.load import load_index
 from qa.cli import main
 from tests.conftest import HARBOUR, FakeEmbedder
 

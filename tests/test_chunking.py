@@ -2,8 +2,8 @@ import pytest
 
 from index.analysis import sentence_offsets, split_blocks
 from index.chunking import ChunkerSettings, bound_sentences, chunk_sentences
-from index.store import analyse_documents
 from index.documents import document_from_text
+from index.prepare import analyse_documents
 
 
 def test_split_blocks_strips_and_cuts_long_blocks():

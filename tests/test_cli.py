@@ -214,11 +214,11 @@ def test_verbose_shows_this_programs_steps_and_keeps_libraries_to_warnings(fakes
 
     result = run("-v", "index", str(corpus_dir))
     assert result.exit_code == 0
-    assert logging.getLogger("index.store").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("index.build").getEffectiveLevel() == logging.INFO
     for library in ("faiss.loader", "bm25s", "sentence_transformers"):
         assert logging.getLogger(library).getEffectiveLevel() == logging.WARNING, library
     assert run("index", str(corpus_dir)).exit_code == 0
-    assert logging.getLogger("index.store").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("index.build").getEffectiveLevel() == logging.WARNING
 
 
 def test_ask_says_when_it_answers_from_another_index_than_the_last_built_here(fakes, monkeypatch, corpus_dir):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from index.build import build_index
 from index.documents import document_from_text
-from index.store import build_index
 from qa.config import Settings
 from qa.conversation import ConversationEngine
 from qa.models import Answer, Citation, citation_url

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from index.analysis import SpacyAnalyzer
-from index.store import build_index, current_version, load_index
+from index.build import build_index
+from index.load import load_index
+from index.manifest import current_version
 from tests.conftest import FakeEmbedder
 
 SCRIPT = Path(__file__).with_name("slow_build.py")

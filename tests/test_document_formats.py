@@ -10,9 +10,10 @@ from click.testing import CliRunner
 
 import qa.pipeline
 from index.analysis import SpacyAnalyzer
+from index.build import build_index
 from index.documents import load_corpus
 from index.extract import extractors
-from index.store import build_index, load_index, stored_documents
+from index.load import load_index, stored_documents
 from qa.answerer.rules import RuleAnswerer
 from qa.cli import main
 from qa.retrieval import HybridRetriever

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from index.analysis import SpacyAnalyzer
+from index.build import build_index
 from index.documents import document_from_text
 from index.embedding import SentenceTransformerEmbedder, embed_with_spans, unit_rows
-from index.store import build_index, load_index
+from index.load import load_index
 from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder
 
 

@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 
 from index.analysis import SpacyAnalyzer
+from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.documents import document_from_text
+from index.load import load_index
 from index.parallel import AnalysisWorker, AnalysisWorkerError
-from index.store import analyse_and_embed, build_index, load_index, prepare_documents, use_analysis_worker
+from index.prepare import prepare_documents
+from index.process import analyse_and_embed, use_analysis_worker
 from tests.conftest import HARBOUR, ORCHARD, CountingEmbedder
 
 

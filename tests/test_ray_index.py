@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from index.analysis import SpacyAnalyzer
+from index.build import build_index
 from index.documents import document_from_text
+from index.manifest import MANIFEST_FILE, SENTENCE_VECTORS_FILE, current_version
 from index.ray_index import RayProcessor, documents_per_batch
-from index.store import MANIFEST_FILE, SENTENCE_VECTORS_FILE, build_index, current_version
 from tests.conftest import HARBOUR, ORCHARD, FakeEmbedder, missing_engine
 
 ROOT = Path(__file__).resolve().parent.parent

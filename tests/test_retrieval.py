@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from index.store import build_index, load_index
+from index.build import build_index
+from index.load import load_index
 from qa.retrieval import HybridRetriever, dense_search, reciprocal_rank_fusion
 
 
@@ -46,7 +47,7 @@ def test_question_with_unknown_words_only_uses_dense(tmp_path, small_docs, fake_
 
 
 def test_sparse_search_matches_bm25s_ranking():
-    from index.store import bm25_query_tokens, bm25_tokenize, import_bm25s
+    from index.bm25 import bm25_query_tokens, bm25_tokenize, import_bm25s
     from qa.retrieval import sparse_search
 
     bm25s = import_bm25s()

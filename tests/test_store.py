@@ -3,9 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
-from index.store import CURRENT_FILE, build_index, current_version, load_index
+from index.build import build_index
 from index.documents import document_from_text
+from index.errors import CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound
+from index.load import load_index
+from index.manifest import CURRENT_FILE, current_version
 from tests.conftest import CountingEmbedder, FakeEmbedder
 
 
@@ -131,7 +133,7 @@ def test_changing_the_model_does_not_reuse_vectors(tmp_path, small_docs, blank_a
 
 
 def test_dense_index_choice():
-    from index.store import HNSW_THRESHOLD, choose_dense_index
+    from index.dense import HNSW_THRESHOLD, choose_dense_index
 
     assert choose_dense_index(10)["type"] == "flat"
     assert choose_dense_index(HNSW_THRESHOLD + 1)["type"] == "hnsw"
@@ -226,7 +228,7 @@ def test_a_damaged_cache_entry_is_made_again(tmp_path, small_docs, blank_analyze
 
 
 def test_cache_entries_of_an_older_layout_count_as_missing(tmp_path, small_docs, blank_analyzer):
-    from index.store import DocumentCache
+    from index.document_cache import DocumentCache
 
     build_index(small_docs, tmp_path / "ix", FakeEmbedder(), blank_analyzer)
     entry = next((tmp_path / "ix" / "cache").glob("*.npz"))
@@ -251,7 +253,7 @@ def test_stored_parses_decode_as_spacy_decodes_them():
     from spacy.tokens import DocBin
 
     from index.analysis import SpacyAnalyzer, decode_blocks
-    from index.store import _DOCBIN_ATTRS
+    from index.prepare import _DOCBIN_ATTRS
 
     try:
         analyzer = SpacyAnalyzer()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.store import CorpusIndex
+from index.corpus import CorpusIndex
 from qa.answerer.types import ScoredSpan
 from qa.models import Answer, Citation, citation_url
 

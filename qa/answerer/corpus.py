@@ -11,8 +11,8 @@ import numpy as np
 
 from index.analysis import SpacyAnalyzer, sentence_spans
 from index.cache import LRUCache
+from index.corpus import CorpusIndex
 from index.embedding import Embedder, embed_query
-from index.store import CorpusIndex
 
 #: Parsed documents kept decoded, in spaCy tokens (about 120 bytes each: 60 MB).
 MAX_CACHED_TOKENS = 500_000

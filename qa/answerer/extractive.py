@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from index.store import CorpusIndex
+from index.corpus import CorpusIndex
 from qa.answerer.citations import build_answer, span_offsets
 from qa.answerer.features import answer_features, candidate_features, expected_f1, shortlist
 from qa.answerer.ranker import LearnedRanker, softmax

@@ -15,8 +15,8 @@ reader's spans with the same rules and abstains by the same support check.
 from __future__ import annotations
 
 from index.analysis import SpacyAnalyzer
+from index.corpus import CorpusIndex
 from index.embedding import Embedder
-from index.store import CorpusIndex
 from qa.answerer.candidates import generate_candidates
 from qa.answerer.citations import build_answer
 from qa.answerer.corpus import CorpusViews, sentence_similarities

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol, Sequence, runtime_checkable
 
-from index.store import CorpusIndex
+from index.corpus import CorpusIndex
 from qa.answerer.corpus import CorpusViews
 from qa.models import Answer
 from qa.question import QuestionAnalysis

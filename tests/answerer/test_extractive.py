@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from index.analysis import SpacyAnalyzer
+from index.build import build_index
 from index.documents import document_from_text
-from index.store import build_index, load_index
+from index.load import load_index
 from qa.answerer.extractive import ExtractiveAnswerer, overlap_ratio
 from qa.answerer.ranker import softmax
 from qa.answerer.rules import RuleAnswerer

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.dependencies import Services
 from index.analysis import SpacyAnalyzer
+from index.build import build_index
 from index.documents import document_from_text
-from index.store import build_index
 from qa.chat_store import open_chat_store
 from qa.config import Settings
 from qa.pipeline import QAPipeline

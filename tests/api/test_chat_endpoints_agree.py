@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import qa.cli_support
+from index.build import build_index
 from index.documents import document_from_text
-from index.store import build_index
 from qa.cli import main
 from qa.config import Settings
 from qa.pipeline import QAPipeline

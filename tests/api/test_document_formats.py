@@ -7,8 +7,8 @@ import re
 import pytest
 
 from api.dependencies import Services
+from index.build import build_index
 from index.documents import load_corpus
-from index.store import build_index
 from qa.chat_store import open_chat_store
 from qa.config import Settings
 from qa.models import Answer, Citation, citation_url

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 import api.dependencies
+from index.build import build_index
 from index.documents import document_from_text
-from index.store import build_index
 from qa.chat_store import SQLiteChatStore
 from tests.conftest import FakeEmbedder
 
