@@ -1,50 +1,19 @@
-"""Where conversations are kept: a small protocol, with SQLite (the default) and PostgreSQL behind it.
-
-``QA_CHAT_DB`` chooses: a file path (or nothing: ``<index folder>.chats.sqlite3`` beside the
-index folder, which a rebuild replaces, so neither a restart nor a rebuild loses a conversation)
-is an embedded SQLite database, which one machine writes; a ``postgresql://`` URL is a
-PostgreSQL database that several ``qa serve`` replicas share (:mod:`qa.chat_store_postgres`), so
-a follow-up sent to any replica continues the conversation.
-
-Both keep the same guarantees. Conversations idle for longer than ``ttl_seconds`` expire: they
-are invisible at once and deleted on the next write. The store is bounded: beyond
-``max_conversations`` the least recently used conversations are dropped, and beyond
-``max_turns`` a conversation's oldest turns. Every write is one transaction committed durably
-before the method returns, so a turn the server has acknowledged survives a crash of the server.
-Conversation ids are 128 random bits (``secrets``): holding the id is what grants access.
-"""
+"""What every conversation store shares: the protocol, the stored records, and the SQL both
+databases run (:class:`SQLChatStore`)."""
 
 from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
-import threading
 import time
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Protocol
 
 from qa.conversation import Turn
 
 SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS turns (
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    state TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    PRIMARY KEY (conversation_id, position)
-);
-CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_at);
-"""
 #: URL schemes of ``QA_CHAT_DB`` that name a PostgreSQL database.
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -107,30 +76,6 @@ class ChatStore(Protocol):
 
     def close(self) -> None:
         """Release the database connection."""
-
-
-def chat_store_at(location: str | Path, **options) -> ChatStore:
-    """The store at ``location``: PostgreSQL for a ``postgresql://`` URL, else a SQLite file.
-
-    Args:
-        location: the URL or the file's path.
-        options: ``ttl_seconds``, ``clock``, ``max_conversations``, ``max_turns`` (see :class:`SQLChatStore`).
-
-    Raises:
-        ChatStoreUnavailable: the PostgreSQL database cannot be reached or has another schema version.
-    """
-    if is_postgres_url(location):
-        from qa.chat_store_postgres import PostgresChatStore
-
-        return PostgresChatStore(location, **options)
-    return SQLiteChatStore(location, **options)
-
-
-def open_chat_store(settings) -> ChatStore:
-    """The store a :class:`qa.config.Settings` describes: at ``chat_db`` (a path or a URL), or
-    beside the index folder, with its expiry and bounds."""
-    return chat_store_at(settings.chat_db or default_chat_db(settings.index_dir), ttl_seconds=settings.chat_ttl_seconds,
-                         max_conversations=settings.chat_max_conversations, max_turns=settings.chat_max_turns)
 
 
 class SQLChatStore:
@@ -229,54 +174,3 @@ class SQLChatStore:
         with self._transaction() as db:
             return db.execute("DELETE FROM conversations WHERE id = ? AND updated_at >= ?",
                               (conversation_id, self._cutoff())).rowcount > 0
-
-
-class SQLiteChatStore(SQLChatStore):
-    """Conversations in an embedded SQLite file (WAL journal, ``synchronous=FULL``).
-
-    Args:
-        path: the SQLite file (created with its folder when missing).
-        ttl_seconds, clock, max_conversations, max_turns: see :class:`SQLChatStore`.
-    """
-
-    DROP_LEAST_RECENT = ("DELETE FROM conversations WHERE id IN (SELECT id FROM conversations "
-                         "ORDER BY updated_at DESC, rowid DESC LIMIT -1 OFFSET ?)")
-
-    def __init__(self, path: str | Path, ttl_seconds: float = 7 * 24 * 3600,
-                 clock: Callable[[], float] = time.time, *, max_conversations: int = 10_000,
-                 max_turns: int = 200) -> None:
-        super().__init__(ttl_seconds, clock, max_conversations=max_conversations, max_turns=max_turns)
-        self.path = Path(path)
-        # One connection shared by the server's worker threads; SQLite serialises writes and
-        # the lock keeps each transaction whole.
-        self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        # Durable at COMMIT even on power loss (WAL's default, NORMAL, only survives a process crash).
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        with self._lock:  # executescript commits on its own: no surrounding transaction
-            self._db.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
-        self.expire()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._db
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

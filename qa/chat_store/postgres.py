@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from qa.chat_store import SCHEMA_VERSION, SQLChatStore
+from qa.chat_store.base import SCHEMA_VERSION, SQLChatStore
 from qa.errors import ChatStoreUnavailable
 
 _SCHEMA = """
