@@ -6,9 +6,14 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import quote
 
 
+#: Where a citation link points: the product's citation format, which the HTTP API serves
+#: (``api/routes/documents.py`` routes this path) and chat replies carry back.
+DOCUMENTS_PATH = "/documents/"
+
+
 def citation_url(doc_id: str, start: int, end: int) -> str:
-    """Link that opens ``doc_id`` with ``[start, end)`` highlighted (served by the API)."""
-    return f"/documents/{quote(doc_id, safe='/')}?start={start}&end={end}"
+    """Link that opens ``doc_id`` with ``[start, end)`` highlighted."""
+    return f"{DOCUMENTS_PATH}{quote(doc_id, safe='/')}?start={start}&end={end}"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from api.dependencies import ServicesDep
 from api.document_view import render_document
 from api.schemas import DocumentOut, ErrorOut
+from qa.models import DOCUMENTS_PATH
 
 router = APIRouter(tags=["documents"])
 
@@ -64,7 +65,7 @@ def _wants_html(request: Request) -> bool:
 
 
 # Declared before the catch-all route: "{doc_id:path}" would otherwise swallow "/view".
-@router.get("/documents/{doc_id:path}/view", response_class=HTMLResponse, summary="Citation view (HTML)",
+@router.get(DOCUMENTS_PATH + "{doc_id:path}/view", response_class=HTMLResponse, summary="Citation view (HTML)",
             responses={**_ERRORS, 200: _HTML})
 def view_document(doc_id: str, services: ServicesDep, start: Start = None, end: End = None) -> HTMLResponse:
     """The whole document as a readable page, the span `[start, end)` highlighted and scrolled into view,
@@ -73,7 +74,7 @@ def view_document(doc_id: str, services: ServicesDep, start: Start = None, end: 
     return _html_response(services, document, start, end)
 
 
-@router.get("/documents/{doc_id:path}", response_model=DocumentOut, summary="A document",
+@router.get(DOCUMENTS_PATH + "{doc_id:path}", response_model=DocumentOut, summary="A document",
             responses={**_ERRORS, 200: {"content": {"application/json": {}, "text/html": {}},
                                         "description": "JSON, or with `Accept: text/html` the citation view."}})
 def get_document(doc_id: str, request: Request, services: ServicesDep, start: Start = None, end: End = None):

@@ -16,13 +16,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from qa.conversation.evidence import DocumentEvidence, apply_evidence, combined_profile
 from qa.conversation.mentions import WH_WORDS, Mention, answer_mentions, extract_mentions, strip_possessive
-from qa.models import Answer, Citation
+from qa.models import DOCUMENTS_PATH, Answer, Citation
 
 NOT_FOUND_REPLY = "I could not find the answer in the documents."
 UNDERSTOOD_PREFIX = "Understood as: "
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+\s*$")
 _QUOTE_LINE = re.compile(r"^\u201c(?P<quote>.*)\u201d(?:\s*\[\d+\])?$")
-_SOURCE_LINE = re.compile(r"^\[\d+\] .*: (?P<url>/documents/\S+)$")
+_SOURCE_LINE = re.compile(rf"^\[\d+\] .*: (?P<url>{re.escape(DOCUMENTS_PATH)}\S+)$")
 _ASSUMPTION_LINE = re.compile(r"^Taking '[^']+' as .*\u201d$|^Understood as: ")
 
 
@@ -67,7 +67,7 @@ class AnswerFacts:
             url = urlsplit(match.group("url"))
             query = parse_qs(url.query)
             try:
-                citations.append((unquote(url.path[len("/documents/"):]), int(query["start"][0]), int(query["end"][0])))
+                citations.append((unquote(url.path[len(DOCUMENTS_PATH):]), int(query["start"][0]), int(query["end"][0])))
             except (KeyError, ValueError):
                 continue
         return cls(_flat(answer), _flat(quote), tuple(citations))
