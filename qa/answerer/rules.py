@@ -124,7 +124,7 @@ class RuleAnswerer:
             lexical = {id(r): lexical_overlap(analysis, r[5], corpus.stats) + 0.2 / r[6] for r in rows}
             rows = sorted(rows, key=lambda r: -lexical[id(r)])[:MAX_EMBEDDED_SENTENCES]
         similarities = sentence_similarities(self.embedder, corpus, analysis.text, [(r[0], r[1]) for r in rows])
-        previous = [corpus.spans[r[0]][r[1] - 1][1] if r[1] > 0 else None for r in rows]
+        previous = [corpus.previous_sentence(r[0], r[1]) for r in rows]
         scored_sentences = score_sentences(analysis, rows, similarities, corpus.stats, previous)
 
         best: list[ScoredSpan] = []
@@ -166,9 +166,8 @@ class RuleAnswerer:
         offset, span = corpus.spans[doc_id][position]
         start, end = index.sentences[doc_id][position]
         similarity = sentence_similarities(self.embedder, corpus, ranked.analysis.text, [(doc_id, position)])
-        previous = corpus.spans[doc_id][position - 1][1] if position > 0 else None
         scored = score_sentences(ranked.analysis, [(doc_id, position, start, end, offset, span, rank)], similarity,
-                                 corpus.stats, [previous])[0]
+                                 corpus.stats, [corpus.previous_sentence(doc_id, position)])[0]
         ranked.sentences.append(scored)
         return scored
 

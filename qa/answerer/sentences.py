@@ -4,6 +4,7 @@ IDF-weighted term overlap, embedding similarity and retrieval rank."""
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import islice
 from typing import Sequence
 
 from qa.answerer.corpus import CorpusStats
@@ -67,7 +68,7 @@ def referred_names(sentence, previous) -> list:
     after "The club captain is Amara Lewis."), else none. Tokens of ``previous``."""
     if previous is None:
         return []
-    if not any(t.lower_ in _REFERRING_PRONOUNS and t.dep_ in _SUBJECT_DEPS for t in list(sentence)[:4]):
+    if not any(t.lower_ in _REFERRING_PRONOUNS and t.dep_ in _SUBJECT_DEPS for t in islice(sentence, 4)):
         return []
     return [t for t in previous if t.ent_type_ or t.pos_ == "PROPN"]
 
@@ -78,7 +79,8 @@ def lexical_overlap(question: QuestionAnalysis, tokens, stats: CorpusStats, prev
     total = sum(stats.idf(t) for t in question.content_lemmas)
     if total <= 0:
         return 0.0
-    return sum(stats.idf(t) for t in matched_terms(question, list(tokens) + referred_names(tokens, previous))) / total
+    matched = matched_terms(question, tokens) | matched_terms(question, referred_names(tokens, previous))
+    return sum(stats.idf(t) for t in matched) / total
 
 
 def combine_sentence_score(lexical: float, semantic: float, rank: int) -> float:

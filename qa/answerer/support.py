@@ -52,7 +52,7 @@ def check_support(
             sentence's own when the sentence refers back to them by a pronoun (:func:`referred_names`).
     """
     terms = list(question.content_lemmas)
-    in_sentence = matched_terms(question, list(sentence) + referred_names(sentence, previous))
+    in_sentence = matched_terms(question, sentence) | matched_terms(question, referred_names(sentence, previous))
     near = set()
     for other in neighbours:
         near |= matched_terms(question, other)
@@ -147,8 +147,8 @@ def weigh_evidence(ranked: RankedCandidates, chosen: ScoredSpan, *, has_embedder
     sentence = chosen.sentence
     doc_spans = corpus.spans[sentence.doc_id]
     neighbours = [doc_spans[j][1] for j in (sentence.index - 1, sentence.index + 1) if 0 <= j < len(doc_spans)]
-    previous = doc_spans[sentence.index - 1][1] if sentence.index > 0 else None
-    support = check_support(analysis, sentence.span, neighbours, corpus.stats, previous=previous)
+    support = check_support(analysis, sentence.span, neighbours, corpus.stats,
+                            previous=corpus.previous_sentence(sentence.doc_id, sentence.index))
     fit = chosen.fit
     if analysis.answer_type in STRICT_TYPES and fit < 0.5:
         fit = 0.0
