@@ -65,9 +65,8 @@ class Question:
 
 @dataclass(frozen=True)
 class Answered:
-    """A question, its answer, and the passages the answer was chosen from (best first)."""
+    """An answer, and the passages it was chosen from (best first)."""
 
-    question: Question
     answer: Answer
     passages: list[RetrievedPassage]
 
@@ -282,7 +281,7 @@ class QAPipeline:
         if timings is not None:
             timings["retrieve"] = retrieved - started
             timings["answer"] = time.perf_counter() - retrieved
-        return Answered(question, answer, passages)
+        return Answered(answer, passages)
 
     def ask(self, question: str | Question, top_k: int | None = None, *,
             timings: dict[str, float] | None = None) -> Answer:
