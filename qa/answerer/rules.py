@@ -119,12 +119,14 @@ class RuleAnswerer:
                 rows.append((chunk.doc_id, i, start, end, offset, span, rank))
         if not rows:
             return RankedCandidates(analysis, [], [], corpus)
+        before = {id(r): corpus.previous_sentence(r[0], r[1]) for r in rows}
         if len(rows) > MAX_EMBEDDED_SENTENCES:
-            # Embedding is the costly step: keep the sentences with the most lexical evidence.
-            lexical = {id(r): lexical_overlap(analysis, r[5], corpus.stats) + 0.2 / r[6] for r in rows}
+            # Embedding is the costly step: keep the sentences with the most lexical evidence,
+            # counted as the full scoring counts it (a pronoun sentence with the names before it).
+            lexical = {id(r): lexical_overlap(analysis, r[5], corpus.stats, before[id(r)]) + 0.2 / r[6] for r in rows}
             rows = sorted(rows, key=lambda r: -lexical[id(r)])[:MAX_EMBEDDED_SENTENCES]
         similarities = sentence_similarities(self.embedder, corpus, analysis.text, [(r[0], r[1]) for r in rows])
-        previous = [corpus.previous_sentence(r[0], r[1]) for r in rows]
+        previous = [before[id(r)] for r in rows]
         scored_sentences = score_sentences(analysis, rows, similarities, corpus.stats, previous)
 
         best: list[ScoredSpan] = []

@@ -308,3 +308,19 @@ def test_the_support_of_a_pronoun_sentence_counts_the_names_it_refers_to(analyze
     referring = check_support(question, second, [first], stats, previous=first)
     assert referring.coverage > alone.coverage
     assert referring.missing == () and referring.entities_supported
+
+
+def test_the_sentences_kept_for_embedding_credit_a_pronoun_sentence_with_the_names_before_it(
+        analyzer, tmp_path, monkeypatch):
+    import qa.answerer.rules as rules
+
+    text = ("Society Notes\n\nThe society's treasurer is Ilse Varga. She joined the society in 2004. "
+            "The society was joined by the mayor in 1999.")
+    embedder = FakeEmbedder()
+    build_index([document_from_text("society.txt", text)], tmp_path / "ix", embedder, analyzer)
+    index = load_index(tmp_path / "ix")
+    question = "When did Ilse Varga join the society?"
+    passages = HybridRetriever(index, embedder).retrieve(question, top_k=3)
+    monkeypatch.setattr(rules, "MAX_EMBEDDED_SENTENCES", 1)  # only the best sentence is kept
+    ranked = RuleAnswerer(analyzer, embedder).rank(question, passages, index)
+    assert [s.span.text for s in ranked.sentences] == ["She joined the society in 2004."]
