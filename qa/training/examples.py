@@ -58,11 +58,16 @@ def crop_passage(text: str, rng: random.Random, max_words: int,
 # --------------------------------------------------------------------------- examples
 
 class Example:
-    __slots__ = ("question", "passages", "gold", "ans_start", "ans_end", "qid")
+    """A question with its passages: ``passages[gold]`` (``gold`` -1: none) holds the answer at
+    ``ans_start:ans_end`` and starts at character ``gold_offset`` of its paragraph (where it was
+    cropped)."""
 
-    def __init__(self, question, passages, gold, ans_start, ans_end, qid):
+    __slots__ = ("question", "passages", "gold", "ans_start", "ans_end", "qid", "gold_offset")
+
+    def __init__(self, question, passages, gold, ans_start, ans_end, qid, gold_offset: int = 0):
         self.question, self.passages, self.gold = question, passages, gold
         self.ans_start, self.ans_end, self.qid = ans_start, ans_end, qid
+        self.gold_offset = gold_offset
 
 
 def build_epoch(questions: Sequence[D.Question], paragraphs: Sequence[D.Paragraph], hard: Dict[int, List[int]],
@@ -91,8 +96,9 @@ def build_epoch(questions: Sequence[D.Question], paragraphs: Sequence[D.Paragrap
             a0 = a1 = -1
         rng.shuffle(items)
         s_out = e_out = -1
+        gold_offset = 0
         for k, (j, is_gold) in enumerate(items):
-            t = paragraphs[j].text
+            t, off = paragraphs[j].text, 0
             if rng.random() < cfg["crop_prob"]:
                 mw = rng.randint(*cfg["crop_words"])
                 if is_gold and a0 >= 0:
@@ -103,13 +109,13 @@ def build_epoch(questions: Sequence[D.Question], paragraphs: Sequence[D.Paragrap
             elif is_gold:
                 s_out, e_out = a0, a1
             if is_gold:
-                gold_idx = k
+                gold_idx, gold_offset = k, off
             texts.append(t)
         if a0 < 0:
             s_out = e_out = -1
             if not any(g for _, g in items):
                 gold_idx = -1
-        exs.append(Example(q.question, texts, gold_idx, s_out, e_out, q.qid))
+        exs.append(Example(q.question, texts, gold_idx, s_out, e_out, q.qid, gold_offset))
     return exs
 
 

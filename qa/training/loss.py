@@ -9,6 +9,7 @@ import torch
 from index.embedding import BF16_PAD_MULTIPLE
 
 from qa.reader.reader import encode_pairs, span_token_bounds
+from .distill import at_chars, distill_kl, load_teacher
 from .examples import Example
 
 
@@ -23,7 +24,15 @@ def _token_labels(offsets: torch.Tensor, ctx: torch.Tensor, f: int, a0: int, a1:
 
 def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str, bf16: bool = False):
     """Shared-normalisation loss of a batch; ``bf16``: matrix products under bfloat16 autocast
-    (always on CUDA, as the shipped reader was trained; on a CPU with native bf16 when asked)."""
+    (always on CUDA, as the shipped reader was trained; on a CPU with native bf16 when asked).
+
+    With ``cfg["teacher_logits"]`` (a folder of :mod:`qa.training.distill` shards), a question
+    the teacher read weighs ``distill_alpha`` of its loss on the teacher's start and end
+    distributions over the gold passage (:func:`~qa.training.distill.distill_kl`, temperature
+    ``distill_temperature``) and the rest on the gold span."""
+    teacher = load_teacher(cfg["teacher_logits"]) if cfg.get("teacher_logits") else None
+    alpha = float(cfg.get("distill_alpha") or 0.0)
+    temperature = float(cfg.get("distill_temperature") or 1.0)
     qs, ps, owner = [], [], []
     for i, ex in enumerate(exs):
         for k, p in enumerate(ex.passages):
@@ -48,10 +57,19 @@ def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str,
         fs = feats_of[i]
         s_pos, e_pos = [], []
         start_vecs, end_vecs = [], []
+        entry = teacher.get(ex.qid) if teacher is not None and ex.gold >= 0 else None
+        gold_rows: List[Tuple[int, int]] = []  # (feature, position) of each gold-passage token, once
+        seen_chars = set()
         base = 0
         for f in fs:
             pair_k = owner[sample[f]][1]
             cidx = torch.nonzero(ctx[f]).flatten()
+            if entry is not None and pair_k == ex.gold:
+                for t in cidx.tolist():
+                    char = int(offsets[f][t][0])
+                    if char not in seen_chars:  # overlapping windows read a token twice
+                        seen_chars.add(char)
+                        gold_rows.append((f, t))
             if pair_k == ex.gold and ex.ans_start >= 0:
                 s, e = _token_labels(offsets, ctx, f, ex.ans_start, ex.ans_end)
                 if s >= 0:
@@ -70,5 +88,16 @@ def batch_loss(model, exs: Sequence[Example], tokenizer, cfg: dict, device: str,
         sp = torch.tensor(s_pos, device=sv.device)
         ep = torch.tensor(e_pos, device=sv.device)
         loss = (torch.logsumexp(sv, 0) - torch.logsumexp(sv[sp], 0)) + (torch.logsumexp(ev, 0) - torch.logsumexp(ev[ep], 0))
-        losses.append(loss / 2)
+        loss = loss / 2
+        if gold_rows and alpha > 0:
+            rows = torch.tensor([f for f, _ in gold_rows], device=S.device)
+            cols = torch.tensor([t for _, t in gold_rows], device=S.device)
+            chars = offsets[[f for f, _ in gold_rows], [t for _, t in gold_rows]].numpy() + ex.gold_offset
+            kl_s = distill_kl(S[rows, cols], null_s, at_chars(entry.start_chars, entry.start_logits, chars[:, 0]),
+                              entry.null_start, temperature)
+            kl_e = distill_kl(E[rows, cols], null_e, at_chars(entry.end_chars, entry.end_logits, chars[:, 1]),
+                              entry.null_end, temperature)
+            if kl_s is not None and kl_e is not None:
+                loss = (1 - alpha) * loss + alpha * (kl_s + kl_e) / 2
+        losses.append(loss)
     return torch.stack(losses).mean(), int(enc["input_ids"].numel())

@@ -67,6 +67,9 @@ DEFAULTS = dict(
     # soup members trained at once in this many worker processes (the threads split between them;
     # None: as many as the CPU threads allow on a CPU, one at a time on a GPU)
     member_workers=None,
+    # distillation (qa.training.distill): a folder of a teacher's span logits, and the share of
+    # each question's loss that goes to matching them (at this softmax temperature)
+    teacher_logits=None, distill_alpha=0.5, distill_temperature=2.0,
 )
 
 HELDOUT = list(D.DEFAULT_HELDOUT)
@@ -83,6 +86,13 @@ def prepare(data_dir: str, heldout: Optional[Sequence[str]]):
     train_q, test_q = D.split_by_article(questions, paragraphs, heldout)
     train_q = [q for q in train_q if (not q.answers) or q.answer_start >= 0]
     return paragraphs, questions, stats, train_q, test_q, heldout
+
+
+def training_sample(train_q: list, limit: Optional[int], seed: int) -> list:
+    """The training questions a run with ``limit`` (``None``/0: all) and ``seed`` trains on."""
+    if not limit:
+        return train_q
+    return random.Random(seed).sample(train_q, min(limit, len(train_q)))
 
 
 def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str], cfg: dict,
@@ -324,9 +334,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     paragraphs, questions, align_stats, train_q, test_q, heldout = prepare(data_dir, heldout)
     cfg["heldout"] = heldout
     log(f"alignment: {json.dumps(align_stats)}")
-    if limit:
-        rr = random.Random(seed)
-        train_q = rr.sample(train_q, min(limit, len(train_q)))
+    train_q = training_sample(train_q, limit, seed)
     by_article: Dict[str, List[int]] = {}
     for p in paragraphs:
         by_article.setdefault(p.article, []).append(p.pid)
@@ -464,6 +472,19 @@ def soup_option_problem(soup_seeds: Optional[Sequence[int]], no_soup: bool,
     return None
 
 
+def distill_problem(folder: Optional[str], alpha: Optional[float], temperature: Optional[float]) -> Optional[str]:
+    """Why the distillation options cannot be used, or ``None``."""
+    from .distill import shard_paths
+
+    if folder is not None and not shard_paths(folder):
+        return f"--teacher-logits: no teacher logits in {folder} (make them with python -m qa.training.teacher_logits)"
+    if alpha is not None and not 0 <= alpha <= 1:
+        return f"--distill-alpha must be between 0 and 1, got {alpha}"
+    if temperature is not None and temperature <= 0:
+        return f"--distill-temperature must be positive, got {temperature}"
+    return None
+
+
 def input_problem(data_dir: str, synthetic_file: Optional[str], device: str) -> Optional[str]:
     """Why the trainer cannot start on these inputs, or None: checked before anything loads."""
     sample = os.path.isfile(os.path.join(data_dir, "questions.jsonl")) and os.path.isdir(os.path.join(data_dir, "corpus"))
@@ -505,6 +526,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--no-soup", action="store_true", help="train one reader with --seed instead of a soup")
     ap.add_argument("--member-workers", type=int,
                     help="train the soup members N at a time in worker processes (the threads split between them)")
+    ap.add_argument("--teacher-logits", help="distil from a teacher's span logits in this folder "
+                                              "(python -m qa.training.teacher_logits makes them)")
+    ap.add_argument("--distill-alpha", type=float, help="share of the loss on the teacher's logits (default: %s)"
+                    % DEFAULTS["distill_alpha"])
+    ap.add_argument("--distill-temperature", type=float, help="softmax temperature of distillation (default: %s)"
+                    % DEFAULTS["distill_temperature"])
     ap.add_argument("--neg-passage-prob", type=float)
     ap.add_argument("--crop-prob", type=float, help="probability of cropping a passage to a few sentences")
     ap.add_argument("--synthetic-per-paragraph", type=int,
@@ -532,6 +559,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name, value in (("--attention-dropout", a.attention_dropout),):
         if not problem and value is not None and not 0 <= value < 1:
             problem = f"{name} must be at least 0 and below 1, got {value}"
+    problem = problem or distill_problem(a.teacher_logits, a.distill_alpha, a.distill_temperature)
     problem = problem or soup_option_problem(a.soup_seeds, a.no_soup, a.member_workers)
     if problem:
         print(f"qa train-reader: {problem}", file=sys.stderr)
@@ -573,7 +601,9 @@ def _train_from_args(a, checkpoint: str) -> dict:
                         member_workers=a.member_workers, neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                         synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
                         synthetic_file=a.synthetic_file, bf16=a.bf16, checkpoint=checkpoint,
-                        checkpoint_minutes=a.checkpoint_minutes, resume=a.resume, base=a.base)
+                        checkpoint_minutes=a.checkpoint_minutes, resume=a.resume, base=a.base,
+                        teacher_logits=a.teacher_logits and os.path.abspath(a.teacher_logits),
+                        distill_alpha=a.distill_alpha, distill_temperature=a.distill_temperature)
 
 
 if __name__ == "__main__":
