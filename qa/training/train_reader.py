@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -30,11 +29,12 @@ from index.embedding import use_bf16
 from . import data as D
 from . import squad as SQ
 from .checkpoint import Checkpointer, load_checkpoint
-from .examples import build_epoch, hard_distractors, make_batches
+from .examples import hard_distractors
+from .fit import base_tokenizer, count_steps, fit_one, new_model, recipe_base
 from .heldout_eval import EVAL_SEED, evaluate_reader
-from .log import log, set_log_prefix
-from .loss import batch_loss
-from qa.reader.bases import DESCRIPTIONS, MINILM, base_dir
+from .log import log
+from .soup import average_states, member_worker_count, train_members
+from qa.reader.bases import DESCRIPTIONS, MINILM
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, SpanReader
 
 # The SQuAD sample lives in the shared folder beside the checkout (../shared/eval/...).
@@ -113,194 +113,6 @@ def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str
 
 
 # --------------------------------------------------------------------------- train
-
-def average_states(states: Sequence[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
-    """The element-wise mean of state dicts with the same keys (float tensors; others, such as
-    position ids, are taken from the first)."""
-    if not states:
-        raise ValueError("nothing to average")
-    out = {}
-    for k, v in states[0].items():
-        if torch.is_floating_point(v):
-            out[k] = torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
-        else:
-            out[k] = v
-    return out
-
-
-def run_stage(model, opt, sched, tok, stage_q, stage: str, ep: int, paragraphs, hard, by_article, rng: random.Random,
-              cfg: dict, device: str, bf16: bool, progress: dict, checkpointer: Optional["Checkpointer"] = None,
-              start_batch: int = 0, run_loss: float = 0.0) -> None:
-    """One epoch over ``stage_q`` (examples and batch order drawn from ``rng``); ``progress``
-    carries the global step, the step total, the start time and the epoch times. With
-    ``start_batch``, the epoch's first batches are drawn but not trained on (a resumed stage)."""
-    te = time.time()
-    stage_rng = rng.getstate()
-    exs = build_epoch(stage_q, paragraphs, hard, by_article, rng, cfg)
-    batches = make_batches(exs, cfg["batch_questions"], rng)
-
-    def state(next_batch: int) -> dict:
-        return {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "step": progress["step"], "total": progress["total"], "stage": ep, "next_batch": next_batch,
-                "stage_rng": stage_rng, "torch_rng": torch.get_rng_state(), "run_loss": run_loss,
-                "epoch_times": list(progress["epoch_times"]), "elapsed": time.time() - progress["t0"],
-                "cfg": {k: v for k, v in cfg.items()}}
-
-    for bi in range(start_batch, len(batches)):
-        batch = batches[bi]
-        loss, _ = batch_loss(model, batch, tok, cfg, device, bf16)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        progress["step"] += 1
-        run_loss += float(loss.detach())
-        step, total = progress["step"], progress["total"]
-        if step % 20 == 0 or bi == len(batches) - 1:
-            el = time.time() - progress["t0"]
-            done = bi + 1 - start_batch
-            rate = (time.time() - te) / done
-            log(f"epoch {ep + 1} step {step}/{total} loss {run_loss / (bi + 1):.4f} lr {sched.get_last_lr()[0]:.2e} "
-                f"{rate:.2f}s/step elapsed {el / 60:.1f}m eta {rate * (total - step) / 60:.1f}m")
-        if checkpointer is not None and bi < len(batches) - 1 and checkpointer.due(step):
-            checkpointer.save(state(bi + 1))
-    progress["epoch_times"].append(time.time() - te)
-    log(f"epoch {ep + 1} ({stage}) done in {progress['epoch_times'][-1] / 60:.1f} min")
-    if checkpointer is not None:
-        # the next stage starts from the generator's state after this one's draws
-        saved = state(len(batches))
-        saved.update(stage=ep + 1, next_batch=0, stage_rng=rng.getstate(), run_loss=0.0)
-        checkpointer.save(saved)
-
-
-def count_steps(stages, batch_questions: int) -> int:
-    """Optimiser steps in one pass through ``stages`` ((questions, name) pairs)."""
-    return sum(math.ceil(len(qs) / batch_questions) for qs, _ in stages)
-
-
-def recipe_base(cfg: dict) -> str:
-    """The base model of a recipe (MiniLM for checkpoints written before there was a choice)."""
-    return cfg.get("base") or MINILM
-
-
-def base_tokenizer(cfg: dict):
-    """The tokenizer of the recipe's base model."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(base_dir(recipe_base(cfg)), use_fast=True)
-
-
-def new_model(cfg: dict, pretrained: bool):
-    """The reader model the recipe ``cfg`` trains (its base model and attention dropout), from the
-    base model's weights (``pretrained``) or to be given weights."""
-    from qa.reader.model import SpanQAModel
-
-    return SpanQAModel.from_config_dir(model_dir=base_dir(recipe_base(cfg)), pretrained=pretrained,
-                                       attention_dropout=cfg["attention_dropout"])
-
-
-def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
-            epoch_times: List[float], t0: float, total: Optional[int] = None,
-            checkpointer: Optional[Checkpointer] = None, resume: Optional[dict] = None):
-    """Train one reader through ``stages`` with ``seed`` (head, dropout, examples and batch order);
-    appends each stage's time to ``epoch_times``; ``total`` is the learning-rate schedule's step
-    count (default: the stages' own). From the base model, or, with ``resume`` (a checkpoint of
-    :class:`Checkpointer`), exactly where that training stopped. Returns (model, optimiser,
-    schedule, step)."""
-    torch.manual_seed(seed)
-    if device.startswith("cuda"):
-        torch.cuda.manual_seed_all(seed)
-    # a resumed training gets its weights from the checkpoint, not the base model's
-    model = new_model(cfg, pretrained=resume is None).to(device)
-    model.train()
-    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
-    params = [
-        {"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)], "weight_decay": cfg["weight_decay"]},
-        {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(params, lr=cfg["lr"])
-    total = total or count_steps(stages, cfg["batch_questions"])
-    warm = max(1, int(cfg["warmup"] * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)) if s >= warm else (s + 1) / warm)
-    step = 0
-    rng = random.Random(seed)
-    first_stage, start_batch, run_loss = 0, 0, 0.0
-    if resume is not None:
-        model.load_state_dict(resume["model"])
-        opt.load_state_dict(resume["opt"])
-        sched.load_state_dict(resume["sched"])
-        step = int(resume["step"])
-        first_stage, start_batch, run_loss = int(resume["stage"]), int(resume["next_batch"]), float(resume["run_loss"])
-        rng.setstate(resume["stage_rng"])
-        torch.set_rng_state(resume["torch_rng"])
-        epoch_times.extend(resume["epoch_times"])
-        log(f"resumed at step {step}/{total} (stage {int(resume['stage']) + 1}, batch {start_batch})")
-    progress = {"step": step, "total": total, "t0": t0, "epoch_times": epoch_times}
-    for ep, (stage_q, stage) in enumerate(stages):
-        if ep < first_stage:
-            continue
-        run_stage(model, opt, sched, tok, stage_q, stage, ep, paragraphs, hard, by_article, rng, cfg, device, bf16,
-                  progress, checkpointer, start_batch, run_loss)
-        start_batch, run_loss = 0, 0.0
-    return model, opt, sched, progress["step"]
-
-
-def _member_job(job: dict) -> dict:
-    """One soup member in a worker process (spawned): trains it and writes its weights to
-    ``job["out"]``; returns its stage times and wall time."""
-    torch.set_num_threads(job["threads"])
-    set_log_prefix(f"[member seed {job['seed']}] ")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    tok = base_tokenizer(job["cfg"])
-    tm, times = time.time(), []
-    model, _, _, _ = fit_one(job["seed"], job["stages"], tok, job["paragraphs"], job["hard"], job["by_article"], job["cfg"],
-                             job["device"], job["bf16"], times, job["t0"], job["total"])
-    torch.save({k: v.detach().to("cpu") for k, v in model.state_dict().items()}, job["out"])
-    return {"epoch_times": times, "time": time.time() - tm}
-
-
-def member_worker_count(requested: Optional[int], members: int, device: str) -> int:
-    """How many soup members train at once: ``requested``, or on a CPU one per thread this
-    process has (a one-thread process uses a core better than a second thread does), at most
-    one per member."""
-    if requested is None:
-        requested = 1 if device.startswith("cuda") else torch.get_num_threads()
-    return max(1, min(int(requested), members))
-
-
-def train_members(members: Sequence[int], stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
-                  t0: float, total: int, workdir: str,
-                  workers: int = 1) -> Tuple[list, list, list]:
-    """Train each soup member through ``stages``, one after the other
-    or ``workers`` at a time in worker processes that split this process's threads.
-    Returns the members' weights (CPU state dicts), their stage times and their wall times."""
-    if workers == 1:
-        states, times, walls = [], [], []
-        for i, m_seed in enumerate(members):
-            tm, ep_times = time.time(), []
-            log(f"soup member {i + 1}/{len(members)}: seed {m_seed}")
-            model, _, _, _ = fit_one(m_seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, ep_times, t0,
-                                     total)
-            states.append({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
-            times.append(ep_times)
-            walls.append(time.time() - tm)
-        return states, times, walls
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    threads = max(1, torch.get_num_threads() // workers)
-    log(f"soup members {members}: {workers} worker processes, {threads} thread(s) each")
-    jobs = [dict(seed=m_seed, stages=stages, paragraphs=paragraphs, hard=hard, by_article=by_article, cfg=cfg,
-                 device=device, bf16=bf16, t0=t0, total=total, threads=threads,
-                 out=os.path.join(workdir, f"member-{m_seed}.pt")) for m_seed in members]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = list(pool.map(_member_job, jobs))
-    states = [torch.load(j["out"], map_location="cpu", weights_only=True) for j in jobs]
-    return states, [r["epoch_times"] for r in results], [r["time"] for r in results]
-
 
 def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed: int = DEFAULTS["seed"], epochs: int = DEFAULTS["epochs"],
                  device: str = "cpu", heldout: Optional[Sequence[str]] = None, limit: Optional[int] = None,

@@ -13,6 +13,8 @@ transformers = pytest.importorskip("transformers")
 from qa.reader.reader import encode_pairs  # noqa: E402
 from qa.training import data as D  # noqa: E402
 from qa.training import train_reader as T  # noqa: E402
+from qa.training import fit as F  # noqa: E402
+from qa.training import soup as S  # noqa: E402
 from qa.training.checkpoint import Checkpointer, load_checkpoint  # noqa: E402
 from qa.training.examples import build_epoch, hard_distractors  # noqa: E402
 from qa.training.loss import _token_labels, batch_loss  # noqa: E402
@@ -111,12 +113,12 @@ def test_unanswerable_questions_are_read_beside_their_paragraph_with_no_answer()
 def test_a_soup_is_the_mean_of_its_members_weights():
     a = {"w": torch.tensor([1.0, 3.0]), "b": torch.tensor([0.5], dtype=torch.float16), "ids": torch.tensor([0, 1])}
     b = {"w": torch.tensor([3.0, 5.0]), "b": torch.tensor([1.5], dtype=torch.float16), "ids": torch.tensor([0, 1])}
-    soup = T.average_states([a, b])
+    soup = S.average_states([a, b])
     assert torch.equal(soup["w"], torch.tensor([2.0, 4.0]))
     assert soup["b"].dtype == torch.float16 and float(soup["b"]) == 1.0
     assert torch.equal(soup["ids"], a["ids"])
     with pytest.raises(ValueError):
-        T.average_states([])
+        S.average_states([])
 
 
 @pytest.mark.parametrize("seeds, reason", [("7", "at least two different seeds"), ("7,7", "at least two different"),
@@ -152,11 +154,11 @@ def test_soup_members_in_worker_processes_match_members_trained_here(tmp_path, t
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        here, _, _ = T.train_members([1, 2], stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, 0.0,
+        here, _, _ = S.train_members([1, 2], stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, 0.0,
                                      1, str(tmp_path))
     finally:
         torch.set_num_threads(threads)
-    there, times, _ = T.train_members([1, 2], stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, 0.0,
+    there, times, _ = S.train_members([1, 2], stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, 0.0,
                                       1, str(tmp_path), workers=2)
     assert len(times) == 2 and all(len(t) == 1 for t in times)
     for a, b in zip(here, there):
@@ -166,15 +168,15 @@ def test_soup_members_in_worker_processes_match_members_trained_here(tmp_path, t
 
 def test_soup_members_train_one_per_cpu_thread_unless_told():
     threads = torch.get_num_threads()
-    assert T.member_worker_count(None, 2, "cpu") == min(2, threads)
-    assert T.member_worker_count(None, 2, "cuda") == 1
-    assert T.member_worker_count(8, 3, "cpu") == 3 and T.member_worker_count(1, 3, "cpu") == 1
+    assert S.member_worker_count(None, 2, "cpu") == min(2, threads)
+    assert S.member_worker_count(None, 2, "cuda") == 1
+    assert S.member_worker_count(8, 3, "cpu") == 3 and S.member_worker_count(1, 3, "cpu") == 1
 
 
 def _fit(tokenizer, stages, cfg, checkpointer=None, resume=None):
     by_article = {"Lakes": [0, 1, 2]}
     hard = hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
-    return T.fit_one(5, stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [], 0.0,
+    return F.fit_one(5, stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [], 0.0,
                      checkpointer=checkpointer, resume=resume)
 
 
