@@ -287,7 +287,7 @@ def score_candidate(
     doc = sentence.span.doc
     tokens = doc[candidate.start : candidate.end]
     overlap = question_overlap(question, tokens)
-    if overlap >= 0.5 and question.answer_type != DESCRIPTION:
+    if overlap >= 1.0 and question.answer_type != DESCRIPTION:
         return -math.inf, 0.0, None
     if question.head_noun and all(term_of(t) == question.head_noun for t in tokens if is_content(t)) \
             and not any(t.dep_ == "poss" for t in tokens):

@@ -324,3 +324,17 @@ def test_the_sentences_kept_for_embedding_credit_a_pronoun_sentence_with_the_nam
     monkeypatch.setattr(rules, "MAX_EMBEDDED_SENTENCES", 1)  # only the best sentence is kept
     ranked = RuleAnswerer(analyzer, embedder).rank(question, passages, index)
     assert [s.span.text for s in ranked.sentences] == ["She joined the society in 2004."]
+
+
+def test_an_answer_may_share_a_word_with_the_question(analyzer, tmp_path):
+    text = "Press History\n\nThe Varga Press was founded by Ilse Varga in 1921. It prints maps and atlases."
+    embedder = FakeEmbedder()
+    build_index([document_from_text("press.txt", text)], tmp_path / "ix", embedder, analyzer)
+    index = load_index(tmp_path / "ix")
+    question = "Who founded the Varga Press?"
+    result = RuleAnswerer(analyzer, embedder).answer(question, HybridRetriever(index, embedder).retrieve(question, top_k=3),
+                                                     index)
+    assert result.answer == "Ilse Varga"
+    # a span made only of the question's words still answers nothing
+    only = RuleAnswerer(analyzer, embedder).rank(question, HybridRetriever(index, embedder).retrieve(question, top_k=3), index)
+    assert not any(s.sentence.span.doc[s.candidate.start:s.candidate.end].text == "The Varga Press" for s in only.spans)
