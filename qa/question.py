@@ -107,6 +107,8 @@ class QuestionAnalysis:
         wh_role: dependency label of the wh-phrase in the question ("nsubj", "dobj", "pobj", ...).
         target: for "Who is <name>?", the name being asked about.
         wants_wording: the question asks how something was described / what word was used.
+        alternatives: the content terms of each option of a choice the question offers ("...,
+            the east hall or the west hall?", "Did she foster or avoid ...?"); empty if none.
     """
 
     text: str
@@ -123,6 +125,7 @@ class QuestionAnalysis:
     target: str | None = None
     wants_wording: bool = False
     proper_terms: tuple[str, ...] = field(default=())
+    alternatives: tuple[frozenset[str], ...] = ()
 
 
 def is_person_noun(lemma: str) -> bool:
@@ -283,7 +286,38 @@ def analyze_question(doc) -> QuestionAnalysis:
         target=target,
         wants_wording=wants_wording,
         proper_terms=proper,
+        alternatives=_alternatives(doc, wh),
     )
+
+
+def _alternatives(doc, wh) -> tuple[frozenset[str], ...]:
+    """The options of an "A or B" choice in a question, each as its content terms: an "or"
+    coordination of a yes/no question ("Were they public or private?"), or one set off by a comma
+    after a wh-question ("Which hall is larger, the east hall or the west hall?") and holding no
+    wh-word; an "or" inside what a wh-question asks about ("viewed as suspicious or subversive")
+    offers no choice."""
+    for token in doc:
+        if token.lower_ != "or" or token.dep_ != "cc":
+            continue
+        first = token.head
+        conjuncts = [first, *first.conjuncts]
+        inner = {t.i for c in conjuncts[1:] for t in c.subtree} | {token.i}
+        if wh is not None:
+            start = first.left_edge.i
+            set_off = start > 0 and doc[start - 1].text == ","
+            if not set_off or any(wh.i in {t.i for t in c.subtree} for c in conjuncts):
+                continue
+        options = []
+        for c in conjuncts:
+            words = [t for t in c.subtree if c is not first or t.i not in inner]
+            if c.pos_ in {"VERB", "AUX"}:
+                words = [c]  # "foster or avoid debate": the verb alone is the option
+            terms = frozenset(term_of(t) for t in words if is_content(t))
+            if terms:
+                options.append(terms)
+        if len(options) >= 2:
+            return tuple(options)
+    return ()
 
 
 def _wh_role(wh, head) -> str | None:

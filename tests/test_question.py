@@ -100,3 +100,18 @@ def test_head_noun_types_and_person_nouns():
     assert head_noun_type("proposal") == THING
     assert is_person_noun("photographer")
     assert not is_person_noun("agreement")
+
+
+@pytest.mark.parametrize(
+    "question, options",
+    [
+        ("Which hall is larger, the east hall or the west hall?", [{"east", "hall"}, {"west", "hall"}]),
+        ("Were the ferry tickets cheap or expensive?", [{"cheap"}, {"expensive"}]),
+        ("Did the council repair or replace the old bridge?", [{"repair"}, {"replace"}]),
+        ("What did the guests find rude or boring?", []),  # what is asked about, not a choice
+        ("How many members are 65 or older?", []),
+        ("Who painted the mural?", []),
+    ],
+)
+def test_the_options_of_a_choice_question(nlp, question, options):
+    assert [set(o) for o in analyze_question(nlp(question)).alternatives] == options

@@ -259,6 +259,14 @@ def question_overlap(question: QuestionAnalysis, tokens) -> float:
     return hits / len(words)
 
 
+def is_option(question: QuestionAnalysis, tokens) -> bool:
+    """Whether a span names one of the options of the question's "A or B" choice."""
+    if not question.alternatives:
+        return False
+    terms = {term_of(t) for t in tokens if is_content(t)}
+    return bool(terms) and any(terms <= option for option in question.alternatives)
+
+
 def length_prior(question: QuestionAnalysis, n_tokens: int, kind: str = "noun") -> float:
     """Penalty (≤ 0) for spans longer than what the answer type usually needs."""
     ideal = {REASON: 12, MANNER: 6, THING: 6, DESCRIPTION: 8}.get(question.answer_type, 4)
@@ -287,6 +295,9 @@ def score_candidate(
     doc = sentence.span.doc
     tokens = doc[candidate.start : candidate.end]
     overlap = question_overlap(question, tokens)
+    option = is_option(question, tokens)
+    if option:
+        overlap = 0.0  # choosing one of the question's options is not repeating the question
     if overlap >= 1.0 and question.answer_type != DESCRIPTION:
         return -math.inf, 0.0, None
     if question.head_noun and all(term_of(t) == question.head_noun for t in tokens if is_content(t)) \
@@ -296,7 +307,7 @@ def score_candidate(
     if candidate.kind in {"noun", "prep", "clause", "adjective"} and head.dep_ == "compound" and head.head.pos_ == "PROPN" \
             and not candidate.start <= head.head.i < candidate.end:
         return -math.inf, 0.0, None  # a title or first word cut from a name ("Mr." of "Mr. Smith")
-    fit = type_score(question, tokens, candidate)
+    fit = 1.0 if option else type_score(question, tokens, candidate)  # the options are the answer's type
     anchors = [t for t in anchors if not (candidate.start <= t.i < candidate.end)]
     proximity = 0.0
     if anchors:

@@ -338,3 +338,14 @@ def test_an_answer_may_share_a_word_with_the_question(analyzer, tmp_path):
     # a span made only of the question's words still answers nothing
     only = RuleAnswerer(analyzer, embedder).rank(question, HybridRetriever(index, embedder).retrieve(question, top_k=3), index)
     assert not any(s.sentence.span.doc[s.candidate.start:s.candidate.end].text == "The Varga Press" for s in only.spans)
+
+
+def test_a_choice_question_is_answered_with_one_of_its_options(analyzer, tmp_path):
+    text = "Ferry Notes\n\nThe ferry tickets were expensive in 1990. The crossing took two hours."
+    embedder = FakeEmbedder()
+    build_index([document_from_text("ferry.txt", text)], tmp_path / "ix", embedder, analyzer)
+    index = load_index(tmp_path / "ix")
+    question = "Were the ferry tickets cheap or expensive?"
+    passages = HybridRetriever(index, embedder).retrieve(question, top_k=3)
+    result = RuleAnswerer(analyzer, embedder, min_confidence=0.0).answer(question, passages, index)
+    assert result.answer == "expensive"  # all its words are the question's, but it is one of the options
