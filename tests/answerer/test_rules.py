@@ -273,15 +273,20 @@ def test_a_length_of_time_describing_a_thing_is_no_answer_to_when(analyzer):
     assert not is_duration_modifier(doc[-3:-1])  # "in May"
 
 
+def _one_document(analyzer, folder, name: str, text: str, question: str):
+    """An index of one document written for a test, and the passages retrieved for ``question``."""
+    embedder = FakeEmbedder()
+    build_index([document_from_text(name, text)], folder / "ix", embedder, analyzer)
+    index = load_index(folder / "ix")
+    return index, embedder, HybridRetriever(index, embedder).retrieve(question, top_k=3)
+
+
 def test_when_questions_are_not_answered_with_a_duration(tmp_path, analyzer):
     text = ("Port Report\n\nThe harbour strike of Eastport ended the ten-year dispute between the unions. "
             "The new ferry line opened to passengers.\n")
-    embedder = FakeEmbedder()
-    build_index([document_from_text("port.txt", text)], tmp_path / "ix", embedder, analyzer)
-    index = load_index(tmp_path / "ix")
-    answerer = RuleAnswerer(analyzer, embedder)
     question = "When did the harbour strike of Eastport end?"
-    result = answerer.answer(question, HybridRetriever(index, embedder).retrieve(question, top_k=3), index)
+    index, embedder, passages = _one_document(analyzer, tmp_path, "port.txt", text, question)
+    result = RuleAnswerer(analyzer, embedder).answer(question, passages, index)
     assert result.answer != "ten-year"
 
 
@@ -316,11 +321,8 @@ def test_the_sentences_kept_for_embedding_credit_a_pronoun_sentence_with_the_nam
 
     text = ("Society Notes\n\nThe society's treasurer is Ilse Varga. She joined the society in 2004. "
             "The society was joined by the mayor in 1999.")
-    embedder = FakeEmbedder()
-    build_index([document_from_text("society.txt", text)], tmp_path / "ix", embedder, analyzer)
-    index = load_index(tmp_path / "ix")
     question = "When did Ilse Varga join the society?"
-    passages = HybridRetriever(index, embedder).retrieve(question, top_k=3)
+    index, embedder, passages = _one_document(analyzer, tmp_path, "society.txt", text, question)
     monkeypatch.setattr(rules, "MAX_EMBEDDED_SENTENCES", 1)  # only the best sentence is kept
     ranked = RuleAnswerer(analyzer, embedder).rank(question, passages, index)
     assert [s.span.text for s in ranked.sentences] == ["She joined the society in 2004."]
@@ -328,24 +330,17 @@ def test_the_sentences_kept_for_embedding_credit_a_pronoun_sentence_with_the_nam
 
 def test_an_answer_may_share_a_word_with_the_question(analyzer, tmp_path):
     text = "Press History\n\nThe Varga Press was founded by Ilse Varga in 1921. It prints maps and atlases."
-    embedder = FakeEmbedder()
-    build_index([document_from_text("press.txt", text)], tmp_path / "ix", embedder, analyzer)
-    index = load_index(tmp_path / "ix")
     question = "Who founded the Varga Press?"
-    result = RuleAnswerer(analyzer, embedder).answer(question, HybridRetriever(index, embedder).retrieve(question, top_k=3),
-                                                     index)
-    assert result.answer == "Ilse Varga"
+    index, embedder, passages = _one_document(analyzer, tmp_path, "press.txt", text, question)
+    assert RuleAnswerer(analyzer, embedder).answer(question, passages, index).answer == "Ilse Varga"
     # a span made only of the question's words still answers nothing
-    only = RuleAnswerer(analyzer, embedder).rank(question, HybridRetriever(index, embedder).retrieve(question, top_k=3), index)
+    only = RuleAnswerer(analyzer, embedder).rank(question, passages, index)
     assert not any(s.sentence.span.doc[s.candidate.start:s.candidate.end].text == "The Varga Press" for s in only.spans)
 
 
 def test_a_choice_question_is_answered_with_one_of_its_options(analyzer, tmp_path):
     text = "Ferry Notes\n\nThe ferry tickets were expensive in 1990. The crossing took two hours."
-    embedder = FakeEmbedder()
-    build_index([document_from_text("ferry.txt", text)], tmp_path / "ix", embedder, analyzer)
-    index = load_index(tmp_path / "ix")
     question = "Were the ferry tickets cheap or expensive?"
-    passages = HybridRetriever(index, embedder).retrieve(question, top_k=3)
+    index, embedder, passages = _one_document(analyzer, tmp_path, "ferry.txt", text, question)
     result = RuleAnswerer(analyzer, embedder, min_confidence=0.0).answer(question, passages, index)
     assert result.answer == "expensive"  # all its words are the question's, but it is one of the options
