@@ -5,6 +5,7 @@ its length. Pure functions of the analysed question and spaCy tokens."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Callable, NamedTuple, Sequence
 
 from qa.answerer.sentences import question_forms, terms_match, token_matched_lemmas
@@ -267,6 +268,28 @@ def is_option(question: QuestionAnalysis, tokens) -> bool:
     return bool(terms) and any(terms <= option for option in question.alternatives)
 
 
+_WORD = re.compile(r"[\w'’-]+")
+
+
+def part_of_a_question_name(question: QuestionAnalysis, tokens) -> bool:
+    """Whether a span is a name that the question uses only as part of a longer name
+    ("Brightwater", the maker, in "Who makes the Brightwater K2 kettle?"): another thing than the
+    question's, not a repeat of it. A longer name goes on with a capitalised word or one with a digit."""
+    if not any(is_content(t) for t in tokens) or not all(t.ent_type_ or t.pos_ == "PROPN" for t in tokens if is_content(t)):
+        return False
+    words = [t.lower_ for t in tokens if not t.is_punct and t.lower_ not in {"the", "a", "an"}]
+    said = _WORD.findall(question.text)
+    lower = [w.lower() for w in said]
+    n = len(words)
+    for i in range(1, len(lower) - n + 1):  # from 1: the first word is capitalised anyway
+        if lower[i:i + n] != words:
+            continue
+        around = said[i - 1:i] + said[i + n:i + n + 1]
+        if any(w[:1].isupper() or any(c.isdigit() for c in w) for w in around):
+            return True
+    return False
+
+
 def length_prior(question: QuestionAnalysis, n_tokens: int, kind: str = "noun") -> float:
     """Penalty (≤ 0) for spans longer than what the answer type usually needs."""
     ideal = {REASON: 12, MANNER: 6, THING: 6, DESCRIPTION: 8}.get(question.answer_type, 4)
@@ -298,7 +321,7 @@ def score_candidate(
     option = is_option(question, tokens)
     if option:
         overlap = 0.0  # choosing one of the question's options is not repeating the question
-    if overlap >= 1.0 and question.answer_type != DESCRIPTION:
+    if overlap >= 1.0 and question.answer_type != DESCRIPTION and not part_of_a_question_name(question, tokens):
         return -math.inf, 0.0, None
     if question.head_noun and all(term_of(t) == question.head_noun for t in tokens if is_content(t)) \
             and not any(t.dep_ == "poss" for t in tokens):

@@ -344,3 +344,13 @@ def test_a_choice_question_is_answered_with_one_of_its_options(analyzer, tmp_pat
     index, embedder, passages = _one_document(analyzer, tmp_path, "ferry.txt", text, question)
     result = RuleAnswerer(analyzer, embedder, min_confidence=0.0).answer(question, passages, index)
     assert result.answer == "expensive"  # all its words are the question's, but it is one of the options
+
+
+def test_a_name_that_is_part_of_a_longer_name_in_the_question_can_answer_it(analyzer, tmp_path):
+    text = "Toaster Guide\n\nThe Halden K4 toaster browns four slices. The K4 is made by Halden, a firm based in York."
+    question = "Who makes the Halden K4 toaster?"
+    index, embedder, passages = _one_document(analyzer, tmp_path, "toaster.txt", text, question)
+    ranked = RuleAnswerer(analyzer, embedder).rank(question, passages, index)
+    texts = [s.sentence.span.doc[s.candidate.start:s.candidate.end].text for s in ranked.spans]
+    assert "Halden" in texts  # the maker, not the question's product repeated
+    assert "Halden K4" not in texts and "The Halden K4 toaster" not in texts
