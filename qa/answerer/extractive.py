@@ -192,10 +192,11 @@ class ExtractiveAnswerer:
             top_rule = max((s.score for s in ranked.spans), default=0.0)
             for (doc_id, start, end), (probability, first_rank) in reader_votes(output, read, [p + 1 for p in positions]).items():
                 same = [v for v in pool if v.doc_id == doc_id and overlap_ratio((v.start, v.end), (start, end)) >= SAME_SPAN_IOU]
-                if same:
-                    for voted in same:
-                        voted.reader_prob = max(voted.reader_prob, probability)
+                for voted in same:
+                    voted.reader_prob = max(voted.reader_prob, probability)
+                if any(v.start == start and v.end == end for v in same):
                     continue
+                # the reader's own boundaries stay a candidate beside the rule spans they overlap
                 starts = [s for s, _ in index.sentences[doc_id]]
                 position = max(0, bisect_right(starts, start) - 1)
                 sentence = self.rules.sentence_at(ranked, index, doc_id, position, first_rank)
