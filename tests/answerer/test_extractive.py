@@ -176,14 +176,16 @@ def test_a_widened_span_is_judged_by_its_own_type_fit(tmp_path):
     assert rules.expand_to_entities(span).fit == span.fit  # without the question, nothing to judge by
 
 
-def test_the_readers_own_boundaries_stay_a_candidate_beside_an_overlapping_rule_span(setup):
+def voted_pool(setup, question: str, reader) -> dict:
+    """The candidate pool the answerer votes on for ``question`` with ``reader``, by span text."""
     index, retriever, rules = setup
-    question = "How much would the terminal cost?"
     passages = retriever.retrieve(question, top_k=3)
-    answerer = ExtractiveAnswerer(rules, ScriptedReader("cost 40 million euros", 0.9))
-    ranked = rules.rank(question, passages, index)
-    pool, _ = answerer.read_and_vote(ranked, passages, index)
-    texts = {index.document(v.doc_id).text[v.start:v.end]: v for v in pool}
+    pool, _ = ExtractiveAnswerer(rules, reader).read_and_vote(rules.rank(question, passages, index), passages, index)
+    return {index.document(v.doc_id).text[v.start:v.end]: v for v in pool}
+
+
+def test_the_readers_own_boundaries_stay_a_candidate_beside_an_overlapping_rule_span(setup):
+    texts = voted_pool(setup, "How much would the terminal cost?", ScriptedReader("cost 40 million euros", 0.9))
     assert "40 million euros" in texts and "cost 40 million euros" in texts  # overlapping (IoU 0.76), both kept
     assert texts["cost 40 million euros"].reader_prob == pytest.approx(0.9)
     assert texts["40 million euros"].reader_prob == pytest.approx(0.9)  # the rule span shares the vote

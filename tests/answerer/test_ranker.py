@@ -15,7 +15,7 @@ from qa.answerer.ranker import (
 from qa.training.train_ranker import pick_operating_point, score_picks
 from qa.reader.reader import ReaderOutput
 from tests.conftest import ScriptedReader
-from tests.answerer.test_extractive import setup  # noqa: F401  (module fixture)
+from tests.answerer.test_extractive import setup, voted_pool  # noqa: F401  (setup: module fixture)
 
 
 def _groups(rng, n_groups=200, size=6, d=3, true_w=(2.0, -1.0, 0.0)):
@@ -228,13 +228,8 @@ def test_expected_f1_gathers_the_readers_mass_over_near_identical_spans():
 
 
 def test_every_candidate_gets_its_expected_f1_under_the_reader(setup):  # noqa: F811
-    index, retriever, rules = setup
-    question = "Who is the Norwegian transport minister?"
-    passages = retriever.retrieve(question, top_k=3)
-    hybrid = ExtractiveAnswerer(rules, ScriptedReader("Jonas Berg", 0.6))
-    ranking = rules.rank(question, passages, index)
-    pool, _ = hybrid.read_and_vote(ranking, passages, index)
-    by_text = {index.document(v.doc_id).text[v.start:v.end]: v.reader_expected_f1 for v in pool}
+    pool = voted_pool(setup, "Who is the Norwegian transport minister?", ScriptedReader("Jonas Berg", 0.6))
+    by_text = {text: v.reader_expected_f1 for text, v in pool.items()}
     assert by_text["Jonas Berg"] == pytest.approx(1.0)  # the reader's only answer, whatever its probability
     assert all(value == 0.0 for text, value in by_text.items() if "Jonas" not in text and "Berg" not in text)
 
