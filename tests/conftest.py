@@ -173,10 +173,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture(scope="module")
 def tokenizer():
     transformers = pytest.importorskip("transformers")
-    from qa.reader.model import base_model_dir
+    from qa.reader.bases import MINILM, base_dir
 
     try:
-        return transformers.AutoTokenizer.from_pretrained(base_model_dir(), use_fast=True)
+        return transformers.AutoTokenizer.from_pretrained(base_dir(MINILM), use_fast=True)
     except Exception as e:  # pragma: no cover
         pytest.skip(f"base tokenizer unavailable: {e}")
 

@@ -12,11 +12,6 @@ from torch import nn
 from .bases import MINILM, base_dir, base_of
 
 
-def base_model_dir() -> str:
-    """The folder of the shipped reader's base model (MiniLM)."""
-    return base_dir(MINILM)
-
-
 def layers_problem(layers: Optional[int], available: int) -> Optional[str]:
     """Why a reader cannot keep ``layers`` of the base model's ``available`` layers, or ``None``."""
     if layers is not None and not 1 <= layers <= available:
@@ -42,7 +37,7 @@ class SpanQAModel(nn.Module):
         while training (``None``: the base model's)."""
         from transformers import AutoConfig, AutoModel
 
-        model_dir = model_dir or base_model_dir()
+        model_dir = model_dir or base_dir(MINILM)
         config = AutoConfig.from_pretrained(model_dir)
         if layers is not None:
             problem = layers_problem(layers, config.num_hidden_layers)

@@ -283,6 +283,13 @@ class SpanReader:
             self.load()
         return self._tokenizer
 
+    @property
+    def model(self):
+        """The span model (loaded on first use), for callers that run it themselves."""
+        if self._model is None:
+            self.load()
+        return self._model
+
     # -- inference
     def read(self, question: str, passages: Sequence[str], passage_scores: Optional[Sequence[float]] = None,
              top_n: Optional[int] = None) -> ReaderOutput:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from qa.reader.model import WEIGHTS_FILE
-from qa.reader.reader import encode_pairs
+from qa.reader.reader import SpanReader, encode_pairs
 from .distill import SHARD_PREFIX, TeacherSpans, save_shard
 from .log import log
 from .train_reader import DEFAULT_DATA, DEFAULTS, input_problem, prepare, training_sample
@@ -61,17 +61,6 @@ def teacher_spans(model, tokenizer, questions: Sequence[str], paragraphs: Sequen
     return out
 
 
-def load_teacher_model(folder: str, device: str):
-    """A trained reader (any base) and its tokenizer."""
-    from transformers import AutoTokenizer
-
-    from qa.reader.bases import base_dir
-    from qa.reader.model import load_compact, weights_base
-
-    model_dir = base_dir(weights_base(folder))
-    return load_compact(folder, model_dir).to(device).eval(), AutoTokenizer.from_pretrained(model_dir, use_fast=True)
-
-
 def compute(teacher: str, out: str, data_dir: str = DEFAULT_DATA, limit: Optional[int] = DEFAULTS["limit"],
             seed: int = DEFAULTS["seed"], device: str = "cpu", batch: int = 16, shard_size: int = 2000,
             max_seq_len: int = 384, doc_stride: int = 128) -> int:
@@ -79,7 +68,8 @@ def compute(teacher: str, out: str, data_dir: str = DEFAULT_DATA, limit: Optiona
     questions it read in this run (those of shards already written are skipped)."""
     paragraphs, _, _, train_q, _, _ = prepare(data_dir, None)
     questions = training_sample(train_q, limit, seed)
-    model, tokenizer = load_teacher_model(teacher, device)
+    reader = SpanReader(teacher, device=device).load()  # any base: the weights name theirs
+    model, tokenizer = reader.model, reader.tokenizer
     os.makedirs(out, exist_ok=True)
     shards = range(0, len(questions), shard_size)
     todo = [s for s in shards if not os.path.exists(os.path.join(out, f"{SHARD_PREFIX}{s // shard_size:05d}.npz"))]
