@@ -64,14 +64,17 @@ def save_shard(path: str, entries: Dict[str, TeacherSpans]) -> None:
     """Write ``entries`` (question id -> spans) as one compressed shard, atomically."""
     qids = list(entries)
     spans = [entries[q] for q in qids]
+    def joined(field: str, dtype) -> np.ndarray:
+        return np.concatenate([getattr(s, field) for s in spans]).astype(dtype) if spans else np.zeros(0, dtype)
+
     arrays = {
         "qids": np.asarray(qids, dtype=str),
         "start_index": np.cumsum([0] + [len(s.start_chars) for s in spans]),
-        "start_chars": np.concatenate([s.start_chars for s in spans]).astype(np.int32) if spans else np.zeros(0, np.int32),
-        "start_logits": np.concatenate([s.start_logits for s in spans]).astype(np.float16) if spans else np.zeros(0, np.float16),
+        "start_chars": joined("start_chars", np.int32),
+        "start_logits": joined("start_logits", np.float16),
         "end_index": np.cumsum([0] + [len(s.end_chars) for s in spans]),
-        "end_chars": np.concatenate([s.end_chars for s in spans]).astype(np.int32) if spans else np.zeros(0, np.int32),
-        "end_logits": np.concatenate([s.end_logits for s in spans]).astype(np.float16) if spans else np.zeros(0, np.float16),
+        "end_chars": joined("end_chars", np.int32),
+        "end_logits": joined("end_logits", np.float16),
         "null": np.asarray([[s.null_start, s.null_end] for s in spans], dtype=np.float32).reshape(-1, 2),
     }
     tmp = path + ".tmp.npz"
