@@ -19,7 +19,7 @@ import numpy as np
 from index.corpus import CorpusIndex
 from qa.answerer.citations import build_answer, span_offsets
 from qa.answerer.features import answer_features, candidate_features, expected_f1, shortlist
-from qa.answerer.ranker import LearnedRanker, softmax
+from qa.answerer.ranker import LearnedRanker, pooled_best, softmax
 from qa.answerer.rules import RuleAnswerer
 from qa.answerer.support import Evidence, ranker_accepts
 from qa.answerer.tidy import expand_to_entities
@@ -64,6 +64,7 @@ class RankerCandidate:
         evidence: the rules' support check of it.
         rule_score: the rules' score of the span.
         mixed: its hand-set mixture of rule and reader probabilities.
+        key: ``(doc_id, start, end)`` of the widened span: candidates with one key are one answer.
     """
 
     text: str
@@ -72,6 +73,7 @@ class RankerCandidate:
     evidence: Evidence
     rule_score: float
     mixed: float
+    key: tuple[str, int, int]
 
 
 def overlap_ratio(a: tuple[int, int], b: tuple[int, int]) -> float:
@@ -221,8 +223,10 @@ class ExtractiveAnswerer:
         candidates = shortlist(pool)
         rows = candidate_features(candidates, ranked)
         probabilities = self.ranker.rank(rows)
-        best = int(np.argmax(probabilities))
-        span = expand_to_entities(candidates[best].span, ranked.analysis)
+        spans = [expand_to_entities(voted.span, ranked.analysis) for voted in candidates]
+        best = pooled_best([(voted.doc_id, *span_offsets(span)) for voted, span in zip(candidates, spans)],
+                           probabilities)
+        span = spans[best]
         evidence = self.rules.evidence(ranked, span, agreement=float(probabilities[best]))
         answer_row = answer_features(best, probabilities, rows, evidence, no_answer, ranked, passages)
         return LearnedChoice(candidates, rows, probabilities, best, span, answer_row,
@@ -243,7 +247,7 @@ class ExtractiveAnswerer:
             out.append(RankerCandidate(
                 index.document(voted.doc_id).text[start:end], rows[i],
                 answer_features(i, uniform, rows, evidence, no_answer, ranked, passages), evidence,
-                voted.span.score, voted.mixed(self.reader_weight)))
+                voted.span.score, voted.mixed(self.reader_weight), (voted.doc_id, start, end)))
         return out
 
     def answer(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> Answer:
