@@ -19,7 +19,7 @@ import numpy as np
 from index.corpus import CorpusIndex
 from qa.answerer.citations import build_answer, span_offsets
 from qa.answerer.features import answer_features, candidate_features, expected_f1, shortlist
-from qa.answerer.ranker import LearnedRanker, pooled_best, softmax
+from qa.answerer.ranker import LearnedRanker, softmax
 from qa.answerer.rules import RuleAnswerer
 from qa.answerer.support import Evidence, ranker_accepts
 from qa.answerer.tidy import expand_to_entities
@@ -64,7 +64,7 @@ class RankerCandidate:
         evidence: the rules' support check of it.
         rule_score: the rules' score of the span.
         mixed: its hand-set mixture of rule and reader probabilities.
-        key: ``(doc_id, start, end)`` of the widened span: candidates with one key are one answer.
+        span: ``(doc_id, start, end)`` of the widened span.
     """
 
     text: str
@@ -73,7 +73,7 @@ class RankerCandidate:
     evidence: Evidence
     rule_score: float
     mixed: float
-    key: tuple[str, int, int]
+    span: tuple[str, int, int]
 
 
 def overlap_ratio(a: tuple[int, int], b: tuple[int, int]) -> float:
@@ -223,10 +223,8 @@ class ExtractiveAnswerer:
         candidates = shortlist(pool)
         rows = candidate_features(candidates, ranked)
         probabilities = self.ranker.rank(rows)
-        spans = [expand_to_entities(voted.span, ranked.analysis) for voted in candidates]
-        best = pooled_best([(voted.doc_id, *span_offsets(span)) for voted, span in zip(candidates, spans)],
-                           probabilities)
-        span = spans[best]
+        best = int(np.argmax(probabilities))
+        span = expand_to_entities(candidates[best].span, ranked.analysis)
         evidence = self.rules.evidence(ranked, span, agreement=float(probabilities[best]))
         answer_row = answer_features(best, probabilities, rows, evidence, no_answer, ranked, passages)
         return LearnedChoice(candidates, rows, probabilities, best, span, answer_row,

@@ -20,7 +20,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Hashable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -78,18 +78,6 @@ def softmax(scores: Sequence[float] | np.ndarray, temperature: float = 1.0) -> n
         return scores
     e = np.exp(scores - scores.max())
     return e / e.sum()
-
-
-def pooled_best(keys: Sequence[Hashable], probabilities: Sequence[float] | np.ndarray) -> int:
-    """The index of the candidate whose answer has the most probability in all: candidates with
-    the same key (the same document span, proposed by a rule and by the reader, or by two rule
-    kinds) are one answer, so their probabilities add up. The ranker is fitted to spread its mass
-    evenly over every candidate that matches the gold answer, so the answer's mass is the sum.
-    Ties go to the candidate with the higher probability of its own, then the earlier one."""
-    total: dict = {}
-    for key, probability in zip(keys, probabilities):
-        total[key] = total.get(key, 0.0) + float(probability)
-    return max(range(len(keys)), key=lambda i: (total[keys[i]], float(probabilities[i]), -i))
 
 
 def sigmoid(x: float | np.ndarray):

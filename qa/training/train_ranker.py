@@ -35,7 +35,7 @@ from qa.config import Settings
 from qa.answerer.features import choice_probabilities
 from qa.training.contrast import ENTITY_SUFFIX, QuestionParses
 from qa.training.log import log
-from qa.answerer.ranker import DEFAULT_RANKER_PATH, LearnedRanker, LinearModel, fit_conditional_logit, fit_logistic, pooled_best, softmax
+from qa.answerer.ranker import DEFAULT_RANKER_PATH, LearnedRanker, LinearModel, fit_conditional_logit, fit_logistic, softmax
 
 THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.01)]
 SUPPORT_THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 0.9001, 0.05)]
@@ -92,7 +92,7 @@ def dump_candidates(data_dir: str, work: Path, reader_dir: Path, limit: Optional
         return [{"text": c.text, "f1": token_f1(c.text, answers) if answers else 0.0,
                  "em": exact_match(c.text, answers) if answers else 0.0, "x": c.features.tolist(),
                  "a": c.answer_features.tolist(), "ev": evidence_parts(c.evidence), "rule_score": c.rule_score,
-                 "mixed": c.mixed, "span": list(c.key)}
+                 "mixed": c.mixed, "span": list(c.span)}
                 for c in pipeline.candidates(question, passages)[1]]
 
     rows, started = [], time.time()
@@ -183,8 +183,7 @@ def ranker_pick(ranker: LinearModel, row: dict):
     if not cands:
         return None
     probabilities = softmax(ranker.scores(np.array([c["x"] for c in cands])))
-    # (candidates dumped before they carried their span count as answers of their own)
-    best = pooled_best([tuple(c["span"]) if "span" in c else (i,) for i, c in enumerate(cands)], probabilities)
+    best = int(np.argmax(probabilities))
     a = np.array(cands[best]["a"], dtype=np.float64)
     a[_column("p_chosen")], a[_column("p_margin")] = choice_probabilities(probabilities, best)
     a[_column("rule_confidence")] = support_confidence(cands[best]["ev"], float(probabilities[best]))

@@ -61,9 +61,9 @@ DEFAULTS = dict(
     # a "model soup": the recipe trained once per seed, weights averaged (None or `--no-soup`: one
     # run with `seed`); two members trained at once fit this project's 2-core CPU hour (README)
     soup_seeds=(),
-    # training questions drawn (seeded) from the 79,145 of the training articles: about an hour
-    # an epoch on a 2-core CPU (`--limit 0`: all of them)
-    limit=20000,
+    # training questions drawn (seeded) from the 79,145 of the training articles: about three
+    # hours an epoch on a 2-core CPU (`--limit 0`: all of them)
+    limit=44000,
     # soup members trained at once in this many worker processes (the threads split between them;
     # None: as many as the CPU threads allow on a CPU, one at a time on a GPU)
     member_workers=None,

@@ -10,9 +10,9 @@ import pytest
 from qa.answerer.extractive import ExtractiveAnswerer
 from qa.answerer.features import ANSWER_FEATURES, CANDIDATE_FEATURES
 from qa.answerer.ranker import (
-    LearnedRanker, LinearModel, RankerFormatError, fit_conditional_logit, fit_logistic, pooled_best, sigmoid, softmax,
+    LearnedRanker, LinearModel, RankerFormatError, fit_conditional_logit, fit_logistic, sigmoid, softmax,
 )
-from qa.training.train_ranker import pick_operating_point, ranker_pick, score_picks
+from qa.training.train_ranker import pick_operating_point, score_picks
 from qa.reader.reader import ReaderOutput
 from tests.conftest import ScriptedReader
 from tests.answerer.test_extractive import setup, voted_pool  # noqa: F401  (setup: module fixture)
@@ -56,29 +56,6 @@ def test_logistic_is_calibrated_on_soft_labels():
     p = sigmoid(model.scores(x))
     assert abs(p.mean() - y.mean()) < 0.02
     assert np.corrcoef(p, sigmoid(1.5 * x[:, 0] - 0.5))[0, 1] > 0.98
-
-
-def test_candidates_of_one_span_are_one_answer():
-    span, other = ("harbour.txt", 10, 25), ("harbour.txt", 40, 48)
-    assert pooled_best([other, span, span], [0.4, 0.3, 0.3]) == 1   # 0.6 in all beats 0.4
-    assert pooled_best([other, span], [0.4, 0.3]) == 0
-    assert pooled_best([span, other, span], [0.2, 0.5, 0.3]) == 1   # a tie goes to the higher own probability
-    assert pooled_best(["a", "b"], [0.5, 0.5]) == 0
-
-
-EVIDENCE = {"coverage": 1.0, "absent": False, "entities_supported": True, "people_unsupported": False,
-            "focus_missing": False, "semantic": 0.5, "fit": 1.0, "margin": 0.0}
-
-
-def test_ranker_training_picks_as_the_answerer_does():
-    ranker = LinearModel(("x",), (1.0,), (0.0,), (1.0,), 0.0)
-
-    def row(spans):
-        x = [0.5, 0.2, 0.2]   # softmax: 0.43, 0.28, 0.28
-        return {"candidates": [{"x": [v], "a": [0.0] * len(ANSWER_FEATURES), "ev": EVIDENCE, **({"span": s} if s else {})}
-                               for v, s in zip(x, spans)]}
-    assert ranker_pick(ranker, row([["d", 0, 4], ["d", 9, 12], ["d", 9, 12]]))[0]["span"] == ["d", 9, 12]
-    assert ranker_pick(ranker, row([None, None, None]))[0]["x"] == [0.5]   # dumps without spans: each its own
 
 
 def test_fit_rejects_empty_data():
