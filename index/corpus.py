@@ -181,22 +181,44 @@ class CorpusIndex:
         phrase = phrase.lower().strip()
         if not phrase:
             return True
-        candidates: np.ndarray | None = None
-        for token in bm25_query_tokens(phrase):
-            postings = self._postings(token)
-            candidates = postings if candidates is None else np.intersect1d(candidates, postings, assume_unique=True)
-            if len(candidates) == 0:
-                return False
+        candidates = self._chunks_with_words(phrase)
         if candidates is None:
-            if len(self.chunks) > PHRASE_SCAN_LIMIT:
-                return True
-            candidates = np.arange(len(self.chunks))
+            return True
         for position, chunk_id in enumerate(candidates.tolist()):
             if position >= PHRASE_SCAN_LIMIT:
                 return True  # too common to rule out cheaply
             if phrase in self.chunks[chunk_id].text.lower():
                 return True
         return False
+
+    def phrase_places(self, phrase: str, limit: int = 3) -> list[tuple[str, int, int]]:
+        """``(doc_id, start, end)`` of the first ``limit`` occurrences of ``phrase`` (ignoring case),
+        in index order, one per chunk; found as :meth:`phrase_occurs` finds them (a phrase without
+        an indexable word, or one too common to scan for, gives none)."""
+        phrase = phrase.lower().strip()
+        candidates = self._chunks_with_words(phrase) if phrase else None
+        places: list[tuple[str, int, int]] = []
+        for chunk_id in (candidates.tolist()[:PHRASE_SCAN_LIMIT] if candidates is not None else []):
+            chunk = self.chunks[chunk_id]
+            at = chunk.text.lower().find(phrase)
+            if at >= 0:
+                places.append((chunk.doc_id, chunk.start + at, chunk.start + at + len(phrase)))
+                if len(places) >= limit:
+                    break
+        return places
+
+    def _chunks_with_words(self, phrase: str) -> np.ndarray | None:
+        """Sorted ids of the chunks that hold every indexable word of ``phrase`` (lowercased);
+        every chunk of a small index for a phrase without one, ``None`` in a large index."""
+        candidates: np.ndarray | None = None
+        for token in bm25_query_tokens(phrase):
+            postings = self._postings(token)
+            candidates = postings if candidates is None else np.intersect1d(candidates, postings, assume_unique=True)
+            if len(candidates) == 0:
+                return candidates
+        if candidates is None and len(self.chunks) <= PHRASE_SCAN_LIMIT:
+            candidates = np.arange(len(self.chunks))
+        return candidates
 
     def _postings(self, token: str) -> np.ndarray:
         """Sorted ids of the chunks holding a BM25 term that begins with ``token``."""

@@ -189,6 +189,37 @@ def test_pronouns_in_the_documents_give_names_a_gender_and_a_kind(nlp):
     assert combined_profile(profiles, "Alder & Finch").pronouns == {}
 
 
+class NamedPlaces:
+    """A passage source over one written document, as the index serves it to the conversation."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def passage(self, doc_id, start, end):
+        return self.text
+
+    def places(self, phrase, limit):
+        at = self.text.lower().find(phrase.lower())
+        return [] if at < 0 else [("club.txt", at, at + len(phrase))][:limit]
+
+
+def test_a_declined_questions_names_are_read_where_the_documents_write_them(nlp):
+    from qa.conversation.evidence import DocumentEvidence
+
+    text = ("The club's head coach is Daniel Brooks. He joined the club in 2008. "
+            "The club captain is Amara Lewis. She joined the club in 2011.")
+    evidence = DocumentEvidence(NamedPlaces(text), nlp)
+    declined = Turn.build("When did Amara Lewis join the club?", "When did Amara Lewis join the club?", AnswerFacts(),
+                          nlp, evidence=evidence)
+    lewis = next(m for m in declined.mentions if m.text == "Amara Lewis")
+    assert (lewis.kind, lewis.gender) == ("person", "f")   # the small model alone takes her for an organisation
+    assert resolve_followup([declined], "And Daniel Brooks?", nlp).question == "When did Daniel Brooks join the club?"
+    assert resolve_followup([declined], "What did she win?", nlp).question == "What did Amara Lewis win?"
+    # without the documents' word on her, nothing fits
+    alone = Turn.build("When did Amara Lewis join the club?", "When did Amara Lewis join the club?", AnswerFacts(), nlp)
+    assert resolve_followup([alone], "And Daniel Brooks?", nlp).question == "And Daniel Brooks?"
+
+
 def test_it_never_takes_a_person(nlp):
     chat = Conversation(nlp)
     chat.say("Who runs the box office at the Corn Exchange?", "Priya Nair",

@@ -190,6 +190,12 @@ def test_phrase_lookup_finds_substrings_through_the_postings(tmp_path, small_doc
     assert not index.phrase_occurs("stockholm")
     assert index.phrase_occurs("the") and not index.phrase_occurs("what about the")  # stop words only: scanned
 
+    places = index.phrase_places("Maria Lindqvist", limit=5)
+    assert places and all(index.document(d).text[s:e].lower() == "maria lindqvist" for d, s, e in places)
+    assert len(index.phrase_places("maria lindqvist", limit=1)) == 1
+    assert index.phrase_places("green thomas") == [] and index.phrase_places("stockholm") == []
+    assert index.phrase_places("") == []
+
 
 def test_a_parse_that_does_not_match_the_documents_is_refused(tmp_path, small_docs, fake_embedder, blank_analyzer):
     build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)

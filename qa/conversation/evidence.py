@@ -198,18 +198,26 @@ def apply_evidence(mention: Mention, profile: EntityProfile) -> Mention:
     return replace(mention, label=label, kind=kind, gender=gender or mention.gender)
 
 
+#: Places read per name of a question whose answer cites nothing (a declined question).
+NAME_PLACES = 2
+
+
 class PassageSource(Protocol):
     """Where the text around a cited span comes from (the index, in the application)."""
 
     def passage(self, doc_id: str, start: int, end: int) -> str | None:
         """The sentences around ``[start, end)`` of ``doc_id``, or ``None`` for an unknown document."""
 
+    def places(self, phrase: str, limit: int) -> list[tuple[str, int, int]]:
+        """``(doc_id, start, end)`` of the first ``limit`` places the documents write ``phrase``."""
+
 
 class IndexPassages:
     """Passages around cited spans, read from a loaded index (its documents and sentence table).
 
     Args:
-        index: anything with ``document(doc_id)`` (``.text``) and ``sentences[doc_id]`` (offsets).
+        index: anything with ``document(doc_id)`` (``.text``), ``sentences[doc_id]`` (offsets) and
+            ``phrase_places(phrase, limit)`` (:meth:`index.corpus.CorpusIndex.phrase_places`).
         before: sentences taken before the cited one (names are introduced before pronouns).
         after: sentences taken after it (where the pronouns that refer back to it are).
     """
@@ -218,6 +226,9 @@ class IndexPassages:
         self.index = index
         self.before = before
         self.after = after
+
+    def places(self, phrase: str, limit: int) -> list[tuple[str, int, int]]:
+        return self.index.phrase_places(phrase, limit)
 
     def passage(self, doc_id: str, start: int, end: int) -> str | None:
         document = self.index.document(doc_id)
@@ -244,6 +255,11 @@ class DocumentEvidence:
         self.nlp = nlp
         self._cache: LRUCache[str, dict[str, EntityProfile]] = LRUCache(capacity)
         self._lock = threading.Lock()
+
+    def places_of(self, names: Sequence[str], per_name: int = NAME_PLACES) -> list[tuple[str, int, int]]:
+        """Where the documents write each of ``names`` (the first ``per_name`` places of each): what
+        can be read about the names of a question whose answer cites nothing."""
+        return [place for name in dict.fromkeys(names) for place in self.source.places(name, per_name)]
 
     def profiles(self, citations: Sequence[tuple[str, int, int]]) -> dict[str, EntityProfile]:
         """The merged profiles of the passages around each ``(doc_id, start, end)``."""

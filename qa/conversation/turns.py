@@ -110,7 +110,8 @@ class Turn:
             nlp: a spaCy pipeline with a parser and an entity recognizer.
             replacements: the resolution's ``(written, taken to mean)`` pairs.
             assumptions: those of them chosen between equally fitting antecedents.
-            evidence: profiles of the names in the documents, read around the citations.
+            evidence: profiles of the names in the documents, read around the citations (around
+                where the documents write the question's names, when the answer cites nothing).
         """
         question_doc = nlp(question)
         antecedents = [meant for written, meant in replacements if written]
@@ -122,8 +123,14 @@ class Turn:
             if start < 0:
                 quote, start = facts.text, 0
             mentions[:0] = answer_mentions(facts.text, quote, start, nlp, wh_word=wh)
-        if evidence is not None and facts.citations:
-            profiles = evidence.profiles(facts.citations)
+        # An answer's citations say where to read about its names; a declined question's names
+        # are read where the documents write them, so that "And Daniel Brooks?" after a declined
+        # "When did Amara Lewis join?" still knows a person's name was asked about.
+        places = facts.citations
+        if evidence is not None and not places:
+            places = evidence.places_of([m.text for m in mentions if m.source == "question" and m.is_entity])
+        if evidence is not None and places:
+            profiles = evidence.profiles(places)
             mentions = [_trim_to_known(m, profiles) if m.source == "question" else m for m in mentions]
             mentions = [apply_evidence(m, combined_profile(profiles, m.text)) for m in mentions]
         return cls(message=message, question=question, answer=facts.text, mentions=tuple(mentions),
