@@ -193,8 +193,9 @@ class CorpusIndex:
 
     def phrase_places(self, phrase: str, limit: int = 3) -> list[tuple[str, int, int]]:
         """``(doc_id, start, end)`` of the first ``limit`` occurrences of ``phrase`` (ignoring case),
-        in index order, one per chunk; found as :meth:`phrase_occurs` finds them (a phrase without
-        an indexable word, or one too common to scan for, gives none)."""
+        in index order, one per chunk, looked for as :meth:`phrase_occurs` looks: in the chunks that
+        hold all its words, at most ``PHRASE_SCAN_LIMIT`` of them (a phrase of stop words only: in
+        every chunk of a small index, nowhere in a large one)."""
         phrase = phrase.lower().strip()
         candidates = self._chunks_with_words(phrase) if phrase else None
         places: list[tuple[str, int, int]] = []
