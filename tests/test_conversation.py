@@ -215,6 +215,9 @@ def test_a_declined_questions_names_are_read_where_the_documents_write_them(nlp)
     assert (lewis.kind, lewis.gender) == ("person", "f")   # the small model alone takes her for an organisation
     assert resolve_followup([declined], "And Daniel Brooks?", nlp).question == "When did Daniel Brooks join the club?"
     assert resolve_followup([declined], "What did she win?", nlp).question == "What did Amara Lewis win?"
+    possessive = Turn.build("When did Amara Lewis's club open?", "When did Amara Lewis's club open?", AnswerFacts(),
+                            nlp, evidence=evidence)
+    assert any(m.gender == "f" for m in possessive.mentions if m.text.startswith("Amara Lewis"))
     # without the documents' word on her, nothing fits
     alone = Turn.build("When did Amara Lewis join the club?", "When did Amara Lewis join the club?", AnswerFacts(), nlp)
     assert resolve_followup([alone], "And Daniel Brooks?", nlp).question == "And Daniel Brooks?"
