@@ -182,14 +182,9 @@ class CorpusIndex:
         if not phrase:
             return True
         candidates = self._chunks_with_words(phrase)
-        if candidates is None:
+        if candidates is None or next(self._scan(phrase, candidates), None) is not None:
             return True
-        for position, chunk_id in enumerate(candidates.tolist()):
-            if position >= PHRASE_SCAN_LIMIT:
-                return True  # too common to rule out cheaply
-            if phrase in self.chunks[chunk_id].text.lower():
-                return True
-        return False
+        return len(candidates) > PHRASE_SCAN_LIMIT  # too common to rule out cheaply
 
     def phrase_places(self, phrase: str, limit: int = 3) -> list[tuple[str, int, int]]:
         """``(doc_id, start, end)`` of the first ``limit`` occurrences of ``phrase`` (ignoring case),
@@ -198,15 +193,19 @@ class CorpusIndex:
         every chunk of a small index, nowhere in a large one)."""
         phrase = phrase.lower().strip()
         candidates = self._chunks_with_words(phrase) if phrase else None
-        places: list[tuple[str, int, int]] = []
-        for chunk_id in (candidates.tolist()[:PHRASE_SCAN_LIMIT] if candidates is not None else []):
+        if candidates is None:
+            return []
+        hits = itertools.islice(self._scan(phrase, candidates), limit)
+        return [(chunk.doc_id, chunk.start + at, chunk.start + at + len(phrase)) for chunk, at in hits]
+
+    def _scan(self, phrase: str, candidates: np.ndarray) -> Iterator[tuple[Chunk, int]]:
+        """``(chunk, offset in it)`` of the first occurrence of the lowercased ``phrase`` in each of
+        the first ``PHRASE_SCAN_LIMIT`` candidate chunks that hold it."""
+        for chunk_id in candidates[:PHRASE_SCAN_LIMIT].tolist():
             chunk = self.chunks[chunk_id]
             at = chunk.text.lower().find(phrase)
             if at >= 0:
-                places.append((chunk.doc_id, chunk.start + at, chunk.start + at + len(phrase)))
-                if len(places) >= limit:
-                    break
-        return places
+                yield chunk, at
 
     def _chunks_with_words(self, phrase: str) -> np.ndarray | None:
         """Sorted ids of the chunks that hold every indexable word of ``phrase`` (lowercased);
