@@ -59,7 +59,7 @@ def pooled(spans: list, probabilities: np.ndarray) -> int:
 def main(argv=None) -> int:
     from qa.answerer.features import CANDIDATE_FEATURES, CANDIDATE_SIGNS
     from qa.answerer.ranker import fit_conditional_logit, softmax
-    from qa.training.train_ranker import RANKER_L2
+    from qa.training.train_ranker import RANKER_L2, ranking_groups
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dump")
@@ -69,14 +69,7 @@ def main(argv=None) -> int:
     started = time.time()
     scores = {"argmax": [], "pooled": [], "mbr": []}
     for article in sorted({r["article"] for r in rows}):
-        groups, targets = [], []
-        for r in rows:
-            f1 = np.array([c["f1"] for c in r["candidates"]])
-            if r["article"] == article or not r["answers"] or not len(f1) or f1.max() <= 0:
-                continue
-            best = (f1 >= f1.max() - 1e-9).astype(np.float64)
-            groups.append(np.array([c["x"] for c in r["candidates"]]))
-            targets.append(best / best.sum())
+        groups, targets = ranking_groups([r for r in rows if r["article"] != article])
         model = fit_conditional_logit(groups, targets, CANDIDATE_FEATURES, l2=RANKER_L2, signs=CANDIDATE_SIGNS)
         for r in rows:
             if r["article"] != article or not r["answers"]:

@@ -131,10 +131,9 @@ def _column(name: str) -> int:
     return ANSWER_FEATURES.index(name)
 
 
-def fit(rows: Sequence[dict], ranker_l2: float = RANKER_L2, answer_l2: float = ANSWER_L2) -> LearnedRanker:
-    """Fit the ranker on the answerable questions and the answer model on all of them."""
-    from qa.answerer.features import ANSWER_FEATURES, ANSWER_SIGNS, CANDIDATE_FEATURES, CANDIDATE_SIGNS
-
+def ranking_groups(rows: Sequence[dict]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The ranker's training data: each answerable question's candidate features, and as its target
+    the candidates that match the gold answer best, equally likely."""
     groups, targets = [], []
     for row in rows:
         cands = row["candidates"]
@@ -146,6 +145,14 @@ def fit(rows: Sequence[dict], ranker_l2: float = RANKER_L2, answer_l2: float = A
         best = (f1 >= f1.max() - 1e-9).astype(np.float64)
         groups.append(np.array([c["x"] for c in cands]))
         targets.append(best / best.sum())
+    return groups, targets
+
+
+def fit(rows: Sequence[dict], ranker_l2: float = RANKER_L2, answer_l2: float = ANSWER_L2) -> LearnedRanker:
+    """Fit the ranker on the answerable questions and the answer model on all of them."""
+    from qa.answerer.features import ANSWER_FEATURES, ANSWER_SIGNS, CANDIDATE_FEATURES, CANDIDATE_SIGNS
+
+    groups, targets = ranking_groups(rows)
     ranker = fit_conditional_logit(groups, targets, CANDIDATE_FEATURES, l2=ranker_l2, signs=CANDIDATE_SIGNS)
     xs, ys = [], []
     for row in rows:
