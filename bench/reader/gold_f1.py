@@ -9,7 +9,6 @@ which take six times as long: what a slow reader (MPNet) needs to be compared on
 import argparse
 import json
 import os
-import random
 import sys
 import time
 
@@ -18,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 def main(argv=None) -> int:
     from qa.reader.reader import SpanReader
-    from qa.training.heldout_eval import EVAL_SEED, _score_setting
+    from qa.training.heldout_eval import _score_setting, eval_questions
     from qa.training.train_reader import DEFAULT_DATA, prepare
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -29,7 +28,7 @@ def main(argv=None) -> int:
     path = os.path.join(a.reader, "recipe.json")
     recipe = json.load(open(path)) if os.path.exists(path) else {}
     paragraphs, _, _, _, test_q, _ = prepare(a.data, recipe.get("data", {}).get("heldout_articles"))
-    questions = random.Random(EVAL_SEED).sample(list(test_q), min(a.count, len(test_q)))
+    questions = eval_questions(test_q, a.count)
     reader = SpanReader(a.reader).load()
     started = time.time()
     read = [(q, reader.read(q.question, [paragraphs[q.pid].text])) for q in questions]

@@ -56,14 +56,18 @@ def _score_setting(preds: List[Tuple[D.Question, ReaderOutput]]) -> dict:
     return res
 
 
+def eval_questions(questions: Sequence[D.Question], limit: Optional[int] = None, seed: int = EVAL_SEED) -> list:
+    """The held-out questions an evaluation reads: all, or a seeded random ``limit`` of them."""
+    qs = list(questions)
+    return random.Random(seed).sample(qs, min(limit, len(qs))) if limit else qs
+
+
 def evaluate_reader(reader: SpanReader, paragraphs: Sequence[D.Paragraph], questions: Sequence[D.Question],
                     limit: Optional[int] = None, seed: int = EVAL_SEED, n_distractors: int = 2, top_k: int = 3) -> dict:
     """Held-out evaluation: (a) gold paragraph only, (b) gold + BM25-hardest
     distractors from the held-out pool (shuffled), (c) BM25 top-k over the
     held-out pool (gold may be missing). No-answer threshold sweep for each."""
-    qs = list(questions)
-    if limit:
-        qs = random.Random(seed).sample(qs, min(limit, len(qs)))
+    qs = eval_questions(questions, limit, seed)
     arts = {paragraphs[q.pid].article for q in qs}
     pool = [p.pid for p in paragraphs if p.article in arts]
     idx = D.TfIdf([paragraphs[j].title + " " + paragraphs[j].text for j in pool])
