@@ -64,6 +64,7 @@ def save_shard(path: str, entries: Dict[str, TeacherSpans]) -> None:
     """Write ``entries`` (question id -> spans) as one compressed shard, atomically."""
     qids = list(entries)
     spans = [entries[q] for q in qids]
+
     def joined(field: str, dtype) -> np.ndarray:
         return np.concatenate([getattr(s, field) for s in spans]).astype(dtype) if spans else np.zeros(0, dtype)
 
