@@ -199,8 +199,8 @@ class ExtractiveAnswerer:
                 if any(v.start == start and v.end == end for v in same):
                     continue
                 # the reader's own boundaries stay a candidate beside the rule spans they overlap
-                starts = [s for s, _ in index.sentences[doc_id]]
-                position = max(0, bisect_right(starts, start) - 1)
+                # the last sentence starting at or before the span (no copy of the document's starts)
+                position = max(0, bisect_right(index.sentences[doc_id], (start, math.inf)) - 1)
                 sentence = self.rules.sentence_at(ranked, index, doc_id, position, first_rank)
                 scored = self.rules.score_span(ranked, sentence, start, end)
                 if scored is None:
