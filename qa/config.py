@@ -44,7 +44,8 @@ class Settings(BaseSettings):
             model itself.
         ranker: with the reader on, pick the answer and decide whether to abstain with the learned
             ranker (``QA_RANKER=0``: the hand-set mixture and the rules' confidence instead).
-        ranker_weights: the ranker's JSON file; ``None`` is the shipped ``qa/reader/weights/ranker.json``.
+        ranker_weights: the ranker's JSON file; ``None`` is the ``ranker.json`` beside the reader's
+            weights (fitted to that reader), else the shipped ``qa/reader/weights/ranker.json``.
         dense_index: FAISS index type: exact ``flat``, approximate ``hnsw``, or ``auto``
             (exact up to 50,000 chunks).
         chat_db: where conversations are kept (``qa serve``): a SQLite file, or a

@@ -170,7 +170,9 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
         from qa.answerer.features import ANSWER_FEATURES, CANDIDATE_FEATURES
         from qa.answerer.ranker import DEFAULT_RANKER_PATH, LearnedRanker, RankerFormatError
 
-        path = Path(settings.ranker_weights or DEFAULT_RANKER_PATH)
+        # a ranker is fitted to one reader's scores: the reader folder's own comes first
+        own = Path(reader.weights_path) / DEFAULT_RANKER_PATH.name
+        path = Path(settings.ranker_weights or (own if own.is_file() else DEFAULT_RANKER_PATH))
         try:
             ranker = LearnedRanker.load(path, candidate_features=CANDIDATE_FEATURES, answer_features=ANSWER_FEATURES)
         except RankerFormatError as exc:

@@ -127,26 +127,39 @@ def encoder_layers(sd: Dict[str, torch.Tensor]) -> Optional[int]:
     return max(found) + 1 if found else None
 
 
+def weights_file(path: str) -> str:
+    """The weights file of a reader folder: its whole int8 weights, else a delta to its base
+    (:mod:`qa.reader.delta`); a file path is returned as it is."""
+    if not os.path.isdir(path):
+        return path
+    from .delta import DELTA_FILE
+
+    whole, delta = os.path.join(path, WEIGHTS_FILE), os.path.join(path, DELTA_FILE)
+    return delta if not os.path.exists(whole) and os.path.exists(delta) else whole
+
+
 def weights_base(path: str) -> str:
     """The base model a reader weights file (or its folder) was trained from."""
     from safetensors import safe_open
 
-    if os.path.isdir(path):
-        path = os.path.join(path, WEIGHTS_FILE)
-    with safe_open(path, framework="pt") as f:
+    with safe_open(weights_file(path), framework="pt") as f:
         return base_of(f.metadata())
 
 
 def load_compact(path: str, model_dir: Optional[str] = None) -> SpanQAModel:
-    """Load a reader's compact weights; ``model_dir``: its base model's folder (default: the
-    base the weights file names)."""
+    """Load a reader's compact weights (whole, or a delta to its base); ``model_dir``: its base
+    model's folder (default: the base the weights file names)."""
     from safetensors.torch import load_file
 
-    if os.path.isdir(path):
-        path = os.path.join(path, WEIGHTS_FILE)
-    sd = dequantize_state_dict(load_file(path))
-    model = SpanQAModel.from_config_dir(model_dir or base_dir(weights_base(path)), pretrained=False,
-                                        layers=encoder_layers(sd))
+    from .delta import DELTA_FILE, load_delta
+
+    path = weights_file(path)
+    model_dir = model_dir or base_dir(weights_base(path))
+    if os.path.basename(path) == DELTA_FILE:
+        sd = load_delta(path, model_dir)
+    else:
+        sd = dequantize_state_dict(load_file(path))
+    model = SpanQAModel.from_config_dir(model_dir, pretrained=False, layers=encoder_layers(sd))
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [m for m in missing if not m.endswith("position_ids")]
     if missing or unexpected:

@@ -9,6 +9,8 @@ import torch
 
 from .log import log
 
+CHECKPOINT_FILE = "checkpoint.pt"  # in the training's --out folder unless --checkpoint says otherwise
+
 
 class Checkpointer:
     """Writes what :func:`~qa.training.train_reader.fit_one` needs to go on exactly where it

@@ -28,7 +28,7 @@ from index.embedding import use_bf16
 
 from . import data as D
 from . import squad as SQ
-from .checkpoint import Checkpointer, load_checkpoint
+from .checkpoint import CHECKPOINT_FILE, Checkpointer, load_checkpoint
 from .examples import hard_distractors
 from .fit import base_tokenizer, count_steps, fit_one, new_model, recipe_base
 from .heldout_eval import EVAL_SEED, evaluate_reader
@@ -352,7 +352,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--synthetic-file", help="pre-generated synthetic questions (python -m qa.training.synthetic)")
     ap.add_argument("--limit", type=int,
                     help="train on a seeded random N of the training questions (default: %d; 0: all)" % DEFAULTS["limit"])
-    ap.add_argument("--checkpoint", help="where a single reader's training checkpoint goes (default: OUT/checkpoint.pt)")
+    ap.add_argument("--checkpoint", help=f"where a single reader's training checkpoint goes (default: OUT/{CHECKPOINT_FILE})")
     ap.add_argument("--checkpoint-minutes", type=float, default=10.0,
                     help="minutes between checkpoints (default: 10); one is also written after each epoch")
     ap.add_argument("--resume", action="store_true",
@@ -392,7 +392,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _write_recipe(a.out, recipe)
         print(json.dumps(m, indent=1))
         return 0
-    checkpoint = a.checkpoint or os.path.join(a.out, "checkpoint.pt")
+    checkpoint = a.checkpoint or os.path.join(a.out, CHECKPOINT_FILE)
     try:
         r = _train_from_args(a, checkpoint)
     except TrainingInputError as e:

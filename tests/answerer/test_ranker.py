@@ -175,6 +175,25 @@ def test_default_answerer_uses_the_shipped_ranker_unless_told_otherwise(tmp_path
         default_answerer(analyzer, embedder, Settings(ranker_weights=bad))
 
 
+def test_a_reader_folder_with_its_own_ranker_gets_it(tmp_path):
+    import json
+
+    from index.analysis import SpacyAnalyzer
+    from qa.answerer.ranker import DEFAULT_RANKER_PATH
+    from qa.config import Settings
+    from qa.pipeline import default_answerer
+    from tests.conftest import FakeEmbedder
+
+    (tmp_path / "reader.int8.safetensors").write_bytes(b"")  # the reader loads lazily: never read here
+    own = json.loads(DEFAULT_RANKER_PATH.read_text())
+    own["threshold"] = 0.4321
+    (tmp_path / "ranker.json").write_text(json.dumps(own))
+    analyzer, embedder = SpacyAnalyzer("blank"), FakeEmbedder()
+    assert default_answerer(analyzer, embedder, Settings(reader_weights=tmp_path)).ranker.threshold == 0.4321
+    shipped = default_answerer(analyzer, embedder, Settings(reader_weights=tmp_path, ranker_weights=DEFAULT_RANKER_PATH))
+    assert shipped.ranker.threshold != 0.4321  # named by the setting: that one
+
+
 def test_reader_bf16_setting():
     from index.analysis import SpacyAnalyzer
     from qa.config import Settings
