@@ -16,7 +16,7 @@ import torch
 
 from index.manifest import file_digest
 from .bases import BaseModelUnavailable
-from .model import dequantize_state_dict, quantize_state_dict
+from .int8 import dequantize_state_dict, quantize_state_dict
 
 DELTA_FILE = "reader.delta.safetensors"
 BASE_WEIGHTS = "model.safetensors"

@@ -1,5 +1,6 @@
 """The span-extraction model (a pretrained encoder of :mod:`qa.reader.bases` + a start/end head)
-and its compact (int8 per-channel) weight storage."""
+and its compact weight files: whole (int8 per channel, :mod:`qa.reader.int8`) or a delta to the
+base model (:mod:`qa.reader.delta`)."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,8 @@ import torch
 from torch import nn
 
 from .bases import MINILM, base_dir, base_of
+from .delta import DELTA_FILE, load_delta
+from .int8 import dequantize_state_dict, quantize_state_dict
 
 
 def layers_problem(layers: Optional[int], available: int) -> Optional[str]:
@@ -66,42 +69,6 @@ class SpanQAModel(nn.Module):
 
 # --------------------------------------------------------------------------- compact weights
 
-def quantize_state_dict(sd: Dict[str, torch.Tensor], min_numel: int = 4096) -> Dict[str, torch.Tensor]:
-    """2-D float weights -> int8 per-row (per output channel) symmetric
-    quantisation: ``<name>.q8`` (int8) + ``<name>.scale`` (fp32, one per row).
-    Everything else (biases, LayerNorm, small tensors) -> fp16."""
-    out: Dict[str, torch.Tensor] = {}
-    for k, v in sd.items():
-        v = v.detach().cpu()
-        if not torch.is_floating_point(v):
-            out[k] = v.contiguous()
-        elif v.dim() == 2 and v.numel() >= min_numel:
-            w = v.float()
-            scale = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0
-            q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
-            out[k + ".q8"] = q.contiguous()
-            out[k + ".scale"] = scale.contiguous()
-        else:
-            out[k] = v.to(torch.float16).contiguous()
-    return out
-
-
-def dequantize_state_dict(qsd: Dict[str, torch.Tensor], dtype=torch.float32) -> Dict[str, torch.Tensor]:
-    out: Dict[str, torch.Tensor] = {}
-    for k, v in qsd.items():
-        if k.endswith(".q8"):
-            name = k[: -len(".q8")]
-            scale = qsd[name + ".scale"].float()
-            out[name] = (v.float() * scale[:, None]).to(dtype)
-        elif k.endswith(".scale") and (k[: -len(".scale")] + ".q8") in qsd:
-            continue
-        elif torch.is_floating_point(v):
-            out[k] = v.to(dtype)
-        else:
-            out[k] = v
-    return out
-
-
 WEIGHTS_FILE = "reader.int8.safetensors"
 
 
@@ -132,8 +99,6 @@ def weights_file(path: str) -> str:
     (:mod:`qa.reader.delta`); a file path is returned as it is."""
     if not os.path.isdir(path):
         return path
-    from .delta import DELTA_FILE
-
     whole, delta = os.path.join(path, WEIGHTS_FILE), os.path.join(path, DELTA_FILE)
     return delta if not os.path.exists(whole) and os.path.exists(delta) else whole
 
@@ -150,8 +115,6 @@ def load_compact(path: str, model_dir: Optional[str] = None) -> SpanQAModel:
     """Load a reader's compact weights (whole, or a delta to its base); ``model_dir``: its base
     model's folder (default: the base the weights file names)."""
     from safetensors.torch import load_file
-
-    from .delta import DELTA_FILE, load_delta
 
     path = weights_file(path)
     model_dir = model_dir or base_dir(weights_base(path))

@@ -21,7 +21,8 @@ import torch
 from qa.errors import QAError
 from qa.reader.bases import base_dir
 from qa.reader.delta import DELTA_FILE, save_delta
-from qa.reader.model import WEIGHTS_FILE, dequantize_state_dict, weights_base
+from qa.reader.int8 import dequantize_state_dict
+from qa.reader.model import WEIGHTS_FILE, weights_base
 from .checkpoint import CHECKPOINT_FILE
 
 

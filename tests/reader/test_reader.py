@@ -12,7 +12,8 @@ transformers = pytest.importorskip("transformers")
 
 from qa.reader import ReaderOutput, ReaderSpan, SpanReader, clean_span  # noqa: E402
 from qa.training import data as D  # noqa: E402
-from qa.reader.model import WEIGHTS_FILE, dequantize_state_dict, quantize_state_dict  # noqa: E402
+from qa.reader.int8 import dequantize_state_dict, quantize_state_dict  # noqa: E402
+from qa.reader.model import WEIGHTS_FILE  # noqa: E402
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, decode_question, encode_pairs  # noqa: E402
 
 
