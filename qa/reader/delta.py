@@ -28,7 +28,10 @@ def base_state(model_dir: str) -> Dict[str, torch.Tensor]:
     """The base model's weights under the reader's names (``encoder.`` + the base's own)."""
     from safetensors.torch import load_file
 
-    return {ENCODER_PREFIX + k: v for k, v in load_file(os.path.join(model_dir, BASE_WEIGHTS)).items()}
+    path = os.path.join(model_dir, BASE_WEIGHTS)
+    if not os.path.isfile(path):
+        raise BaseModelUnavailable(f"{model_dir} has no {BASE_WEIGHTS}: a delta needs its base model's weights")
+    return {ENCODER_PREFIX + k: v for k, v in load_file(path).items()}
 
 
 def low_rank(delta: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -93,6 +93,8 @@ def test_a_base_other_than_the_deltas_is_refused(tmp_path, tiny_base, tuned, tmp
     with pytest.raises(BaseModelUnavailable, match="SHA-256"):
         load_compact(str(tmp_path), str(other))
     assert set(base_state(str(other))) == set(base_state(tiny_base))
+    with pytest.raises(BaseModelUnavailable, match="no model.safetensors"):
+        base_state(str(tmp_path))
 
 
 def test_the_delta_command_writes_delta_recipe_and_ranker(tmp_path, tiny_base, tuned, monkeypatch, capsys):
