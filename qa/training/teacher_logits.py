@@ -18,7 +18,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
-from qa.reader.model import WEIGHTS_FILE
+from qa.reader.model import weights_file
 from qa.reader.reader import SpanReader, encode_pairs
 from .distill import SHARD_PREFIX, TeacherSpans, save_shard
 from .log import log
@@ -107,7 +107,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--threads", type=int, help="torch.set_num_threads for this process")
     a = ap.parse_args(argv)
     problem = input_problem(a.data, None, a.device)
-    if not problem and not os.path.isfile(os.path.join(a.teacher, WEIGHTS_FILE)):
+    if not problem and not os.path.isfile(weights_file(a.teacher)):  # whole, or a delta to its base
         problem = f"--teacher: no reader weights in {a.teacher}"
     if not problem and (a.batch < 1 or a.shard_size < 1):
         problem = "--batch and --shard-size must be positive"

@@ -15,7 +15,7 @@ transformers = pytest.importorskip("transformers")
 from qa.reader import SpanReader  # noqa: E402
 from qa.reader.bases import MPNET, BaseModelUnavailable  # noqa: E402
 from qa.reader.delta import DELTA_FILE, apply_delta, base_state, extract_delta, save_delta  # noqa: E402
-from qa.reader.model import SpanQAModel, load_compact, save_compact, weights_base  # noqa: E402
+from qa.reader.model import SpanQAModel, load_compact, save_compact, weights_base, weights_file  # noqa: E402
 from qa.training import reader_delta  # noqa: E402
 
 
@@ -69,6 +69,7 @@ def test_the_stored_delta_loads_into_the_tuned_reader(tmp_path, tiny_base, tuned
     untyped.model_input_names = ["input_ids", "attention_mask"]  # MPNet's tokenizer gives no token types
     path = save_delta(tuned.state_dict(), str(tmp_path), tiny_base, MPNET, rank=4)
     assert os.path.basename(path) == DELTA_FILE and weights_base(str(tmp_path)) == MPNET
+    assert weights_file(str(tmp_path)) == path  # what loading, training and teacher_logits read
     whole_dir = tmp_path / "whole"
     save_compact(tuned, str(whole_dir), base=MPNET)
     assert os.path.getsize(path) < os.path.getsize(whole_dir / "reader.int8.safetensors") / 2
