@@ -3,9 +3,10 @@ enough to keep in the repository where the whole weights are not (MPNet: 110 MB 
 
     python -m qa.training.reader_delta DIR --out OUT [--rank 64]
 
-``DIR`` is a ``qa train-reader --out`` folder: the delta is taken from its float weights
-(``checkpoint.pt``) when it still has them, else from its int8 weights. Its ``recipe.json`` and
-``ranker.json`` are copied beside the delta, the recipe noting the rank.
+``DIR`` is a finished ``qa train-reader --out`` folder (its int8 weights name the base): the delta
+is taken from its float weights (``checkpoint.pt``) when it still has those of the finished run,
+else from its int8 weights. Its ``recipe.json`` and ``ranker.json`` are copied beside the delta,
+the recipe noting the rank.
 """
 from __future__ import annotations
 
@@ -23,14 +24,17 @@ from qa.reader.bases import base_dir
 from qa.reader.delta import DELTA_FILE, save_delta
 from qa.reader.int8 import dequantize_state_dict
 from qa.reader.model import WEIGHTS_FILE, weights_base
-from .checkpoint import CHECKPOINT_FILE
+from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 
 
 def tuned_state(folder: str) -> Dict[str, torch.Tensor]:
-    """The reader's float weights: those of its last checkpoint, else its int8 file's."""
+    """The reader's float weights: those of its checkpoint when it is the finished run's (a run
+    started again in the folder may have left a part-way one), else its int8 file's."""
     checkpoint = os.path.join(folder, CHECKPOINT_FILE)
     if os.path.isfile(checkpoint):
-        return torch.load(checkpoint, map_location="cpu", weights_only=False)["model"]
+        state = load_checkpoint(checkpoint, "cpu")
+        if state["step"] >= state["total"]:
+            return state["model"]
     from safetensors.torch import load_file
 
     return dequantize_state_dict(load_file(os.path.join(folder, WEIGHTS_FILE)))
@@ -63,9 +67,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     problem = None
     if a.rank < 1:
         problem = "--rank must be positive"
-    elif not (os.path.isfile(os.path.join(a.reader, CHECKPOINT_FILE))
-              or os.path.isfile(os.path.join(a.reader, WEIGHTS_FILE))):
-        problem = f"no reader weights in {a.reader}"
+    elif not os.path.isfile(os.path.join(a.reader, WEIGHTS_FILE)):
+        problem = f"no reader weights in {a.reader} (a finished qa train-reader --out folder)"
     elif os.path.abspath(a.out) == os.path.abspath(a.reader):
         problem = "--out must be another folder than the reader's"
     if problem:

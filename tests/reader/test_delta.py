@@ -111,6 +111,17 @@ def test_the_delta_command_writes_delta_recipe_and_ranker(tmp_path, tiny_base, t
     loaded = load_compact(str(tmp_path / "delta"), tiny_base)
     assert torch.allclose(loaded.qa_outputs.weight, tuned.qa_outputs.weight, atol=1e-2)
 
+    # float weights come from the checkpoint only when it is the finished run's
+    later = {k: v.clone() for k, v in tuned.state_dict().items()}
+    later["qa_outputs.weight"] += 1.0
+    for step, total, want in ((3, 10, tuned.qa_outputs.weight), (10, 10, later["qa_outputs.weight"])):
+        torch.save({"model": later, "step": step, "total": total}, src / "checkpoint.pt")
+        out = tmp_path / f"from-step-{step}"
+        assert reader_delta.main([str(src), "--out", str(out), "--rank", "3"]) == 0
+        assert torch.allclose(load_compact(str(out), tiny_base).qa_outputs.weight, want, atol=1e-2)
+
+    (src / "reader.int8.safetensors").unlink()  # a checkpoint alone names no base: refused, not a traceback
+    assert reader_delta.main([str(src), "--out", str(tmp_path / "z")]) == 2
     assert reader_delta.main([str(tmp_path / "empty"), "--out", str(tmp_path / "x")]) == 2
     assert reader_delta.main([str(src), "--out", str(tmp_path / "y"), "--rank", "0"]) == 2
     assert "no reader weights" in capsys.readouterr().err
