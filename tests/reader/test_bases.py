@@ -3,7 +3,6 @@ an MPNet-shaped reader (tiny, random) trained, saved, loaded and read with like 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import zipfile
@@ -70,22 +69,6 @@ def test_a_weights_file_names_its_base():
         base_of({"base": "gpt-17"})
     with pytest.raises(QAError, match="unknown base"):
         base_dir("gpt-17")
-
-
-@pytest.fixture(scope="module")
-def tiny_mpnet_dir(tmp_path_factory, tokenizer):
-    folder = tmp_path_factory.mktemp("tiny-mpnet")
-    transformers.MPNetConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             intermediate_size=64, max_position_embeddings=514).save_pretrained(folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def untyped_tokenizer(tokenizer):
-    """The MiniLM tokenizer giving no token_type_ids, as MPNet's does."""
-    untyped = copy.deepcopy(tokenizer)
-    untyped.model_input_names = ["input_ids", "attention_mask"]
-    return untyped
 
 
 def test_an_mpnet_reader_trains_saves_loads_and_reads(tmp_path, tiny_mpnet_dir, untyped_tokenizer):

@@ -39,21 +39,10 @@ def test_a_delta_within_the_rank_is_kept_exactly_and_a_larger_one_keeps_its_larg
         extract_delta(tuned, base, rank=0)
 
 
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory, tokenizer):
-    """A tiny MPNet 'base model' folder with weights, as the split packages unpack to."""
-    folder = tmp_path_factory.mktemp("tiny-mpnet-base")
-    torch.manual_seed(1)
-    config = transformers.MPNetConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                                      num_attention_heads=2, intermediate_size=64, max_position_embeddings=514)
-    transformers.MPNetModel(config, add_pooling_layer=False).save_pretrained(folder, safe_serialization=True)
-    return str(folder)
-
-
 @pytest.fixture()
-def tuned(tiny_base):
+def tuned(tiny_mpnet_dir):
     """A reader from the tiny base whose matrices moved by a rank-1 step, its head trained."""
-    model = SpanQAModel.from_config_dir(tiny_base, pretrained=True)
+    model = SpanQAModel.from_config_dir(tiny_mpnet_dir, pretrained=True)
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -64,17 +53,16 @@ def tuned(tiny_base):
     return model.eval()
 
 
-def test_the_stored_delta_loads_into_the_tuned_reader(tmp_path, tiny_base, tuned, tokenizer):
-    untyped = transformers.AutoTokenizer.from_pretrained(tokenizer.name_or_path, use_fast=True)
-    untyped.model_input_names = ["input_ids", "attention_mask"]  # MPNet's tokenizer gives no token types
-    path = save_delta(tuned.state_dict(), str(tmp_path), tiny_base, MPNET, rank=4)
+def test_the_stored_delta_loads_into_the_tuned_reader(tmp_path, tiny_mpnet_dir, tuned, untyped_tokenizer):
+    untyped = untyped_tokenizer
+    path = save_delta(tuned.state_dict(), str(tmp_path), tiny_mpnet_dir, MPNET, rank=4)
     assert os.path.basename(path) == DELTA_FILE and weights_base(str(tmp_path)) == MPNET
     assert weights_file(str(tmp_path)) == path  # what loading, training and teacher_logits read
     whole_dir = tmp_path / "whole"
     save_compact(tuned, str(whole_dir), base=MPNET)
     assert os.path.getsize(path) < os.path.getsize(whole_dir / "reader.int8.safetensors") / 2
 
-    loaded = load_compact(str(tmp_path), tiny_base)
+    loaded = load_compact(str(tmp_path), tiny_mpnet_dir)
     enc = untyped(["When was the mill built?"], ["The mill was built in 1962 beside the river."], return_tensors="pt")
     with torch.no_grad():
         want, got = tuned(**enc), loaded(**enc)
@@ -85,30 +73,30 @@ def test_the_stored_delta_loads_into_the_tuned_reader(tmp_path, tiny_base, tuned
     assert out.candidates and all(passage[c.start:c.end] == c.text for c in out.candidates)
 
 
-def test_a_base_other_than_the_deltas_is_refused(tmp_path, tiny_base, tuned, tmp_path_factory):
-    save_delta(tuned.state_dict(), str(tmp_path), tiny_base, MPNET, rank=2)
+def test_a_base_other_than_the_deltas_is_refused(tmp_path, tiny_mpnet_dir, tuned, tmp_path_factory):
+    save_delta(tuned.state_dict(), str(tmp_path), tiny_mpnet_dir, MPNET, rank=2)
     other = tmp_path_factory.mktemp("other-base")
     torch.manual_seed(3)
-    config = transformers.MPNetConfig.from_pretrained(tiny_base)
+    config = transformers.MPNetConfig.from_pretrained(tiny_mpnet_dir)
     transformers.MPNetModel(config, add_pooling_layer=False).save_pretrained(other, safe_serialization=True)
     with pytest.raises(BaseModelUnavailable, match="SHA-256"):
         load_compact(str(tmp_path), str(other))
-    assert set(base_state(str(other))) == set(base_state(tiny_base))
+    assert set(base_state(str(other))) == set(base_state(tiny_mpnet_dir))
     with pytest.raises(BaseModelUnavailable, match="no model.safetensors"):
         base_state(str(tmp_path))
 
 
-def test_the_delta_command_writes_delta_recipe_and_ranker(tmp_path, tiny_base, tuned, monkeypatch, capsys):
+def test_the_delta_command_writes_delta_recipe_and_ranker(tmp_path, tiny_mpnet_dir, tuned, monkeypatch, capsys):
     src = tmp_path / "trained"
     save_compact(tuned, str(src), base=MPNET)
     (src / "recipe.json").write_text(json.dumps({"model": "tiny", "weights_file": "reader.int8.safetensors"}))
     (src / "ranker.json").write_text("{}")
-    monkeypatch.setattr(reader_delta, "base_dir", lambda name: tiny_base)
+    monkeypatch.setattr(reader_delta, "base_dir", lambda name: tiny_mpnet_dir)
     assert reader_delta.main([str(src), "--out", str(tmp_path / "delta"), "--rank", "3"]) == 0
     recipe = json.loads((tmp_path / "delta" / "recipe.json").read_text())
     assert recipe["weights_file"] == DELTA_FILE and "rank-3" in recipe["weights_format"]
     assert (tmp_path / "delta" / "ranker.json").is_file()
-    loaded = load_compact(str(tmp_path / "delta"), tiny_base)
+    loaded = load_compact(str(tmp_path / "delta"), tiny_mpnet_dir)
     assert torch.allclose(loaded.qa_outputs.weight, tuned.qa_outputs.weight, atol=1e-2)
 
     # float weights come from the checkpoint only when it is the finished run's
@@ -118,7 +106,7 @@ def test_the_delta_command_writes_delta_recipe_and_ranker(tmp_path, tiny_base, t
         torch.save({"model": later, "step": step, "total": total}, src / "checkpoint.pt")
         out = tmp_path / f"from-step-{step}"
         assert reader_delta.main([str(src), "--out", str(out), "--rank", "3"]) == 0
-        assert torch.allclose(load_compact(str(out), tiny_base).qa_outputs.weight, want, atol=1e-2)
+        assert torch.allclose(load_compact(str(out), tiny_mpnet_dir).qa_outputs.weight, want, atol=1e-2)
 
     (src / "reader.int8.safetensors").unlink()  # a checkpoint alone names no base: refused, not a traceback
     assert reader_delta.main([str(src), "--out", str(tmp_path / "z")]) == 2
