@@ -109,6 +109,10 @@ class QuestionAnalysis:
         wants_wording: the question asks how something was described / what word was used.
         alternatives: the content terms of each option of a choice the question offers ("...,
             the east hall or the west hall?", "Did she foster or avoid ...?"); empty if none.
+        content_of: lemma of the verb whose whole object a bare "what" is ("What did the
+            mayor announce?"): what it asks for can be a clause ("... announced that X"), not
+            only a thing; ``None`` otherwise (also when the question gives the verb a clause of
+            its own: "What did he say the firm had bought?").
     """
 
     text: str
@@ -126,6 +130,7 @@ class QuestionAnalysis:
     wants_wording: bool = False
     proper_terms: tuple[str, ...] = field(default=())
     alternatives: tuple[frozenset[str], ...] = ()
+    content_of: str | None = None
 
 
 def is_person_noun(lemma: str) -> bool:
@@ -287,7 +292,19 @@ def analyze_question(doc) -> QuestionAnalysis:
         wants_wording=wants_wording,
         proper_terms=proper,
         alternatives=_alternatives(doc, wh),
+        content_of=_content_of(wh, head),
     )
+
+
+def _content_of(wh, head) -> str | None:
+    """The verb of which a bare "what" is the direct object, when the question gives that verb
+    no clause of its own (see :attr:`QuestionAnalysis.content_of`)."""
+    if wh is None or wh.lower_ != "what" or head is not None or wh.dep_ != "dobj":
+        return None
+    verb = wh.head  # the head of a direct object is a verb, even where the small tagger says noun
+    if verb.pos_ == "AUX" or any(c.dep_ in {"ccomp", "xcomp"} for c in verb.children):
+        return None
+    return verb.lemma_.lower()
 
 
 def _alternatives(doc, wh) -> tuple[frozenset[str], ...]:

@@ -84,3 +84,22 @@ def test_learning_curve_reads_the_last_json_object_after_the_log_lines():
 def test_learning_curve_gain_is_per_doubling_of_the_questions():
     gains = learning_curve.doubling_gains([(500, 40.0), (1000, 47.0), (4000, 57.0)])
     assert gains == [(500, 1000, 7.0), (1000, 4000, 5.0)]
+
+
+def test_content_clauses_classes_a_gold_against_the_clause_of_the_verb():
+    from index.analysis import SpacyAnalyzer
+
+    content_clauses = _load("content_clauses")
+    text = "The council announced that the old mill would close in May."
+    doc = SpacyAnalyzer().nlp(text)
+
+    def kind(gold, verb="announce"):
+        start = text.index(gold)
+        return content_clauses.classify(doc, start, start + len(gold), verb)
+
+    assert kind("the old mill would close in May") == "the whole clause"
+    assert kind("that the old mill would close in May") == "the clause with its that"
+    assert kind("the old mill") == "the clause's subject"
+    assert kind("in May") == "another part of the clause"
+    assert kind("The council") == "outside the clause"
+    assert kind("the old mill", verb="deny") == "no clause of the verb"

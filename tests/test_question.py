@@ -115,3 +115,19 @@ def test_head_noun_types_and_person_nouns():
 )
 def test_the_options_of_a_choice_question(nlp, question, options):
     assert [set(o) for o in analyze_question(nlp(question)).alternatives] == options
+
+
+@pytest.mark.parametrize(
+    "question, verb",
+    [
+        ("What did the council announce on Monday?", "announce"),
+        ("What did the inspectors report?", "report"),
+        ("What did the mayor say about the bridge?", "say"),
+        ("What did he say the firm had bought?", None),  # "what" is the object of "bought"
+        ("What kind of boat did she build?", None),  # "what" asks for a kind, not the whole object
+        ("What opened in 1931?", None),  # the subject, not an object
+        ("Who wrote the report?", None),
+    ],
+)
+def test_the_verb_a_bare_what_is_the_object_of(nlp, question, verb):
+    assert analyze_question(nlp(question)).content_of == verb

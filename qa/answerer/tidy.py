@@ -1,5 +1,5 @@
 """Span tidying: the final touches of an answer span (whole entities, the asked part of a date,
-both halves of a quote or bracket)."""
+the whole clause of what was said, both halves of a quote or bracket)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import calendar
 import re
 from dataclasses import replace
 
+from qa.answerer.candidates import MAX_CANDIDATE_TOKENS, core_subtree
 from qa.answerer.scoring import type_score
 from qa.answerer.types import ScoredSpan
 from qa.question import QuestionAnalysis
@@ -39,6 +40,31 @@ def narrow_to_date_part(chosen: ScoredSpan, head_noun: str | None) -> ScoredSpan
     if len(parts) != 1:
         return chosen
     return replace(chosen, candidate=replace(chosen.candidate, start=parts[0], end=parts[0] + 1, head=parts[0]))
+
+
+def widen_to_content_clause(chosen: ScoredSpan, verb: str | None) -> ScoredSpan:
+    """For "What did X announce?" (``verb``: the lemma whose object the bare "what" is), a span
+    headed by the subject of the clause the sentence gives that verb becomes the whole clause:
+    in "The council announced that the old mill would close", "the old mill" is what was talked
+    about and "the old mill would close" what was announced. The clause is cut before a
+    coordinated second one and without its "that"; anything else is left as it is.
+    """
+    if verb is None:
+        return chosen
+    doc = chosen.sentence.span.doc
+    low, high = chosen.sentence.span.start, chosen.sentence.span.end
+    start, end = chosen.candidate.start, chosen.candidate.end
+    subject = doc[start:end].root
+    clause = subject.head
+    if subject.dep_ not in {"nsubj", "nsubjpass"} or clause.dep_ != "ccomp" or clause.head.lemma_.lower() != verb \
+            or not subject.left_edge.i <= start <= end <= subject.right_edge.i + 1:
+        return chosen
+    s, e = core_subtree(clause, low, high)
+    if s < e and doc[s].dep_ == "mark" and doc[s].head.i == clause.i:
+        s += 1
+    if not s <= start < end <= e or e - s > MAX_CANDIDATE_TOKENS:
+        return chosen
+    return replace(chosen, candidate=replace(chosen.candidate, start=s, end=e, head=clause.i))
 
 
 _STRAIGHT_QUOTES = frozenset({'"'})
@@ -83,13 +109,16 @@ def balance_brackets(chosen: ScoredSpan) -> ScoredSpan:
 
 
 def tidy_span(chosen: ScoredSpan, analysis: QuestionAnalysis | None, *, before: ScoredSpan | None = None) -> ScoredSpan:
-    """The final touches of an answer span: the asked part of a date (:func:`narrow_to_date_part`),
+    """The final touches of an answer span: the whole clause of what was said
+    (:func:`widen_to_content_clause`), the asked part of a date (:func:`narrow_to_date_part`),
     then whole quotes and brackets (:func:`balance_brackets`).
 
     Given the question's ``analysis``, a span that ends up other than it was proposed (``before``,
     when ``chosen`` was already widened from it) gets the type fit of what it has become.
     """
     before = before or chosen
+    if analysis is not None:
+        chosen = widen_to_content_clause(chosen, analysis.content_of)
     chosen = balance_brackets(narrow_to_date_part(chosen, analysis.head_noun if analysis is not None else None))
     if analysis is not None and chosen.candidate != before.candidate:
         tokens = chosen.sentence.span.doc[chosen.candidate.start : chosen.candidate.end]

@@ -354,3 +354,28 @@ def test_a_name_that_is_part_of_a_longer_name_in_the_question_can_answer_it(anal
     texts = [s.sentence.span.doc[s.candidate.start:s.candidate.end].text for s in ranked.spans]
     assert "Halden" in texts  # the maker, not the question's product repeated
     assert "Halden K4" not in texts and "The Halden K4 toaster" not in texts
+
+
+def test_what_was_said_is_the_whole_clause_not_its_subject(analyzer):
+    from types import SimpleNamespace
+
+    from qa.answerer.tidy import widen_to_content_clause
+    from qa.answerer.types import CandidateSpan, ScoredSpan
+
+    doc = analyzer("The council announced on Monday that the old mill on the river would close in May "
+                   "and that its workers would move to the new plant.")
+    tokens = [t.text for t in doc]
+
+    def widened(words, verb):
+        first = next(i for i in range(len(tokens)) if tokens[i : i + len(words)] == words)
+        chosen = ScoredSpan(CandidateSpan(first, first + len(words), "reader", first), SimpleNamespace(span=doc[:]), 0.0, 0.0)
+        out = widen_to_content_clause(chosen, verb)
+        return doc[out.candidate.start : out.candidate.end].text
+
+    clause = "the old mill on the river would close in May"  # the first of the two clauses, without "that"
+    assert widened(["the", "old", "mill"], "announce") == clause
+    assert widened(["the", "old", "mill", "on", "the", "river"], "announce") == clause
+    assert widened(["the", "old", "mill"], "deny") == "the old mill"  # a clause of another verb
+    assert widened(["the", "old", "mill"], None) == "the old mill"
+    assert widened(["May"], "announce") == "May"  # not the clause's subject
+    assert widened(["The", "council"], "announce") == "The council"  # the speaker, not a clause

@@ -1,0 +1,93 @@
+"""What SQuAD's annotators answer to "What did X announce?" when the sentence gives the verb a clause.
+
+Usage:
+    python bench/content_clauses.py [--data DIR] [--examples 5]
+
+For every training question (the held-out articles left out) whose bare "what" is the whole
+object of its verb (``QuestionAnalysis.content_of``), the sentence holding the first gold answer
+is parsed; where that sentence gives the same verb a clausal complement, the gold is classed
+against the clause as :func:`qa.answerer.tidy.widen_to_content_clause` cuts it: the whole clause,
+the clause with its "that", the clause's subject alone (what the widening replaces), another part
+of the clause, or outside it. About 5 minutes on one core (spaCy parses the paragraphs asked about).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def classify(doc, start: int, end: int, verb: str) -> str:
+    """Where the gold characters ``start:end`` of ``doc`` fall against ``verb``'s clause."""
+    from qa.answerer.candidates import core_subtree
+
+    gold = doc.char_span(start, end, alignment_mode="expand")
+    if gold is None:
+        return "unaligned"
+    sentence = gold.sent
+    clauses = [c for t in sentence if t.lemma_.lower() == verb for c in t.children if c.dep_ == "ccomp"]
+    if not clauses:
+        return "no clause of the verb"
+    clause = clauses[0]
+    s, e = core_subtree(clause, sentence.start, sentence.end)
+    with_that = (s, e)
+    if s < e and doc[s].dep_ == "mark" and doc[s].head.i == clause.i:
+        s += 1
+    subjects = [c for c in clause.children if c.dep_ in {"nsubj", "nsubjpass"}]
+    if (gold.start, gold.end) == (s, e):
+        return "the whole clause"
+    if (gold.start, gold.end) == with_that:
+        return "the clause with its that"
+    if subjects and gold.root.i == subjects[0].i and s <= gold.start and gold.end <= e:
+        return "the clause's subject"
+    if s <= gold.start and gold.end <= e:
+        return "another part of the clause"
+    return "outside the clause"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from index.analysis import SpacyAnalyzer
+    from qa.question import analyze_question
+    from qa.training.data import split_by_article
+    from qa.training.squad import load_training_data
+    from qa.training.train_reader import DEFAULT_DATA
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=DEFAULT_DATA, help="SQuAD 1.1 train folder")
+    parser.add_argument("--examples", type=int, default=5, help="examples printed per class")
+    args = parser.parse_args(argv)
+
+    paragraphs, questions, _, heldout = load_training_data(args.data)
+    train, _ = split_by_article(questions, paragraphs, heldout)
+    nlp = SpacyAnalyzer().nlp
+    parsed: dict[int, object] = {}
+    counts: Counter = Counter()
+    examples: dict[str, list] = defaultdict(list)
+    asked = 0
+    for question in train:
+        if not question.answers or question.answer_start < 0 or not question.question.lower().startswith("what"):
+            continue
+        verb = analyze_question(nlp(question.question)).content_of
+        if verb is None:
+            continue
+        asked += 1
+        if question.pid not in parsed:
+            parsed[question.pid] = nlp(paragraphs[question.pid].text)
+        start = question.answer_start
+        kind = classify(parsed[question.pid], start, start + len(question.answers[0]), verb)
+        counts[kind] += 1
+        examples[kind].append((question.question, question.answers[0]))
+    print(f"{len(train)} training questions; {asked} ask what was the whole object of a verb")
+    for kind, count in counts.most_common():
+        print(f"{count:6d}  {kind}")
+        for text, gold in examples[kind][: args.examples]:
+            print(f"        {text!r} -> {gold!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
