@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def classify(doc, start: int, end: int, verb: str) -> str:
     """Where the gold characters ``start:end`` of ``doc`` fall against ``verb``'s clause."""
-    from qa.answerer.candidates import core_subtree
+    from qa.answerer.candidates import content_clause, core_subtree
 
     gold = doc.char_span(start, end, alignment_mode="expand")
     if gold is None:
@@ -33,10 +33,8 @@ def classify(doc, start: int, end: int, verb: str) -> str:
     if not clauses:
         return "no clause of the verb"
     clause = clauses[0]
-    s, e = core_subtree(clause, sentence.start, sentence.end)
-    with_that = (s, e)
-    if s < e and doc[s].dep_ == "mark" and doc[s].head.i == clause.i:
-        s += 1
+    with_that = core_subtree(clause, sentence.start, sentence.end)
+    s, e = content_clause(clause, sentence.start, sentence.end)
     subjects = [c for c in clause.children if c.dep_ in {"nsubj", "nsubjpass"}]
     if (gold.start, gold.end) == (s, e):
         return "the whole clause"

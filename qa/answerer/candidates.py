@@ -35,6 +35,16 @@ def core_subtree(token, lo: int, hi: int) -> tuple[int, int]:
     return _trim(token.doc, start, end)
 
 
+def content_clause(clause, lo: int, hi: int) -> tuple[int, int]:
+    """Token range of the clause headed by ``clause``, as :func:`core_subtree` cuts it, without
+    its subordinating conjunction ("that ...")."""
+    start, end = core_subtree(clause, lo, hi)
+    doc = clause.doc
+    if start < end and doc[start].dep_ == "mark" and doc[start].head.i == clause.i:
+        start += 1
+    return start, end
+
+
 def _name_tokens(span, target: str) -> list[tuple[int, int]]:
     """Token ranges of ``span`` whose text is the target name or ends a longer mention of it."""
     words = target.lower().split()
@@ -153,10 +163,9 @@ def generate_candidates(span, question: QuestionAnalysis) -> list[CandidateSpan]
         elif token.dep_ in {"advcl", "xcomp", "ccomp", "acl", "pcomp", "relcl"} and token.pos_ in {"VERB", "AUX"}:
             s, e = core_subtree(token, lo, hi)
             add(s, e, "clause", token.i)
-            # The clause without its subordinating conjunction ("that ...").
-            marks = [c for c in token.lefts if c.dep_ == "mark" and c.i == s]
-            if marks:
-                add(s + 1, e, "clause", token.i)
+            bare = content_clause(token, lo, hi)
+            if bare[0] != s:
+                add(*bare, "clause", token.i)
         elif token.pos_ == "ADJ" or token.dep_ in {"acomp", "oprd"}:
             add(token.i, token.i + 1, "adjective", token.i)
     text = span.text

@@ -7,7 +7,7 @@ import calendar
 import re
 from dataclasses import replace
 
-from qa.answerer.candidates import MAX_CANDIDATE_TOKENS, core_subtree
+from qa.answerer.candidates import MAX_CANDIDATE_TOKENS, content_clause
 from qa.answerer.scoring import type_score
 from qa.answerer.types import ScoredSpan
 from qa.question import QuestionAnalysis
@@ -59,9 +59,7 @@ def widen_to_content_clause(chosen: ScoredSpan, verb: str | None) -> ScoredSpan:
     if subject.dep_ not in {"nsubj", "nsubjpass"} or clause.dep_ != "ccomp" or clause.head.lemma_.lower() != verb \
             or not subject.left_edge.i <= start <= end <= subject.right_edge.i + 1:
         return chosen
-    s, e = core_subtree(clause, low, high)
-    if s < e and doc[s].dep_ == "mark" and doc[s].head.i == clause.i:
-        s += 1
+    s, e = content_clause(clause, low, high)
     if not s <= start < end <= e or e - s > MAX_CANDIDATE_TOKENS:
         return chosen
     return replace(chosen, candidate=replace(chosen.candidate, start=s, end=e, head=clause.i))
@@ -117,9 +115,8 @@ def tidy_span(chosen: ScoredSpan, analysis: QuestionAnalysis | None, *, before: 
     when ``chosen`` was already widened from it) gets the type fit of what it has become.
     """
     before = before or chosen
-    if analysis is not None:
-        chosen = widen_to_content_clause(chosen, analysis.content_of)
-    chosen = balance_brackets(narrow_to_date_part(chosen, analysis.head_noun if analysis is not None else None))
+    verb, head_noun = (analysis.content_of, analysis.head_noun) if analysis is not None else (None, None)
+    chosen = balance_brackets(narrow_to_date_part(widen_to_content_clause(chosen, verb), head_noun))
     if analysis is not None and chosen.candidate != before.candidate:
         tokens = chosen.sentence.span.doc[chosen.candidate.start : chosen.candidate.end]
         chosen = replace(chosen, fit=type_score(analysis, tokens, chosen.candidate))
