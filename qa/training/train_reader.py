@@ -187,7 +187,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         model = new_model(cfg, pretrained=False)
         model.load_state_dict(average_states(states))
         model.to(device)
-    train_time = time.time() - t0
+    train_time = time.time() - t0 + float((resumed or {}).get("elapsed", 0.0))  # with the stopped runs
     model.eval()
     wpath = save_compact(model, out_dir, {"seed": ",".join(map(str, members))}, base=recipe_base(cfg))
     size = os.path.getsize(wpath)

@@ -1,6 +1,7 @@
 """The reader's training examples and loss (a tiny random BERT; no trained weights)."""
 import os
 import random
+import time
 
 import pytest
 
@@ -176,7 +177,7 @@ def test_soup_members_train_one_per_cpu_thread_unless_told():
 def _fit(tokenizer, stages, cfg, checkpointer=None, resume=None):
     by_article = {"Lakes": [0, 1, 2]}
     hard = hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
-    return F.fit_one(5, stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [], 0.0,
+    return F.fit_one(5, stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [], time.time(),
                      checkpointer=checkpointer, resume=resume)
 
 
@@ -214,6 +215,22 @@ def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(tmp_
         assert steps == 8
         a, b = straight.state_dict(), resumed.state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), f"stopped at step {stop_at}"
+
+
+def test_a_resumed_training_counts_the_time_of_the_runs_before(tmp_path, tokenizer, make_tiny_model, monkeypatch):
+    from qa.reader.model import SpanQAModel
+
+    monkeypatch.setattr(SpanQAModel, "from_config_dir", classmethod(lambda cls, **kw: make_tiny_model()))
+    cfg = dict(T.DEFAULTS, batch_questions=1, n_distractors=1)
+    stages = [(QUESTIONS, "crowd")]
+    saved = []
+    saver = Checkpointer(str(tmp_path / "ck.pt"), every_steps=1)
+    saver.save = saved.append
+    _fit(tokenizer, stages, cfg, saver)
+    state = dict(saved[1], elapsed=3600.0)  # an hour spent before the stop
+    saved.clear()
+    _fit(tokenizer, stages, cfg, saver, state)
+    assert saved and all(3600.0 <= s["elapsed"] < 3600.0 + 300 for s in saved)
 
 
 def test_resume_without_a_checkpoint_is_refused_with_a_reason(tmp_path, capsys):
