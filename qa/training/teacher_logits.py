@@ -18,6 +18,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
+from index.embedding import use_bf16
 from qa.reader.model import weights_file
 from qa.reader.reader import SpanReader, encode_pairs
 from .distill import SHARD_PREFIX, TeacherSpans, save_shard
@@ -36,13 +37,15 @@ def _best_by_char(chars: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np
 
 @torch.no_grad()
 def teacher_spans(model, tokenizer, questions: Sequence[str], paragraphs: Sequence[str], *, max_seq_len: int = 384,
-                  doc_stride: int = 128, device: str = "cpu") -> List[TeacherSpans]:
+                  doc_stride: int = 128, device: str = "cpu", bf16: bool = False) -> List[TeacherSpans]:
     """The teacher's logits for each (question, paragraph): start logits by the character where
     each paragraph token starts, end logits by where it ends, and the no-answer logits (the first
-    token's, averaged over the windows, as the training loss has them)."""
+    token's, averaged over the windows, as the training loss has them). ``bf16`` runs the teacher
+    under bfloat16 autocast (always on a GPU)."""
     enc, sample, offsets, ctx = encode_pairs(tokenizer, questions, paragraphs, max_seq_len, doc_stride)
     enc = {k: v.to(device) for k, v in enc.items()}
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+    cuda = device.startswith("cuda")
+    with torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=cuda or bf16):
         S, E = model(**enc)
     S, E = S.float().cpu(), E.float().cpu()
     out = []
@@ -63,9 +66,10 @@ def teacher_spans(model, tokenizer, questions: Sequence[str], paragraphs: Sequen
 
 def compute(teacher: str, out: str, data_dir: str = DEFAULT_DATA, limit: Optional[int] = DEFAULTS["limit"],
             seed: int = DEFAULTS["seed"], device: str = "cpu", batch: int = 16, shard_size: int = 2000,
-            max_seq_len: int = 384, doc_stride: int = 128) -> int:
+            max_seq_len: int = 384, doc_stride: int = 128, bf16: bool = False) -> int:
     """Write the teacher's logits for the training questions into ``out``; returns how many
-    questions it read in this run (those of shards already written are skipped)."""
+    questions it read in this run (those of shards already written are skipped). A shard's
+    questions are read in batches of similar paragraph length, so little of a batch is padding."""
     paragraphs, _, _, train_q, _, _ = prepare(data_dir, None)
     questions = training_sample(train_q, limit, seed)
     reader = SpanReader(teacher, device=device).load()  # any base: the weights name theirs
@@ -78,12 +82,12 @@ def compute(teacher: str, out: str, data_dir: str = DEFAULT_DATA, limit: Optiona
     started, done = time.time(), 0
     total = sum(len(questions[s:s + shard_size]) for s in todo)
     for s in todo:
-        part = questions[s:s + shard_size]
+        part = sorted(questions[s:s + shard_size], key=lambda q: len(paragraphs[q.pid].text))
         entries = {}
         for b in range(0, len(part), batch):
             chunk = part[b:b + batch]
             spans = teacher_spans(model, tokenizer, [q.question for q in chunk], [paragraphs[q.pid].text for q in chunk],
-                                  max_seq_len=max_seq_len, doc_stride=doc_stride, device=device)
+                                  max_seq_len=max_seq_len, doc_stride=doc_stride, device=device, bf16=bf16)
             entries.update({q.qid: sp for q, sp in zip(chunk, spans)})
             done += len(chunk)
             rate = (time.time() - started) / done
@@ -105,6 +109,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--batch", type=int, default=16, help="questions per forward pass")
     ap.add_argument("--shard-size", type=int, default=2000)
     ap.add_argument("--threads", type=int, help="torch.set_num_threads for this process")
+    ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                    help="bfloat16 autocast on a CPU: auto = where the CPU multiplies bf16 natively")
     a = ap.parse_args(argv)
     problem = input_problem(a.data, None, a.device)
     if not problem and not os.path.isfile(weights_file(a.teacher)):  # whole, or a delta to its base
@@ -117,7 +123,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     limit = DEFAULTS["limit"] if a.limit is None else (a.limit or None)
-    compute(a.teacher, a.out, a.data, limit, a.seed, a.device, a.batch, a.shard_size)
+    compute(a.teacher, a.out, a.data, limit, a.seed, a.device, a.batch, a.shard_size, bf16=use_bf16(a.bf16))
     return 0
 
 

@@ -59,6 +59,11 @@ def test_teacher_logits_cover_each_character_once_over_overlapping_windows(token
     assert spans.start_chars.tolist() == sorted(set(spans.start_chars.tolist()))
     assert long[spans.start_chars[0]:].startswith("The") and len(spans.start_chars) > 60
     assert spans.end_chars.max() == len(long)
+    [low] = teacher_spans(make_tiny_model(1), tokenizer, ["When was the lighthouse rebuilt?"], [long],
+                          max_seq_len=64, doc_stride=16, bf16=True)
+    assert np.array_equal(low.start_chars, spans.start_chars)  # bf16: the same places, logits nearly equal
+    assert np.allclose(low.start_logits, spans.start_logits, atol=0.1) and not np.array_equal(low.start_logits,
+                                                                                                spans.start_logits)
 
 
 def test_a_student_that_matches_its_teacher_keeps_only_the_span_loss(tmp_path, tokenizer, make_tiny_model):
