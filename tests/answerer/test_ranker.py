@@ -194,6 +194,23 @@ def test_a_reader_folder_with_its_own_ranker_gets_it(tmp_path):
     assert shipped.ranker.threshold != 0.4321  # named by the setting: that one
 
 
+def test_the_reader_model_setting_picks_a_shipped_reader(monkeypatch):
+    from index.analysis import SpacyAnalyzer
+    from qa.config import Settings, load_settings
+    from qa.errors import SettingsError
+    from qa.pipeline import default_answerer
+    from qa.reader.reader import SHIPPED_READERS
+    from tests.conftest import FakeEmbedder
+
+    analyzer, embedder = SpacyAnalyzer("blank"), FakeEmbedder()
+    assert default_answerer(analyzer, embedder, Settings()).reader.weights_path == SHIPPED_READERS["minilm"]
+    assert default_answerer(analyzer, embedder, Settings(reader_model="mpnet")).reader.weights_path == \
+        SHIPPED_READERS["mpnet"]
+    monkeypatch.setenv("QA_READER_MODEL", "gpt-17")
+    with pytest.raises(SettingsError, match="QA_READER_MODEL"):
+        load_settings()
+
+
 def test_reader_bf16_setting():
     from index.analysis import SpacyAnalyzer
     from qa.config import Settings

@@ -175,6 +175,44 @@ def test_shipped_weights_answer():
     assert out.no_answer_prob < 0.5
 
 
+def test_the_shipped_mpnet_reader_is_a_delta_to_the_packaged_base_with_its_recipe_and_ranker():
+    from safetensors import safe_open
+
+    from qa.reader.bases import MPNET, MPNET_SPLIT
+    from qa.reader.reader import SHIPPED_READERS
+
+    folder = SHIPPED_READERS["mpnet"]
+    with safe_open(os.path.join(folder, "reader.delta.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+    assert meta["base"] == MPNET and meta["base_sha256"] == MPNET_SPLIT.weights_sha256
+    recipe = json.load(open(os.path.join(folder, "recipe.json")))
+    assert recipe["weights_file"] == "reader.delta.safetensors" and recipe["metrics_heldout"]["gold"]["F1"] > 70
+    assert os.path.getsize(os.path.join(folder, "reader.delta.safetensors")) < 20e6  # compact, in the repository
+    assert json.load(open(os.path.join(folder, "ranker.json")))  # its own ranker, fitted to its scores
+
+
+def _mpnet_installed() -> bool:
+    from qa.reader.bases import MPNET, BaseModelUnavailable, base_dir
+
+    try:
+        base_dir(MPNET)
+    except BaseModelUnavailable:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _mpnet_installed(), reason="all-mpnet-base-v2 packages not installed")
+def test_shipped_mpnet_weights_answer():
+    from qa.reader.reader import SHIPPED_READERS
+
+    r = SpanReader(SHIPPED_READERS["mpnet"]).load()
+    passages = ["Harper Lee's novel To Kill a Mockingbird was published in 1960 and won the Pulitzer Prize.",
+                "The Eiffel Tower in Paris was completed in 1889."]
+    out = r.read("Who wrote To Kill a Mockingbird?", passages)
+    _check_output(out, passages, r.top_n)
+    assert out.best.passage_index == 0 and out.best.text == "Harper Lee"
+
+
 def test_span_probability_scores_any_span(tokenizer):
     passages = ["Paris is the capital of France.", "Berlin is the capital of Germany."]
     enc, sample, offsets, ctx = encode_pairs(tokenizer, ["capital of France?"] * 2, passages, 64, 16)
