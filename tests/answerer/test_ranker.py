@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -204,8 +205,10 @@ def test_the_reader_model_setting_picks_a_shipped_reader(monkeypatch):
 
     analyzer, embedder = SpacyAnalyzer("blank"), FakeEmbedder()
     assert default_answerer(analyzer, embedder, Settings()).reader.weights_path == SHIPPED_READERS["minilm"]
-    assert default_answerer(analyzer, embedder, Settings(reader_model="mpnet")).reader.weights_path == \
-        SHIPPED_READERS["mpnet"]
+    mpnet = default_answerer(analyzer, embedder, Settings(reader_model="mpnet"))
+    assert mpnet.reader.weights_path == SHIPPED_READERS["mpnet"]
+    own = json.loads((Path(SHIPPED_READERS["mpnet"]) / "ranker.json").read_text())["threshold"]
+    assert mpnet.ranker.threshold == own != default_answerer(analyzer, embedder, Settings()).ranker.threshold
     monkeypatch.setenv("QA_READER_MODEL", "gpt-17")
     with pytest.raises(SettingsError, match="QA_READER_MODEL"):
         load_settings()
