@@ -45,3 +45,10 @@ class Checkpointer:
 def load_checkpoint(path: str, device: str) -> dict:
     """A checkpoint written by :class:`Checkpointer` (torch and Python random states included)."""
     return torch.load(path, map_location=device, weights_only=False)
+
+
+def started_at(resumed: dict | None) -> float:
+    """When a training started (``time.time()``), counting the time of the runs before a stop that
+    ``resumed`` (a checkpoint, or ``None``) goes on from: its checkpoints and recipe then give the
+    whole training's time, not the last run's."""
+    return time.time() - float((resumed or {}).get("elapsed", 0.0))

@@ -125,9 +125,7 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
         torch.set_rng_state(resume["torch_rng"])
         epoch_times.extend(resume["epoch_times"])
         log(f"resumed at step {step}/{total} (stage {int(resume['stage']) + 1}, batch {start_batch})")
-    # elapsed time counts the stopped runs too: the checkpoints and the recipe give the whole training's
-    progress = {"step": step, "total": total, "t0": t0 - float((resume or {}).get("elapsed", 0.0)),
-                "epoch_times": epoch_times}
+    progress = {"step": step, "total": total, "t0": t0, "epoch_times": epoch_times}
     for ep, (stage_q, stage) in enumerate(stages):
         if ep < first_stage:
             continue

@@ -28,7 +28,7 @@ from index.embedding import use_bf16
 
 from . import data as D
 from . import squad as SQ
-from .checkpoint import CHECKPOINT_FILE, Checkpointer, load_checkpoint
+from .checkpoint import CHECKPOINT_FILE, Checkpointer, load_checkpoint, started_at
 from .examples import hard_distractors
 from .fit import base_tokenizer, count_steps, fit_one, new_model, recipe_base
 from .heldout_eval import EVAL_SEED, evaluate_reader
@@ -142,7 +142,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     torch.manual_seed(seed)
     if device.startswith("cuda"):
         torch.cuda.manual_seed_all(seed)
-    t0 = time.time()
+    t0 = started_at(resumed)
     paragraphs, questions, align_stats, train_q, test_q, heldout = prepare(data_dir, heldout)
     cfg["heldout"] = heldout
     log(f"alignment: {json.dumps(align_stats)}")
@@ -187,7 +187,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         model = new_model(cfg, pretrained=False)
         model.load_state_dict(average_states(states))
         model.to(device)
-    train_time = time.time() - t0 + float((resumed or {}).get("elapsed", 0.0))  # with the stopped runs
+    train_time = time.time() - t0
     model.eval()
     wpath = save_compact(model, out_dir, {"seed": ",".join(map(str, members))}, base=recipe_base(cfg))
     size = os.path.getsize(wpath)

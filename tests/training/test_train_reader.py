@@ -16,7 +16,7 @@ from qa.training import data as D  # noqa: E402
 from qa.training import train_reader as T  # noqa: E402
 from qa.training import fit as F  # noqa: E402
 from qa.training import soup as S  # noqa: E402
-from qa.training.checkpoint import Checkpointer, load_checkpoint  # noqa: E402
+from qa.training.checkpoint import Checkpointer, load_checkpoint, started_at  # noqa: E402
 from qa.training.examples import build_epoch, hard_distractors  # noqa: E402
 from qa.training.loss import _token_labels, batch_loss  # noqa: E402
 
@@ -174,10 +174,10 @@ def test_soup_members_train_one_per_cpu_thread_unless_told():
     assert S.member_worker_count(8, 3, "cpu") == 3 and S.member_worker_count(1, 3, "cpu") == 1
 
 
-def _fit(tokenizer, stages, cfg, checkpointer=None, resume=None):
+def _fit(tokenizer, stages, cfg, checkpointer=None, resume=None, t0=None):
     by_article = {"Lakes": [0, 1, 2]}
     hard = hard_distractors(QUESTIONS, PARAGRAPHS, by_article)
-    return F.fit_one(5, stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [], time.time(),
+    return F.fit_one(5, stages, tokenizer, PARAGRAPHS, hard, by_article, cfg, "cpu", False, [], time.time() if t0 is None else t0,
                      checkpointer=checkpointer, resume=resume)
 
 
@@ -229,7 +229,7 @@ def test_a_resumed_training_counts_the_time_of_the_runs_before(tmp_path, tokeniz
     _fit(tokenizer, stages, cfg, saver)
     state = dict(saved[1], elapsed=3600.0)  # an hour spent before the stop
     saved.clear()
-    _fit(tokenizer, stages, cfg, saver, state)
+    _fit(tokenizer, stages, cfg, saver, state, t0=started_at(state))
     assert saved and all(3600.0 <= s["elapsed"] < 3600.0 + 300 for s in saved)
 
 
