@@ -192,10 +192,11 @@ def test_the_shipped_mpnet_reader_is_a_delta_to_the_packaged_base_with_its_recip
 
 
 def _mpnet_installed() -> bool:
-    from qa.reader.bases import MPNET, BaseModelUnavailable, base_dir
+    """Whether the base's packages are there (looked up, not unpacked: this runs at collection)."""
+    from qa.reader.bases import MPNET_SPLIT, BaseModelUnavailable, package_parts
 
     try:
-        base_dir(MPNET)
+        package_parts(MPNET_SPLIT.packages)
     except BaseModelUnavailable:
         return False
     return True
