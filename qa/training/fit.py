@@ -90,17 +90,24 @@ def new_model(cfg: dict, pretrained: bool):
 
 def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, device: str, bf16: bool,
             epoch_times: List[float], t0: float, total: Optional[int] = None,
-            checkpointer: Optional[Checkpointer] = None, resume: Optional[dict] = None):
+            checkpointer: Optional[Checkpointer] = None, resume: Optional[dict] = None,
+            init_state: Optional[dict] = None):
     """Train one reader through ``stages`` with ``seed`` (head, dropout, examples and batch order);
     appends each stage's time to ``epoch_times``; ``total`` is the learning-rate schedule's step
     count (default: the stages' own). From the base model, or, with ``resume`` (a checkpoint of
-    :class:`Checkpointer`), exactly where that training stopped. Returns (model, optimiser,
-    schedule, step)."""
+    :class:`Checkpointer`), exactly where that training stopped; or from the weights ``init_state``
+    (an earlier reader's) with a new optimiser and schedule. Returns (model, optimiser, schedule, step)."""
     torch.manual_seed(seed)
     if device.startswith("cuda"):
         torch.cuda.manual_seed_all(seed)
     # a resumed training gets its weights from the checkpoint, not the base model's
-    model = new_model(cfg, pretrained=resume is None).to(device)
+    model = new_model(cfg, pretrained=resume is None and init_state is None)
+    if init_state is not None and resume is None:
+        missing, unexpected = model.load_state_dict(init_state, strict=False)
+        missing = [m for m in missing if not m.endswith("position_ids")]
+        if missing or unexpected:
+            raise ValueError(f"the earlier reader's weights do not fit this model: missing={missing} unexpected={unexpected}")
+    model = model.to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     params = [

@@ -23,7 +23,8 @@ from qa.reader.model import weights_file
 from qa.reader.reader import SpanReader, encode_pairs
 from .distill import SHARD_PREFIX, TeacherSpans, save_shard
 from .log import log
-from .train_reader import DEFAULT_DATA, DEFAULTS, input_problem, prepare, training_sample
+from .train_reader import DEFAULT_DATA, DEFAULTS, input_problem, prepare
+from .warm_start import draw
 
 
 def _best_by_char(chars: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +72,7 @@ def compute(teacher: str, out: str, data_dir: str = DEFAULT_DATA, limit: Optiona
     questions it read in this run (those of shards already written are skipped). A shard's
     questions are read in batches of similar paragraph length, so little of a batch is padding."""
     paragraphs, _, _, train_q, _, _ = prepare(data_dir, None)
-    questions = training_sample(train_q, limit, seed)
+    questions = draw(train_q, limit, seed)
     reader = SpanReader(teacher, device=device).load()  # any base: the weights name theirs
     model, tokenizer = reader.model, reader.tokenizer
     os.makedirs(out, exist_ok=True)

@@ -34,6 +34,7 @@ from .fit import base_tokenizer, count_steps, fit_one, new_model, recipe_base
 from .heldout_eval import EVAL_SEED, evaluate_reader
 from .log import log
 from .soup import average_states, member_worker_count, train_members
+from .warm_start import Sample, WarmStartError, check_compatible, describe, draw, initial_weights, remaining
 from qa.reader.bases import DESCRIPTIONS, MINILM
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, SpanReader
 
@@ -88,13 +89,6 @@ def prepare(data_dir: str, heldout: Optional[Sequence[str]]):
     return paragraphs, questions, stats, train_q, test_q, heldout
 
 
-def training_sample(train_q: list, limit: Optional[int], seed: int) -> list:
-    """The training questions a run with ``limit`` (``None``/0: all) and ``seed`` trains on."""
-    if not limit:
-        return train_q
-    return random.Random(seed).sample(train_q, min(limit, len(train_q)))
-
-
 def synthetic_questions(paragraphs: Sequence[D.Paragraph], heldout: Sequence[str], cfg: dict,
                         path: Optional[str] = None) -> List[D.Question]:
     """The first ``synthetic_per_paragraph`` synthetic questions of each training paragraph
@@ -118,12 +112,15 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
                  device: str = "cpu", heldout: Optional[Sequence[str]] = None, limit: Optional[int] = None,
                  evaluate: bool = True, eval_limit: Optional[int] = None, synthetic_file: Optional[str] = None,
                  bf16: str = "auto", checkpoint: Optional[str] = None, checkpoint_minutes: float = 10.0,
-                 checkpoint_every_steps: Optional[int] = None, resume: bool = False, **overrides) -> dict:
+                 checkpoint_every_steps: Optional[int] = None, resume: bool = False, init_from: Optional[str] = None,
+                 **overrides) -> dict:
     """Train the reader and save its compact weights and recipe in ``out_dir``. ``bf16``
     (``auto``/``on``/``off``) is for CPU training: ``auto`` uses bfloat16 autocast where the CPU
     multiplies bf16 natively (CUDA training always does). A single reader (not a soup) writes a
     checkpoint to ``checkpoint`` every ``checkpoint_minutes`` (or ``checkpoint_every_steps``);
-    ``resume`` goes on from it exactly, with the recipe it was started with."""
+    ``resume`` goes on from it exactly, with the recipe it was started with. ``init_from`` (a
+    training checkpoint or a reader folder) starts from that reader's weights instead of the base
+    model's, and trains on questions it has not read (:mod:`qa.training.warm_start`)."""
     cfg = dict(DEFAULTS)
     cfg.update(epochs=epochs, seed=seed)
     cfg.update({k: v for k, v in overrides.items() if v is not None})
@@ -146,7 +143,21 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     paragraphs, questions, align_stats, train_q, test_q, heldout = prepare(data_dir, heldout)
     cfg["heldout"] = heldout
     log(f"alignment: {json.dumps(align_stats)}")
-    train_q = training_sample(train_q, limit, seed)
+    init_state = None
+    if init_from and resumed is None:
+        if cfg["soup_seeds"]:
+            raise TrainingInputError("--init-from trains one reader: leave out --soup-seeds")
+        earlier = describe(init_from)
+        check_compatible(earlier, overrides.get("base"), heldout)
+        cfg.update(base=earlier.base, samples_before=[s.to_list() for s in earlier.samples],
+                   init_from=earlier.describe())
+        init_state = initial_weights(init_from)
+        log(f"going on from {earlier.path} ({earlier.base}, {len(earlier.samples)} run(s) before)")
+    pool = remaining(train_q, [Sample.from_list(s) for s in cfg.get("samples_before") or []])
+    if not pool:
+        raise TrainingInputError("the earlier reader has read every training question")
+    cfg["pool"] = len(pool)
+    train_q = draw(pool, limit, seed)
     by_article: Dict[str, List[int]] = {}
     for p in paragraphs:
         by_article.setdefault(p.article, []).append(p.pid)
@@ -172,7 +183,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
     if len(members) == 1:
         checkpointer = Checkpointer(checkpoint, checkpoint_minutes, checkpoint_every_steps) if checkpoint else None
         model, _, _, _ = fit_one(seed, stages, tok, paragraphs, hard, by_article, cfg, device, bf16, epoch_times, t0,
-                                 checkpointer=checkpointer, resume=resumed)
+                                 checkpointer=checkpointer, resume=resumed, init_state=init_state)
     else:
         import tempfile
 
@@ -219,6 +230,8 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         "torch_threads": torch.get_num_threads(),
         "bf16_autocast": bf16,
         "training_time_s": round(train_time, 1),
+        # with --init-from: this run's time and the earlier runs' together
+        "training_time_total_s": round(train_time + float((cfg.get("init_from") or {}).get("training_time_s", 0.0)), 1),
         "epoch_times_s": [round(t, 1) for t in epoch_times],
         "member_times_s": [round(t, 1) for t in member_times] if member_times else None,
         "member_workers_used": workers if len(members) > 1 else None,
@@ -325,8 +338,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"],
                     help="seed of the reader (a soup's members take --soup-seeds instead)")
     ap.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    ap.add_argument("--base", choices=sorted(DESCRIPTIONS), default=DEFAULTS["base"],
-                    help="pretrained encoder: " + "; ".join(f"{k}: {v}" for k, v in sorted(DESCRIPTIONS.items())))
+    ap.add_argument("--base", choices=sorted(DESCRIPTIONS),
+                    help="pretrained encoder (default: %s; with --init-from: the earlier reader's): " % DEFAULTS["base"]
+                    + "; ".join(f"{k}: {v}" for k, v in sorted(DESCRIPTIONS.items())))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--lr", type=float)
     ap.add_argument("--batch-questions", type=int)
@@ -357,6 +371,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="minutes between checkpoints (default: 10); one is also written after each epoch")
     ap.add_argument("--resume", action="store_true",
                     help="go on exactly from --checkpoint, with the recipe it was started with (other options ignored)")
+    ap.add_argument("--init-from", help="start from this reader's weights (a training checkpoint, or a reader folder) "
+                                         "and train on --limit questions it has not read")
     ap.add_argument("--eval-limit", type=int)
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
@@ -395,7 +411,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     checkpoint = a.checkpoint or os.path.join(a.out, CHECKPOINT_FILE)
     try:
         r = _train_from_args(a, checkpoint)
-    except TrainingInputError as e:
+    except (TrainingInputError, WarmStartError) as e:
         print(f"qa train-reader: {e}", file=sys.stderr)
         return 2
     summ = {k: {kk: vv for kk, vv in v.items() if kk != "threshold_sweep"} if isinstance(v, dict) else v
@@ -413,7 +429,7 @@ def _train_from_args(a, checkpoint: str) -> dict:
                         member_workers=a.member_workers, neg_passage_prob=a.neg_passage_prob, crop_prob=a.crop_prob,
                         synthetic_per_paragraph=a.synthetic_per_paragraph, synthetic_epochs=a.synthetic_epochs,
                         synthetic_file=a.synthetic_file, bf16=a.bf16, checkpoint=checkpoint,
-                        checkpoint_minutes=a.checkpoint_minutes, resume=a.resume, base=a.base,
+                        checkpoint_minutes=a.checkpoint_minutes, resume=a.resume, base=a.base, init_from=a.init_from,
                         teacher_logits=a.teacher_logits and os.path.abspath(a.teacher_logits),
                         distill_alpha=a.distill_alpha, distill_temperature=a.distill_temperature)
 
