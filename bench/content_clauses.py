@@ -13,12 +13,12 @@ of the clause, or outside it. About 5 minutes on one core (spaCy parses the para
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def classify(doc, start: int, end: int, verb: str) -> str:
@@ -48,26 +48,16 @@ def classify(doc, start: int, end: int, verb: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from index.analysis import SpacyAnalyzer
     from qa.question import analyze_question
-    from qa.training.data import split_by_article
-    from qa.training.squad import load_training_data
-    from qa.training.train_reader import DEFAULT_DATA
+    from squad_golds import training_golds
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=DEFAULT_DATA, help="SQuAD 1.1 train folder")
-    parser.add_argument("--examples", type=int, default=5, help="examples printed per class")
-    args = parser.parse_args(argv)
-
-    paragraphs, questions, _, heldout = load_training_data(args.data)
-    train, _ = split_by_article(questions, paragraphs, heldout)
-    nlp = SpacyAnalyzer().nlp
+    args, nlp, paragraphs, train, _ = training_golds(argv, __doc__, "examples printed per class")
     parsed: dict[int, object] = {}
     counts: Counter = Counter()
     examples: dict[str, list] = defaultdict(list)
     asked = 0
     for question in train:
-        if not question.answers or question.answer_start < 0 or not question.question.lower().startswith("what"):
+        if not question.question.lower().startswith("what"):
             continue
         verb = analyze_question(nlp(question.question)).content_of
         if verb is None:
@@ -79,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         kind = classify(parsed[question.pid], start, start + len(question.answers[0]), verb)
         counts[kind] += 1
         examples[kind].append((question.question, question.answers[0]))
-    print(f"{len(train)} training questions; {asked} ask what was the whole object of a verb")
+    print(f"{len(train)} answerable training questions; {asked} ask what was the whole object of a verb")
     for kind, count in counts.most_common():
         print(f"{count:6d}  {kind}")
         for text, gold in examples[kind][: args.examples]:

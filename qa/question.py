@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from index.analysis import is_content, term_of  # noqa: F401  (re-exported: the answerer uses them)
+from qa.units import question_dimensions
 
 # Answer types.
 PERSON = "PERSON"  # who / whom / which official
@@ -113,6 +114,8 @@ class QuestionAnalysis:
             mayor announce?"): what it asks for can be a clause ("... announced that X"), not
             only a thing; ``None`` otherwise (also when the question gives the verb a clause of
             its own: "What did he say the firm had bought?").
+        dimensions: what the question measures, when a word names it ("what wattage" -> power,
+            "how heavy" -> mass; :mod:`qa.units`); empty otherwise.
     """
 
     text: str
@@ -131,6 +134,7 @@ class QuestionAnalysis:
     proper_terms: tuple[str, ...] = field(default=())
     alternatives: tuple[frozenset[str], ...] = ()
     content_of: str | None = None
+    dimensions: frozenset[str] = frozenset()
 
 
 def is_person_noun(lemma: str) -> bool:
@@ -293,6 +297,7 @@ def analyze_question(doc) -> QuestionAnalysis:
         proper_terms=proper,
         alternatives=_alternatives(doc, wh),
         content_of=_content_of(wh, head),
+        dimensions=question_dimensions(doc),
     )
 
 

@@ -26,6 +26,7 @@ from qa.answerer.tidy import expand_to_entities
 from qa.answerer.types import RankedCandidates, Reader, ScoredSpan, VotedSpan
 from qa.models import Answer
 from qa.retrieval import RetrievedPassage
+from qa.units import conflicts, span_dimensions
 
 # Mixture settings, chosen on half of the reader's held-out SQuAD articles (a grid over
 # weight x temperature x threshold, see bench/hybrid_grid.py) and checked on the other half:
@@ -75,6 +76,15 @@ class RankerCandidate:
     mixed: float
     span: tuple[str, int, int]
 
+
+
+def measures_another_dimension(span: ScoredSpan, asked: frozenset[str]) -> bool:
+    """Whether ``span`` is a quantity of another dimension than the question measures ("1.7
+    litres" for "What wattage is the kettle?"): never an answer, however well it fits otherwise."""
+    if not asked:
+        return False
+    tokens = span.sentence.span.doc[span.candidate.start:span.candidate.end]
+    return conflicts(asked, span_dimensions(tokens))
 
 def overlap_ratio(a: tuple[int, int], b: tuple[int, int]) -> float:
     """Intersection over union of two character ranges."""
@@ -214,6 +224,7 @@ class ExtractiveAnswerer:
             answers = [(c.text, c.score) for c in output.candidates]
             for voted, value in zip(pool, expected_f1(texts, answers)):
                 voted.reader_expected_f1 = value
+        pool = [v for v in pool if not measures_another_dimension(v.span, ranked.analysis.dimensions)]
         pool.sort(key=lambda v: -v.mixed(self.reader_weight))
         return pool, no_answer
 

@@ -28,6 +28,14 @@ def setup(tmp_path_factory):
     return index, HybridRetriever(index, embedder), RuleAnswerer(analyzer, embedder)
 
 
+def one_document(tmp_path, name: str, text: str):
+    """``(index, retriever, rules)`` over one document written for a test."""
+    analyzer, embedder = SpacyAnalyzer(), FakeEmbedder()
+    build_index([document_from_text(name, text)], tmp_path / "ix", embedder, analyzer)
+    index = load_index(tmp_path / "ix")
+    return index, HybridRetriever(index, embedder), RuleAnswerer(analyzer, embedder)
+
+
 def ask(setup, question, reader, weight=0.5):
     index, retriever, rules = setup
     answerer = ExtractiveAnswerer(rules, reader, reader_weight=weight)
@@ -157,15 +165,11 @@ def test_passages_to_read_follow_the_best_sentence_then_retrieval_order():
 def test_a_widened_span_is_judged_by_its_own_type_fit(tmp_path):
     # The reader proposes "ten", a number inside the date entity "ten-year"; widened to the whole
     # entity it is a length of time describing the dispute, which cannot answer "when".
-    analyzer = SpacyAnalyzer()
-    embedder = FakeEmbedder()
     text = ("Port Report\n\nThe harbour strike of Eastport ended the ten-year dispute between the unions. "
             "The new ferry line opened to passengers.\n")
-    build_index([document_from_text("port.txt", text)], tmp_path / "ix", embedder, analyzer)
-    index = load_index(tmp_path / "ix")
-    rules = RuleAnswerer(analyzer, embedder)
+    index, retriever, rules = one_document(tmp_path, "port.txt", text)
     question = "When did the harbour strike of Eastport end?"
-    passages = HybridRetriever(index, embedder).retrieve(question, top_k=3)
+    passages = retriever.retrieve(question, top_k=3)
     ranking = rules.rank(question, passages, index)
     proposed = next(s for s in ranking.sentences if "ten-year" in s.span.text)
     ten = proposed.span.doc.text.index("ten")
@@ -189,3 +193,16 @@ def test_the_readers_own_boundaries_stay_a_candidate_beside_an_overlapping_rule_
     assert "40 million euros" in texts and "cost 40 million euros" in texts  # overlapping (IoU 0.76), both kept
     assert texts["cost 40 million euros"].reader_prob == pytest.approx(0.9)
     assert texts["40 million euros"].reader_prob == pytest.approx(0.9)  # the rule span shares the vote
+
+
+def test_a_quantity_of_another_dimension_is_no_candidate(tmp_path):
+    """Asked for a power, the answerer drops a volume the reader is sure of; asked for the volume, keeps it."""
+    text = ("Brisk Heater Guide\n\nThe Brisk heater has a 0.8 litre water tank for the humidifier. "
+            "At full setting it draws 1,500 W from the mains.\n")
+    setup = one_document(tmp_path, "heater.txt", text)
+    for question in ("What voltage does the Brisk heater need?", "What wattage is the Brisk heater's water tank?"):
+        assert not any("0.8" in t for t in voted_pool(setup, question, ScriptedReader("0.8 litre", 0.95))), question
+        assert ask(setup, question, ScriptedReader("0.8 litre", 0.95), weight=1.0).answer != "0.8 litre"
+    texts = voted_pool(setup, "What is the capacity of the Brisk heater's water tank?", ScriptedReader("0.8 litre", 0.95))
+    assert "0.8 litre" in texts  # "capacity" names no single dimension: nothing is dropped
+    assert ask(setup, "What wattage does the Brisk heater draw?", ScriptedReader("1,500 W", 0.95), weight=1.0).answer == "1,500 W"
