@@ -51,10 +51,10 @@ _add({MASS, MONEY}, "pound", "pounds")
 _add({TEMPERATURE, "angle"}, "degree", "degrees")
 
 #: Symbols written straight after a number ("230V", "2kW", "5kg"): case matters for the short ones.
-_GLUED = re.compile(r"^[\d.,]+(kW|W|V|kV|kg|g|km|cm|mm|m|ml|mL|l|L|mph|Hz|kHz|MHz|GHz|GB|MB|TB|kWh|°C|°F|%)$")
-_GLUED_UNITS = {"kW": POWER, "W": POWER, "V": VOLTAGE, "kV": VOLTAGE, "kg": MASS, "g": MASS, "km": LENGTH,
-                "cm": LENGTH, "mm": LENGTH, "m": LENGTH, "ml": VOLUME, "mL": VOLUME, "l": VOLUME, "L": VOLUME,
-                "mph": SPEED, "Hz": FREQUENCY, "kHz": FREQUENCY, "MHz": FREQUENCY, "GHz": FREQUENCY, "GB": DATA,
+#: (Not the lone letters "m", "g" and "l": "5m" is as often five million, "5G" a network.)
+_GLUED = re.compile(r"^[\d.,]+(kW|W|V|kV|kg|km|cm|mm|ml|mL|mph|Hz|kHz|MHz|GHz|GB|MB|TB|kWh|°C|°F|%)$")
+_GLUED_UNITS = {"kW": POWER, "W": POWER, "V": VOLTAGE, "kV": VOLTAGE, "kg": MASS, "km": LENGTH,
+                "cm": LENGTH, "mm": LENGTH, "ml": VOLUME, "mL": VOLUME, "mph": SPEED, "Hz": FREQUENCY, "kHz": FREQUENCY, "MHz": FREQUENCY, "GHz": FREQUENCY, "GB": DATA,
                 "MB": DATA, "TB": DATA, "kWh": ENERGY, "°C": TEMPERATURE, "°F": TEMPERATURE, "%": RATIO}
 #: Standalone symbols whose case tells them from ordinary words ("W" for watts, not "w").
 _CASED = {"W": POWER, "kW": POWER, "V": VOLTAGE, "kV": VOLTAGE, "Hz": FREQUENCY, "kHz": FREQUENCY,
@@ -162,9 +162,10 @@ def span_dimensions(tokens) -> frozenset[str]:
                 units.append(unit)
     numbered = any(t.like_num or _GLUED.match(t.text.rstrip(".,;:")) for t in tokens)
     counted = []
-    for n, unit in enumerate(units):
+    for unit in units:
         before = unit.nbor(-1).lower_ if unit.i > 0 else ""
-        if _is_rate(unit) or before in {"per", "each", "every"} or (before in {"a", "an"} and n > 0):
+        after_another = any(other.i < unit.i for other in units)
+        if _is_rate(unit) or before in {"per", "each", "every"} or (before in {"a", "an"} and after_another):
             return frozenset()  # "miles per hour", "km/h", "30 kilometres an hour"
         if before in _SHAPE_WORDS:
             return frozenset()  # "square metres" is an area, "cubic metres" a volume: not a length
