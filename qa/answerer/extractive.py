@@ -77,7 +77,6 @@ class RankerCandidate:
     span: tuple[str, int, int]
 
 
-
 def measures_another_dimension(span: ScoredSpan, asked: frozenset[str]) -> bool:
     """Whether ``span`` is a quantity of another dimension than the question measures ("1.7
     litres" for "What wattage is the kettle?"): never an answer, however well it fits otherwise."""
@@ -85,6 +84,7 @@ def measures_another_dimension(span: ScoredSpan, asked: frozenset[str]) -> bool:
         return False
     tokens = span.sentence.span.doc[span.candidate.start:span.candidate.end]
     return conflicts(asked, span_dimensions(tokens))
+
 
 def overlap_ratio(a: tuple[int, int], b: tuple[int, int]) -> float:
     """Intersection over union of two character ranges."""
