@@ -112,10 +112,17 @@ def _cues(tokens) -> list[frozenset[str]]:
             cues.append(_QUESTION_NOUNS[lemma])
         elif lemma in _HOW_MUCH_VERBS and any(_bare_how_much(t) for t in tokens):
             cues.append(frozenset({_HOW_MUCH_VERBS[lemma]}))
-        elif token.dep_ == "pobj" and token.head.lower_ == "in" and unit_dimensions(token) \
-                and not any(True for _ in token.children) and not _is_rate(token):
-            cues.append(unit_dimensions(token))  # "in hectares": the unit asked for (not "in modern day")
+        elif token.dep_ == "pobj" and token.head.lower_ == "in" and _asked_unit(token):
+            cues.append(unit_dimensions(token))  # "in hectares": the unit asked for
     return cues
+
+
+def _asked_unit(token) -> bool:
+    """Whether the object of an "in" is a unit the answer is asked in: a bare plural ("in acres",
+    "in degrees Celsius"), not "in second" (a place in a race) nor "in modern day" nor a rate."""
+    plural = token.tag_ == "NNS" or token.lower_ in {"celsius", "fahrenheit", "kelvin"}
+    bare = all(unit_dimensions(c) for c in token.children)  # "degrees" of "in degrees Celsius"
+    return plural and bare and bool(unit_dimensions(token)) and not _is_rate(token)
 
 
 def _bare_how_much(token) -> bool:

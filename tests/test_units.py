@@ -68,3 +68,12 @@ def test_only_plain_disagreement_conflicts():
     assert not conflicts(frozenset(), frozenset({"volume"}))  # the question names nothing
     assert not conflicts(frozenset({POWER}), frozenset())  # the span has no unit
     assert not conflicts(frozenset({MASS, MONEY}), frozenset({MONEY}))
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("How long is the canal in kilometres?", {"length"}),
+    ("In degrees Celsius, what was the coldest night?", {"temperature"}),
+    ("Which runner came in second at the regatta?", set()),  # a place, not a unit
+])
+def test_the_unit_an_answer_is_asked_in(nlp, question, expected):
+    assert question_dimensions(nlp(question)) == frozenset(expected)
