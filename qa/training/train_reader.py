@@ -34,7 +34,7 @@ from .fit import base_tokenizer, count_steps, fit_one, new_model, recipe_base
 from .heldout_eval import EVAL_SEED, evaluate_reader
 from .log import log
 from .soup import average_states, member_worker_count, train_members
-from .warm_start import Sample, WarmStartError, check_compatible, describe, draw, initial_weights, remaining
+from .warm_start import Sample, WarmStartError, check_compatible, describe, draw, remaining
 from qa.reader.bases import DESCRIPTIONS, MINILM
 from qa.reader.reader import DEFAULT_WEIGHTS_DIR, SpanReader
 
@@ -151,7 +151,7 @@ def train_reader(data_dir: str = DEFAULT_DATA, out_dir: str = DEFAULT_OUT, seed:
         check_compatible(earlier, overrides.get("base"), heldout)
         cfg.update(base=earlier.base, samples_before=[s.to_list() for s in earlier.samples],
                    init_from=earlier.describe())
-        init_state = initial_weights(init_from)
+        init_state = earlier.weights()
         log(f"going on from {earlier.path} ({earlier.base}, {len(earlier.samples)} run(s) before)")
     pool = remaining(train_q, [Sample.from_list(s) for s in cfg.get("samples_before") or []])
     if not pool:

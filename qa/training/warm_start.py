@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -67,17 +67,28 @@ def remaining(train_q: list, earlier: Sequence[Sample]) -> list:
 
 @dataclass(frozen=True)
 class EarlierReader:
-    """What a run needs to know about the reader it goes on from."""
+    """What a run needs to know about the reader it goes on from; ``checkpoint_weights`` are a
+    checkpoint's weights, read with the rest of it (``None`` for a reader folder)."""
 
     path: str
     base: str
     heldout: Optional[List[str]]
     samples: List[Sample]
     training_time_s: float
+    checkpoint_weights: Optional[Dict[str, torch.Tensor]] = field(default=None, repr=False, compare=False)
 
     def describe(self) -> dict:
         return {"path": self.path, "base": self.base, "samples": [s.to_list() for s in self.samples],
                 "training_time_s": round(self.training_time_s, 1)}
+
+    def weights(self) -> Dict[str, torch.Tensor]:
+        """The float32 weights training goes on from: a checkpoint's as trained, a reader folder's
+        as the product loads them (dequantised int8, or the base plus its delta)."""
+        if self.checkpoint_weights is not None:
+            return self.checkpoint_weights
+        from qa.reader.model import load_compact
+
+        return {k: v.float() if v.is_floating_point() else v for k, v in load_compact(self.path).state_dict().items()}
 
 
 def _samples_of(cfg_or_recipe: dict, own_seed, own_limit, own_pool) -> List[Sample]:
@@ -99,7 +110,7 @@ def describe_checkpoint(path: str) -> EarlierReader:
         raise WarmStartError(f"{path} is the checkpoint of an unfinished training: finish it with --resume first")
     return EarlierReader(os.path.abspath(path), recipe_base(cfg), cfg.get("heldout"),
                          _samples_of(cfg, cfg.get("seed"), cfg.get("limit"), cfg.get("pool")),
-                         float(state.get("elapsed", 0.0)))
+                         float(state.get("elapsed", 0.0)), state["model"])
 
 
 def describe_folder(path: str) -> EarlierReader:
@@ -126,18 +137,6 @@ def describe(path: str) -> EarlierReader:
     if os.path.isdir(path):
         return describe_folder(path)
     raise WarmStartError(f"--init-from {path}: no such checkpoint file or reader folder")
-
-
-def initial_weights(path: str) -> Dict[str, torch.Tensor]:
-    """The float32 weights training goes on from: a checkpoint's as trained, a reader folder's as
-    the product loads them (dequantised int8, or the base plus its delta)."""
-    if os.path.isfile(path):
-        from .checkpoint import load_checkpoint
-
-        return load_checkpoint(path, "cpu")["model"]
-    from qa.reader.model import load_compact
-
-    return {k: v.float() if v.is_floating_point() else v for k, v in load_compact(path).state_dict().items()}
 
 
 def check_compatible(earlier: EarlierReader, base: Optional[str], heldout: Sequence[str]) -> None:
