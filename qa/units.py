@@ -52,13 +52,14 @@ _add({TEMPERATURE, "angle"}, "degree", "degrees")
 
 #: Symbols written straight after a number ("230V", "2kW", "5kg"): case matters for the short ones.
 #: (Not the lone letters "m", "g" and "l": "5m" is as often five million, "5G" a network.)
-_GLUED = re.compile(r"^[\d.,]+(kW|W|V|kV|kg|km|cm|mm|ml|mL|mph|Hz|kHz|MHz|GHz|GB|MB|TB|kWh|°C|°F|%)$")
-_GLUED_UNITS = {"kW": POWER, "W": POWER, "V": VOLTAGE, "kV": VOLTAGE, "kg": MASS, "km": LENGTH,
-                "cm": LENGTH, "mm": LENGTH, "ml": VOLUME, "mL": VOLUME, "mph": SPEED, "Hz": FREQUENCY, "kHz": FREQUENCY, "MHz": FREQUENCY, "GHz": FREQUENCY, "GB": DATA,
-                "MB": DATA, "TB": DATA, "kWh": ENERGY, "°C": TEMPERATURE, "°F": TEMPERATURE, "%": RATIO}
+_GLUED_UNITS = {"kW": POWER, "W": POWER, "V": VOLTAGE, "kV": VOLTAGE, "kg": MASS, "km": LENGTH, "cm": LENGTH,
+                "mm": LENGTH, "ml": VOLUME, "mL": VOLUME, "mph": SPEED, "Hz": FREQUENCY, "kHz": FREQUENCY,
+                "MHz": FREQUENCY, "GHz": FREQUENCY, "GB": DATA, "MB": DATA, "TB": DATA, "kWh": ENERGY,
+                "°C": TEMPERATURE, "°F": TEMPERATURE, "%": RATIO}
+_GLUED = re.compile(r"^[\d.,]+(" + "|".join(map(re.escape, _GLUED_UNITS)) + ")$")
 #: Standalone symbols whose case tells them from ordinary words ("W" for watts, not "w").
-_CASED = {"W": POWER, "kW": POWER, "V": VOLTAGE, "kV": VOLTAGE, "Hz": FREQUENCY, "kHz": FREQUENCY,
-          "MHz": FREQUENCY, "GHz": FREQUENCY, "kWh": ENERGY, "mAh": ENERGY}
+_CASED = {**{symbol: _GLUED_UNITS[symbol] for symbol in ("W", "kW", "V", "kV", "Hz", "kHz", "MHz", "GHz", "kWh")},
+          "mAh": ENERGY}
 
 #: Nouns that name what a question measures ("what *wattage*", "the *weight* of ..."). A length or
 #: a distance can be one of time ("the length of the war", "a two-hour drive"), a cost one of time too.
@@ -80,8 +81,10 @@ _QUESTION_ADJECTIVES = {"heavy": MASS, "hot": TEMPERATURE, "cold": TEMPERATURE, 
 _HOW_MUCH_VERBS = {"cost": MONEY, "pay": MONEY, "charge": MONEY, "spend": MONEY, "earn": MONEY, "weigh": MASS}
 #: Words that make a length unit an area or a volume ("square miles", "cubic metres").
 _SHAPE_WORDS = frozenset({"square", "sq", "cubic"})
-#: Words that make a unit a rate ("an hour", "per day", "each year") or a share ("per cent").
-_RATE_WORDS = frozenset({"per", "/", "a", "an", "each", "every"})
+#: Words before a unit that make it the second half of a rate ("per day", "each year"); "a" and
+#: "an" do so only after another unit ("30 kilometres an hour", not "a month").
+_RATE_WORDS = frozenset({"per", "each", "every"})
+_ARTICLES = frozenset({"a", "an"})
 
 
 def unit_dimensions(token) -> frozenset[str]:
@@ -89,11 +92,18 @@ def unit_dimensions(token) -> frozenset[str]:
     text = token.text
     if text in _CASED:
         return frozenset({_CASED[text]})
-    glued = _GLUED.match(text.rstrip(".,;:"))  # "230V." where the tokenizer keeps the full stop
+    glued = _glued_symbol(text)
     if glued:
-        return frozenset({_GLUED_UNITS[glued.group(1)]})
+        return frozenset({_GLUED_UNITS[glued]})
     lower = text.lower()
     return _UNITS.get(lower) or _UNITS.get(token.lemma_.lower(), frozenset())
+
+
+def _glued_symbol(text: str) -> str | None:
+    """The unit symbol written straight after a number ("V" of "230V", also "230V." where the
+    tokenizer keeps the full stop), or ``None``."""
+    match = _GLUED.match(text.rstrip(".,;:"))
+    return match.group(1) if match else None
 
 
 def _cues(tokens) -> list[frozenset[str]]:
@@ -167,18 +177,18 @@ def span_dimensions(tokens) -> frozenset[str]:
         for unit in (t.head if t.dep_ == "nummod" else None, after):
             if t.like_num and unit is not None and unit_dimensions(unit) and unit not in units:
                 units.append(unit)
-    numbered = any(t.like_num or _GLUED.match(t.text.rstrip(".,;:")) for t in tokens)
+    numbered = any(t.like_num or _glued_symbol(t.text) for t in tokens)
     counted = []
     for unit in units:
         before = unit.nbor(-1).lower_ if unit.i > 0 else ""
         after_another = any(other.i < unit.i for other in units)
-        if _is_rate(unit) or before in {"per", "each", "every"} or (before in {"a", "an"} and after_another):
+        if _is_rate(unit) or before in _RATE_WORDS or (before in _ARTICLES and after_another):
             return frozenset()  # "miles per hour", "km/h", "30 kilometres an hour"
         if before in _SHAPE_WORDS:
             return frozenset()  # "square metres" is an area, "cubic metres" a volume: not a length
         # a unit whose number was left outside the span ("litres" of "1.7 litres") measures all the same
         # ("a degree of influence" is no measure: only a unit of one dimension is counted with "a")
-        if numbered or any(c.like_num for c in unit.children) or (before in {"a", "an"} and len(unit_dimensions(unit)) == 1):
+        if numbered or any(c.like_num for c in unit.children) or (before in _ARTICLES and len(unit_dimensions(unit)) == 1):
             counted.append(unit)
     found = [unit_dimensions(t) for t in counted]
     if any(RATIO in dims for dims in found):
