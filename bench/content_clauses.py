@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa.question import analyze_question
     from squad_golds import training_golds
 
-    args, nlp, paragraphs, train, _ = training_golds(argv, __doc__, "examples printed per class")
-    parsed: dict[int, object] = {}
+    args, nlp, train, paragraph_doc = training_golds(argv, __doc__, "examples printed per class")
     counts: Counter = Counter()
     examples: dict[str, list] = defaultdict(list)
     asked = 0
@@ -63,10 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         if verb is None:
             continue
         asked += 1
-        if question.pid not in parsed:
-            parsed[question.pid] = nlp(paragraphs[question.pid].text)
         start = question.answer_start
-        kind = classify(parsed[question.pid], start, start + len(question.answers[0]), verb)
+        kind = classify(paragraph_doc(question), start, start + len(question.answers[0]), verb)
         counts[kind] += 1
         examples[kind].append((question.question, question.answers[0]))
     print(f"{len(train)} answerable training questions; {asked} ask what was the whole object of a verb")

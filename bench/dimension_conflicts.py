@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def main(argv: list[str] | None = None) -> int:
     from qa.question import analyze_question
     from qa.units import conflicts, span_dimensions
-    from squad_golds import training_golds
+    from squad_golds import gold_span, training_golds
 
-    args, nlp, _, train, gold_span = training_golds(argv, __doc__, "examples printed of each outcome")
+    args, nlp, train, paragraph_doc = training_golds(argv, __doc__, "examples printed of each outcome")
     counts: Counter = Counter()
     by_dimension: Counter = Counter()
     shown: dict[str, list] = {"kept, measured alike": [], "dropped": []}
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         counts["name a dimension"] += 1
         by_dimension["/".join(sorted(asked))] += 1
-        gold = gold_span(question)
+        gold = gold_span(paragraph_doc(question), question)
         measured = span_dimensions(gold) if gold is not None else frozenset()
         if not measured:
             counts["gold carries no unit"] += 1

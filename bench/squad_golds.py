@@ -7,11 +7,17 @@ from __future__ import annotations
 import argparse
 
 
-def training_golds(argv: list[str] | None, description: str, examples_help: str):
-    """``(args, nlp, paragraphs, questions, gold_span)``: the parsed ``--data``/``--examples``
-    options, the spaCy pipeline, the paragraphs, the answerable training questions, and a function
-    giving a question's first gold answer as a span of its parsed paragraph (``None`` when the
+def gold_span(doc, question):
+    """A question's first gold answer as a span of its parsed paragraph ``doc`` (``None`` when the
     characters do not align to tokens)."""
+    start = question.answer_start
+    return doc.char_span(start, start + len(question.answers[0]), alignment_mode="expand")
+
+
+def training_golds(argv: list[str] | None, description: str, examples_help: str):
+    """``(args, nlp, questions, paragraph_doc)``: the parsed ``--data``/``--examples`` options, the
+    spaCy pipeline, the answerable training questions, and a function giving a question's
+    paragraph parsed (once per paragraph)."""
     from index.analysis import SpacyAnalyzer
     from qa.training.data import split_by_article
     from qa.training.squad import load_training_data
@@ -27,10 +33,9 @@ def training_golds(argv: list[str] | None, description: str, examples_help: str)
     nlp = SpacyAnalyzer().nlp
     parsed: dict[int, object] = {}
 
-    def gold_span(question):
+    def paragraph_doc(question):
         if question.pid not in parsed:
             parsed[question.pid] = nlp(paragraphs[question.pid].text)
-        start = question.answer_start
-        return parsed[question.pid].char_span(start, start + len(question.answers[0]), alignment_mode="expand")
+        return parsed[question.pid]
 
-    return args, nlp, paragraphs, train, gold_span
+    return args, nlp, train, paragraph_doc
