@@ -123,8 +123,14 @@ def load_compact(path: str, model_dir: Optional[str] = None) -> SpanQAModel:
     else:
         sd = dequantize_state_dict(load_file(path))
     model = SpanQAModel.from_config_dir(model_dir, pretrained=False, layers=encoder_layers(sd))
+    load_weights(model, sd)
+    return model.eval()
+
+
+def load_weights(model: SpanQAModel, sd: Dict[str, torch.Tensor]) -> None:
+    """Give ``model`` the weights ``sd``, which must name every parameter it has and no other (the
+    position-id buffers, which saved weights leave out, aside)."""
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [m for m in missing if not m.endswith("position_ids")]
     if missing or unexpected:
         raise RuntimeError(f"reader weights mismatch: missing={missing} unexpected={unexpected}")
-    return model.eval()

@@ -103,10 +103,9 @@ def fit_one(seed: int, stages, tok, paragraphs, hard, by_article, cfg: dict, dev
     # a resumed training gets its weights from the checkpoint, not the base model's
     model = new_model(cfg, pretrained=resume is None and init_state is None)
     if init_state is not None and resume is None:
-        missing, unexpected = model.load_state_dict(init_state, strict=False)
-        missing = [m for m in missing if not m.endswith("position_ids")]
-        if missing or unexpected:
-            raise ValueError(f"the earlier reader's weights do not fit this model: missing={missing} unexpected={unexpected}")
+        from qa.reader.model import load_weights
+
+        load_weights(model, init_state)
     model = model.to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
