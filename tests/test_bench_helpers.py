@@ -25,6 +25,7 @@ bench_ann = _load("bench_ann")
 bench_haystack = _load("bench_haystack")
 make_corpus = _load("make_corpus")
 learning_curve = _load("reader/learning_curve")
+gold_f1 = _load("reader/gold_f1")
 
 
 def test_recall_at_k_counts_shared_ids_per_row_and_ignores_missing():
@@ -103,3 +104,14 @@ def test_content_clauses_classes_a_gold_against_the_clause_of_the_verb():
     assert kind("in May") == "another part of the clause"
     assert kind("The council") == "outside the clause"
     assert kind("the old mill", verb="deny") == "no clause of the verb"
+
+
+def test_answer_kind_compares_whole_normalised_words_with_each_gold():
+    golds = ["the lumber industry"]
+    assert gold_f1.answer_kind("Lumber industry.", golds) == "exact"
+    assert gold_f1.answer_kind("lumber", golds) == "shorter"
+    assert gold_f1.answer_kind("in the lumber industry of Burma", golds) == "longer"
+    assert gold_f1.answer_kind("lumber trade", golds) == "overlap"
+    assert gold_f1.answer_kind("lum", golds) == "wrong"  # a piece of a word is not a shorter answer
+    assert gold_f1.answer_kind("", golds) == "wrong"
+    assert gold_f1.answer_kind("400", ["four hundred", "400 horsemen"]) == "shorter"
