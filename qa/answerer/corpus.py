@@ -137,9 +137,6 @@ class CorpusViews:
         stats = CorpusStats(index.terms.num_sentences, index.terms.document_frequency, index.phrase_occurs)
         return cls(stats, DocumentSentences(index, analyzer), index.stored_sentence_vectors)
 
-    def previous_sentence(self, doc_id: str, position: int):
-        """The parsed sentence before sentence ``position`` of ``doc_id`` (``None`` for the first)."""
-        return self.spans[doc_id][position - 1][1] if position > 0 else None
 
 
 def sentence_similarities(embedder: Embedder | None, views: CorpusViews, question: str,

@@ -21,7 +21,7 @@ from qa.answerer.candidates import generate_candidates
 from qa.answerer.citations import build_answer
 from qa.answerer.corpus import CorpusViews, sentence_similarities
 from qa.answerer.scoring import score_span
-from qa.answerer.sentences import lexical_overlap, score_sentences, sentence_anchors
+from qa.answerer.sentences import antecedents, lexical_overlap, score_sentences, sentence_anchors
 from qa.answerer.support import DEFAULT_MIN_CONFIDENCE, Evidence, rules_accept, weigh_evidence
 from qa.answerer.tidy import expand_to_entities, tidy_span
 from qa.answerer.types import CandidateSpan, RankedCandidates, ScoredSentence, ScoredSpan
@@ -119,7 +119,7 @@ class RuleAnswerer:
                 rows.append((chunk.doc_id, i, start, end, offset, span, rank))
         if not rows:
             return RankedCandidates(analysis, [], [], corpus)
-        before = {id(r): corpus.previous_sentence(r[0], r[1]) for r in rows}
+        before = {id(r): antecedents(corpus.spans[r[0]], r[1]) for r in rows}
         if len(rows) > MAX_EMBEDDED_SENTENCES:
             # Embedding is the costly step: keep the sentences with the most lexical evidence,
             # counted as the full scoring counts it (a pronoun sentence with the names before it).
@@ -169,7 +169,7 @@ class RuleAnswerer:
         start, end = index.sentences[doc_id][position]
         similarity = sentence_similarities(self.embedder, corpus, ranked.analysis.text, [(doc_id, position)])
         scored = score_sentences(ranked.analysis, [(doc_id, position, start, end, offset, span, rank)], similarity,
-                                 corpus.stats, [corpus.previous_sentence(doc_id, position)])[0]
+                                 corpus.stats, [antecedents(corpus.spans[doc_id], position)])[0]
         ranked.sentences.append(scored)
         return scored
 

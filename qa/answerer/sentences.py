@@ -62,20 +62,45 @@ _REFERRING_PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their"}
 _SUBJECT_DEPS = {"nsubj", "nsubjpass", "poss"}
 
 
-def referred_names(sentence, previous) -> list:
-    """The names of ``previous`` (the sentence before) that ``sentence`` refers back to: all of
-    them when its subject, among its first words, is a pronoun ("She joined the club in 2011."
-    after "The club captain is Amara Lewis."), else none. Tokens of ``previous``."""
-    if previous is None:
+def refers_back(sentence) -> bool:
+    """Whether a sentence goes on about something named before it: its subject, among its first
+    words, is a pronoun ("She joined the club in 2011.")."""
+    return any(t.lower_ in _REFERRING_PRONOUNS and t.dep_ in _SUBJECT_DEPS for t in islice(sentence, 4))
+
+
+def referred_names(sentence, antecedents) -> list:
+    """The names that ``sentence`` refers back to: when it refers back (:func:`refers_back`), all
+    names of ``antecedents``, the sentences before it that it may refer to (nearest first: the
+    sentence before, and those before that while each goes on by pronoun too; a single sentence
+    or ``None`` also do), else none. Tokens of the antecedents."""
+    if antecedents is None or not refers_back(sentence):
         return []
-    if not any(t.lower_ in _REFERRING_PRONOUNS and t.dep_ in _SUBJECT_DEPS for t in islice(sentence, 4)):
-        return []
-    return [t for t in previous if t.ent_type_ or t.pos_ == "PROPN"]
+    if not isinstance(antecedents, (list, tuple)):
+        antecedents = [antecedents]
+    return [t for before in antecedents for t in before if t.ent_type_ or t.pos_ == "PROPN"]
+
+
+#: How far back a chain of sentences going on by pronoun is followed for the names it refers to.
+MAX_ANTECEDENTS = 3
+
+
+def antecedents(document_sentences: Sequence[tuple[int, object]], position: int) -> list:
+    """The parsed sentences before sentence ``position`` of a document (its ``(offset, span)``
+    rows) that it may refer back to by a pronoun, nearest first: the sentence before, and the one
+    before that while the last taken goes on by pronoun itself ("Marta left for Karlskrona. She
+    became a hydrographer. She marked ..."), at most :data:`MAX_ANTECEDENTS`; none for the first."""
+    chain: list = []
+    for before in range(position - 1, max(-1, position - 1 - MAX_ANTECEDENTS), -1):
+        chain.append(document_sentences[before][1])
+        if not refers_back(chain[-1]):
+            break
+    return chain
 
 
 def lexical_overlap(question: QuestionAnalysis, tokens, stats: CorpusStats, previous=None) -> float:
     """IDF-weighted fraction of the question's content terms that occur among ``tokens`` (a
-    sentence), or among the names of the sentence before that it refers back to (``previous``)."""
+    sentence), or among the names before it that it refers back to (``previous``, its antecedent
+    sentences: :func:`referred_names`)."""
     total = sum(stats.idf(t) for t in question.content_lemmas)
     if total <= 0:
         return 0.0
@@ -102,7 +127,8 @@ def score_sentences(
         sentences: ``(doc_id, index, start, end, block offset, span, retrieval rank)`` per sentence.
         similarities: embedding similarity of each sentence to the question (same order).
         stats: corpus statistics for IDF.
-        previous: the sentence before each (same order; ``None`` where there is none).
+        previous: the antecedent sentences of each (same order, :func:`referred_names`; ``None``
+            where there are none).
 
     Returns:
         Scored sentences, best first.

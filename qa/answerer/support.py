@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from qa.answerer.corpus import CorpusStats
-from qa.answerer.sentences import matched_terms, referred_names, terms_match
+from qa.answerer.sentences import antecedents, matched_terms, referred_names, terms_match
 from qa.answerer.types import RankedCandidates, ScoredSpan
 from qa.question import STRICT_TYPES, QuestionAnalysis
 
@@ -48,11 +48,12 @@ def check_support(
         sentence: the parsed answer sentence.
         neighbours: parsed sentences right before and after it.
         stats: corpus statistics.
-        previous: the sentence right before it (one of ``neighbours``), whose names count as the
-            sentence's own when the sentence refers back to them by a pronoun (:func:`referred_names`).
+        previous: the sentences before it that it may refer back to (:func:`antecedents`), whose
+            names count as the sentence's own when it refers back by a pronoun (:func:`referred_names`).
     """
     terms = list(question.content_lemmas)
-    in_sentence = matched_terms(question, sentence) | matched_terms(question, referred_names(sentence, previous))
+    referred = referred_names(sentence, previous)
+    in_sentence = matched_terms(question, sentence) | matched_terms(question, referred)
     near = set()
     for other in neighbours:
         near |= matched_terms(question, other)
@@ -63,7 +64,7 @@ def check_support(
     names = list(question.entities) + [t for t in question.proper_terms
                                        if not any(t in e.lower() for e in question.entities)]
     absent = tuple(n for n in names if not stats.contains(n) and not stats.contains(n.removesuffix("'s")))
-    window_text = " ".join([sentence.text] + [s.text for s in neighbours]).lower()
+    window_text = " ".join([sentence.text] + [s.text for s in neighbours] + [t.text for t in referred]).lower()
     def supported(name: str) -> bool:
         name = name.lower().removesuffix("'s")
         return name in window_text or any(terms_match(w, t) for w in name.split() for t in window_text.split())
@@ -148,7 +149,7 @@ def weigh_evidence(ranked: RankedCandidates, chosen: ScoredSpan, *, has_embedder
     doc_spans = corpus.spans[sentence.doc_id]
     neighbours = [doc_spans[j][1] for j in (sentence.index - 1, sentence.index + 1) if 0 <= j < len(doc_spans)]
     support = check_support(analysis, sentence.span, neighbours, corpus.stats,
-                            previous=corpus.previous_sentence(sentence.doc_id, sentence.index))
+                            previous=antecedents(doc_spans, sentence.index))
     fit = chosen.fit
     if analysis.answer_type in STRICT_TYPES and fit < 0.5:
         fit = 0.0

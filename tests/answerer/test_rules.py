@@ -300,6 +300,44 @@ def test_a_sentence_that_goes_on_by_pronoun_counts_the_names_before_it(analyzer)
     assert referred_names(second, None) == []
 
 
+def test_a_chain_of_pronoun_sentences_refers_back_to_the_name_before_it(analyzer):
+    from qa.answerer.sentences import antecedents, referred_names
+
+    doc = analyzer.nlp("The treasurer is Ilse Varga. She moved to Leeds in 1990. "
+                       "Later she chaired the board. She kept the accounts in green ink. The hall was built in 1890.")
+    rows = [(s.start_char, s) for s in doc.sents]
+    assert len(rows) == 5
+    chain = antecedents(rows, 3)  # back through two pronoun sentences to the named one
+    assert [s.text for s in chain] == [rows[2][1].text, rows[1][1].text, rows[0][1].text]
+    assert {t.text for t in referred_names(rows[3][1], chain)} >= {"Ilse", "Varga", "Leeds"}
+    assert [s.text for s in antecedents(rows, 2)] == [rows[1][1].text, rows[0][1].text]
+    assert [s.text for s in antecedents(rows, 1)] == [rows[0][1].text]
+    assert antecedents(rows, 0) == []
+    assert len(antecedents(rows, 4)) == 3  # at most MAX_ANTECEDENTS back
+    assert referred_names(rows[4][1], antecedents(rows, 4)) == []  # "The hall" goes on about no one
+    doc = analyzer.nlp("Ilse Varga chairs the board. The hall is old. It was built in 1890.")
+    rows = [(s.start_char, s) for s in doc.sents]
+    assert [s.text for s in antecedents(rows, 2)] == [rows[1][1].text]  # the chain ends at a sentence that names its subject
+
+
+def test_a_fact_told_two_pronoun_sentences_after_the_name_is_supported_for_a_question_naming_her(analyzer):
+    from qa.answerer.sentences import antecedents
+    from qa.answerer.support import check_support
+    from qa.question import analyze_question
+
+    doc = analyzer.nlp("Marta Lindqvist left the island at sixteen. She became a surveyor of the coast. "
+                       "On every chart she drew, she marked the old light with a small star.")
+    rows = [(s.start_char, s) for s in doc.sents]
+    third = rows[2][1]
+    question = analyze_question(analyzer.nlp("How did Marta mark the light on her charts?"))
+    stats = CorpusStats(num_sentences=3, document_frequency={"marta": 1, "mark": 1, "light": 1, "chart": 1},
+                        phrase_occurs=doc.text.lower().__contains__)
+    one_back = check_support(question, third, [rows[1][1]], stats, previous=rows[1][1])
+    chained = check_support(question, third, [rows[1][1]], stats, previous=antecedents(rows, 2))
+    assert not one_back.entities_supported and "marta" in one_back.missing
+    assert chained.entities_supported and chained.missing == () and chained.coverage > one_back.coverage
+
+
 def test_the_support_of_a_pronoun_sentence_counts_the_names_it_refers_to(analyzer):
     from qa.answerer.support import check_support
     from qa.question import analyze_question
