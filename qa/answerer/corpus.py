@@ -138,7 +138,6 @@ class CorpusViews:
         return cls(stats, DocumentSentences(index, analyzer), index.stored_sentence_vectors)
 
 
-
 def sentence_similarities(embedder: Embedder | None, views: CorpusViews, question: str,
                           keys: list[tuple[str, int]]) -> list[float]:
     """Cosine similarity of ``question`` to each sentence ``(doc_id, position)`` of ``keys``.

@@ -60,6 +60,8 @@ def is_anchor(token, question: QuestionAnalysis) -> bool:
 #: Subject (and possessive) pronouns through which a sentence goes on about what the one before named.
 _REFERRING_PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their"}
 _SUBJECT_DEPS = {"nsubj", "nsubjpass", "poss"}
+#: How far back a chain of sentences going on by pronoun is followed for the names it refers to.
+MAX_ANTECEDENTS = 3
 
 
 def refers_back(sentence) -> bool:
@@ -68,20 +70,15 @@ def refers_back(sentence) -> bool:
     return any(t.lower_ in _REFERRING_PRONOUNS and t.dep_ in _SUBJECT_DEPS for t in islice(sentence, 4))
 
 
-def referred_names(sentence, antecedents) -> list:
+def referred_names(sentence, before) -> list:
     """The names that ``sentence`` refers back to: when it refers back (:func:`refers_back`), all
-    names of ``antecedents``, the sentences before it that it may refer to (nearest first: the
-    sentence before, and those before that while each goes on by pronoun too; a single sentence
-    or ``None`` also do), else none. Tokens of the antecedents."""
-    if antecedents is None or not refers_back(sentence):
+    names of ``before``, the sentences before it that it may refer to (:func:`antecedents`; a
+    single sentence or ``None`` also do), else none. Tokens of those sentences."""
+    if before is None or not refers_back(sentence):
         return []
-    if not isinstance(antecedents, (list, tuple)):
-        antecedents = [antecedents]
-    return [t for before in antecedents for t in before if t.ent_type_ or t.pos_ == "PROPN"]
-
-
-#: How far back a chain of sentences going on by pronoun is followed for the names it refers to.
-MAX_ANTECEDENTS = 3
+    if not isinstance(before, (list, tuple)):
+        before = [before]
+    return [t for earlier in before for t in earlier if t.ent_type_ or t.pos_ == "PROPN"]
 
 
 def antecedents(document_sentences: Sequence[tuple[int, object]], position: int) -> list:
