@@ -1,0 +1,43 @@
+"""Average the weights of finished MiniLM readers (a soup of readers trained on different numbers of
+questions from the same base) and write the compact reader.
+
+    python bench/reader/average_readers.py A/checkpoint.pt B/checkpoint.pt --out DIR
+
+Each input is a training checkpoint of a run that finished (float32 weights); the recipe of the
+last one is copied beside the weights, so `bench/reader/gold_f1.py DIR` reads the same held-out
+questions.
+"""
+import argparse
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def main(argv=None) -> int:
+    from qa.reader.model import SpanQAModel, load_weights, save_compact
+    from qa.training.checkpoint import load_checkpoint
+    from qa.training.soup import average_states
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("checkpoints", nargs="+", help="checkpoint.pt of finished trainings")
+    ap.add_argument("--out", required=True, help="folder for the averaged reader")
+    a = ap.parse_args(argv)
+    states = []
+    for path in a.checkpoints:
+        state = load_checkpoint(path, "cpu")
+        if state["step"] != state["total"]:
+            print(f"{path}: an unfinished training (step {state['step']} of {state['total']})", file=sys.stderr)
+            return 2
+        states.append(state["model"])
+    model = SpanQAModel.from_config_dir(pretrained=False)
+    load_weights(model, average_states(states))
+    save_compact(model, a.out)
+    shutil.copy(os.path.join(os.path.dirname(a.checkpoints[-1]), "recipe.json"), os.path.join(a.out, "recipe.json"))
+    print(f"averaged {len(states)} readers into {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
