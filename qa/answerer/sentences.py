@@ -70,14 +70,12 @@ def refers_back(sentence) -> bool:
     return any(t.lower_ in _REFERRING_PRONOUNS and t.dep_ in _SUBJECT_DEPS for t in islice(sentence, 4))
 
 
-def referred_names(sentence, before) -> list:
+def referred_names(sentence, before: Sequence | None) -> list:
     """The names that ``sentence`` refers back to: when it refers back (:func:`refers_back`), all
-    names of ``before``, the sentences before it that it may refer to (:func:`antecedents`; a
-    single sentence or ``None`` also do), else none. Tokens of those sentences."""
-    if before is None or not refers_back(sentence):
+    names of ``before``, the sentences before it that it may refer to (:func:`antecedents`), else
+    none. Tokens of those sentences."""
+    if not before or not refers_back(sentence):
         return []
-    if not isinstance(before, (list, tuple)):
-        before = [before]
     return [t for earlier in before for t in earlier if t.ent_type_ or t.pos_ == "PROPN"]
 
 

@@ -295,8 +295,8 @@ def test_a_sentence_that_goes_on_by_pronoun_counts_the_names_before_it(analyzer)
 
     doc = analyzer.nlp("The society's treasurer is Ilse Varga. She joined the society in 2004. The hall was built in 1890.")
     first, second, third = list(doc.sents)
-    assert [t.text for t in referred_names(second, first)] == ["Ilse", "Varga"]
-    assert referred_names(third, second) == []  # its subject is no pronoun
+    assert [t.text for t in referred_names(second, [first])] == ["Ilse", "Varga"]
+    assert referred_names(third, [second]) == []  # its subject is no pronoun
     assert referred_names(second, None) == []
 
 
@@ -332,7 +332,7 @@ def test_a_fact_told_two_pronoun_sentences_after_the_name_is_supported_for_a_que
     question = analyze_question(analyzer.nlp("How did Marta mark the light on her charts?"))
     stats = CorpusStats(num_sentences=3, document_frequency={"marta": 1, "mark": 1, "light": 1, "chart": 1},
                         phrase_occurs=doc.text.lower().__contains__)
-    one_back = check_support(question, third, [rows[1][1]], stats, previous=rows[1][1])
+    one_back = check_support(question, third, [rows[1][1]], stats, previous=[rows[1][1]])
     chained = check_support(question, third, [rows[1][1]], stats, previous=antecedents(rows, 2))
     assert not one_back.entities_supported and "marta" in one_back.missing
     assert chained.entities_supported and chained.missing == () and chained.coverage > one_back.coverage
@@ -348,7 +348,7 @@ def test_the_support_of_a_pronoun_sentence_counts_the_names_it_refers_to(analyze
     stats = CorpusStats(num_sentences=2, document_frequency={"society": 2, "ilse": 1, "varga": 1, "join": 1},
                         phrase_occurs=doc.text.lower().__contains__)
     alone = check_support(question, second, [first], stats)
-    referring = check_support(question, second, [first], stats, previous=first)
+    referring = check_support(question, second, [first], stats, previous=[first])
     assert referring.coverage > alone.coverage
     assert referring.missing == () and referring.entities_supported
 
