@@ -13,7 +13,7 @@ from qa.answerer.features import ANSWER_FEATURES, CANDIDATE_FEATURES
 from qa.answerer.ranker import (
     LearnedRanker, LinearModel, RankerFormatError, fit_conditional_logit, fit_logistic, sigmoid, softmax,
 )
-from qa.training.train_ranker import pick_operating_point, score_picks
+from qa.training.train_ranker import pick_operating_point, ranker_questions, score_picks
 from qa.reader.reader import ReaderOutput
 from tests.conftest import ScriptedReader
 from tests.answerer.test_extractive import setup, voted_pool  # noqa: F401  (setup: module fixture)
@@ -117,6 +117,15 @@ def test_operating_point_reaches_the_abstention_target_with_the_best_f1():
     assert pick_operating_point(grid, target_abstention=60.0)["threshold"] == 0.1
     assert pick_operating_point(grid, target_abstention=10.0)["threshold"] == 0.0
     assert pick_operating_point(grid, target_abstention=95.0)["threshold"] == 0.2  # unreachable: best overall
+
+
+def test_ranker_questions_are_an_even_sample_and_every_unanswerable_one():
+    from types import SimpleNamespace
+
+    heldout = [SimpleNamespace(qid=f"q{i}", answers=[] if i in (1, 7, 8) else ["a"]) for i in range(12)]
+    chosen = [q.qid for q in ranker_questions(heldout, 4)]
+    assert chosen == ["q0", "q1", "q3", "q6", "q7", "q8", "q9"]  # q0, q3, q6, q9 evenly; q1, q7, q8 unanswerable
+    assert len(ranker_questions(heldout, None)) == len(ranker_questions(heldout, 12)) == 12
 
 
 def test_score_picks_counts_abstentions():
