@@ -26,6 +26,7 @@ bench_haystack = _load("bench_haystack")
 make_corpus = _load("make_corpus")
 learning_curve = _load("reader/learning_curve")
 gold_f1 = _load("reader/gold_f1")
+answer_model_weights = _load("reader/answer_model_weights")
 
 
 def test_recall_at_k_counts_shared_ids_per_row_and_ignores_missing():
@@ -115,3 +116,13 @@ def test_answer_kind_compares_whole_normalised_words_with_each_gold():
     assert gold_f1.answer_kind("lum", golds) == "wrong"  # a piece of a word is not a shorter answer
     assert gold_f1.answer_kind("", golds) == "wrong"
     assert gold_f1.answer_kind("400", ["four hundred", "400 horsemen"]) == "shorter"
+
+
+def test_answer_model_weights_repeat_real_unanswerable_rows_and_thin_synthetic_ones():
+    rows = [{"id": "a", "answers": ["x"]}, {"id": "r", "answers": []}]
+    rows += [{"id": f"s{i}", "answers": [], "synthetic": True} for i in range(200)]
+    out = answer_model_weights.weighted(rows, real=3, synthetic_share=0.5)
+    assert [r["id"] for r in out[:4]] == ["a", "r", "r", "r"]
+    kept = [r["id"] for r in out[4:]]
+    assert 60 < len(kept) < 140 and kept == [r["id"] for r in answer_model_weights.weighted(rows, 3, 0.5)[4:]]
+    assert len(answer_model_weights.weighted(rows, real=1, synthetic_share=1.0)) == len(rows)
