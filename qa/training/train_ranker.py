@@ -60,9 +60,9 @@ def ranker_questions(heldout: Sequence, limit: Optional[int]) -> list:
     """The held-out questions the ranker is fitted on: all, or ``limit`` of them evenly spaced (so
     that every article is represented) and every crowd-written unanswerable one besides.
 
-    The abstention threshold is chosen on the unanswerable ones: the few dozen an even sample holds
-    (about 2 % of SQuAD 2.0's held-out questions) leave it to chance, one question moving the
-    declined share by several points."""
+    The abstention threshold is chosen on the unanswerable ones, 2 % of the held-out split: the few
+    dozen an even sample holds leave it to chance, one question moving the declined share by
+    several points."""
     if not limit or limit >= len(heldout):
         return list(heldout)
     picked = {int(i * len(heldout) / limit) for i in range(limit)}
