@@ -2,9 +2,11 @@
 questions from the same base) and write the compact reader.
 
     python bench/reader/average_readers.py A/checkpoint.pt B/checkpoint.pt --out DIR
+    python bench/reader/average_readers.py qa/reader/weights B/checkpoint.pt --out DIR
 
-Each input is a training checkpoint of a run that finished (float32 weights); the recipe of the
-last one is copied beside the weights, so `bench/reader/gold_f1.py DIR` reads the same held-out
+Each input is a training checkpoint of a run that finished (float32 weights) or a reader folder
+as the product loads it (the shipped int8 weights, dequantised); the recipe of the last one is
+copied beside the weights, so `bench/reader/gold_f1.py DIR` reads the same held-out
 questions.
 """
 import argparse
@@ -19,13 +21,17 @@ def main(argv=None) -> int:
     from qa.reader.model import SpanQAModel, load_weights, save_compact
     from qa.training.checkpoint import load_checkpoint
     from qa.training.soup import average_states
+    from qa.training.warm_start import describe
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("checkpoints", nargs="+", help="checkpoint.pt of finished trainings")
+    ap.add_argument("checkpoints", nargs="+", help="checkpoint.pt of finished trainings, or reader folders")
     ap.add_argument("--out", required=True, help="folder for the averaged reader")
     a = ap.parse_args(argv)
     states = []
     for path in a.checkpoints:
+        if os.path.isdir(path):
+            states.append(describe(path).weights())
+            continue
         state = load_checkpoint(path, "cpu")
         if state["step"] != state["total"]:
             print(f"{path}: an unfinished training (step {state['step']} of {state['total']})", file=sys.stderr)
@@ -34,7 +40,8 @@ def main(argv=None) -> int:
     model = SpanQAModel.from_config_dir(pretrained=False)
     load_weights(model, average_states(states))
     save_compact(model, a.out)
-    shutil.copy(os.path.join(os.path.dirname(a.checkpoints[-1]), "recipe.json"), os.path.join(a.out, "recipe.json"))
+    shutil.copy(os.path.join(a.checkpoints[-1] if os.path.isdir(a.checkpoints[-1]) else os.path.dirname(a.checkpoints[-1]),
+                             "recipe.json"), os.path.join(a.out, "recipe.json"))
     print(f"averaged {len(states)} readers into {a.out}")
     return 0
 
