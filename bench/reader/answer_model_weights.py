@@ -20,11 +20,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 def weighted(rows: list, real: int, synthetic_share: float) -> list:
     """``rows`` with each real unanswerable row ``real`` times and ``synthetic_share`` of the synthetic ones."""
+    from qa.training.train_ranker import unanswerable_kind
+
     out = []
     for row in rows:
         if row["answers"]:
             out.append(row)
-        elif not row.get("synthetic"):
+        elif unanswerable_kind(row) == "real":
             out.extend([row] * real)
         elif zlib.crc32(row["id"].encode()) % 1000 < synthetic_share * 1000:
             out.append(row)
@@ -40,16 +42,11 @@ def main(argv=None) -> int:
     ap.add_argument("--synthetic-share", default="1.0,0.5", help="comma-separated shares of synthetic rows kept")
     a = ap.parse_args(argv)
     rows = json.load(open(a.dump))
-    plain_fit = tr.fit
     variants = [(int(r), 1.0) for r in a.real.split(",")] + [(1, float(s)) for s in a.synthetic_share.split(",")
                                                              if float(s) != 1.0]
     print("real_repeats  synthetic_share  F1_all  threshold  F1_chosen  declined  drop   curve (threshold: F1, declined)")
     for real, share in variants:
-        tr.fit = lambda train, real=real, share=share, **kw: plain_fit(weighted(train, real, share), **kw)
-        try:
-            picks, _ = tr.cross_validate(rows)
-        finally:
-            tr.fit = plain_fit
+        picks, _ = tr.cross_validate(rows, lambda train, real=real, share=share: tr.fit(weighted(train, real, share)))
         grid = [tr.score_picks(picks, t, 0.0) for t in tr.THRESHOLDS]
         chosen = tr.pick_operating_point(grid)
         everything = tr.score_picks(picks, 0.0, 0.0)

@@ -40,8 +40,9 @@ def main(argv=None) -> int:
     model = SpanQAModel.from_config_dir(pretrained=False)
     load_weights(model, average_states(states))
     save_compact(model, a.out)
-    shutil.copy(os.path.join(a.checkpoints[-1] if os.path.isdir(a.checkpoints[-1]) else os.path.dirname(a.checkpoints[-1]),
-                             "recipe.json"), os.path.join(a.out, "recipe.json"))
+    last = a.checkpoints[-1]
+    recipe_dir = last if os.path.isdir(last) else os.path.dirname(last)
+    shutil.copy(os.path.join(recipe_dir, "recipe.json"), os.path.join(a.out, "recipe.json"))
     print(f"averaged {len(states)} readers into {a.out}")
     return 0
 
