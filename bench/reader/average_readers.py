@@ -19,24 +19,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 def main(argv=None) -> int:
     from qa.reader.model import SpanQAModel, load_weights, save_compact
-    from qa.training.checkpoint import load_checkpoint
     from qa.training.soup import average_states
-    from qa.training.warm_start import describe
+    from qa.training.warm_start import WarmStartError, describe
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoints", nargs="+", help="checkpoint.pt of finished trainings, or reader folders")
     ap.add_argument("--out", required=True, help="folder for the averaged reader")
     a = ap.parse_args(argv)
-    states = []
-    for path in a.checkpoints:
-        if os.path.isdir(path):
-            states.append(describe(path).weights())
-            continue
-        state = load_checkpoint(path, "cpu")
-        if state["step"] != state["total"]:
-            print(f"{path}: an unfinished training (step {state['step']} of {state['total']})", file=sys.stderr)
-            return 2
-        states.append(state["model"])
+    try:  # describe() reads both kinds of input and refuses an unfinished training
+        states = [describe(path).weights() for path in a.checkpoints]
+    except WarmStartError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     model = SpanQAModel.from_config_dir(pretrained=False)
     load_weights(model, average_states(states))
     save_compact(model, a.out)

@@ -136,7 +136,7 @@ def describe(path: str) -> EarlierReader:
         return describe_checkpoint(path)
     if os.path.isdir(path):
         return describe_folder(path)
-    raise WarmStartError(f"--init-from {path}: no such checkpoint file or reader folder")
+    raise WarmStartError(f"{path}: no such checkpoint file or reader folder")
 
 
 def check_compatible(earlier: EarlierReader, base: Optional[str], heldout: Sequence[str]) -> None:
