@@ -53,6 +53,15 @@ class LearnedChoice:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """An answer (or a decline) and the span that was picked for it: ``(doc_id, start, end)``,
+    also when the answer is declined; ``None`` when there was no candidate at all."""
+
+    answer: Answer
+    pick: tuple[str, int, int] | None
+
+
+@dataclass(frozen=True)
 class RankerCandidate:
     """One shortlisted candidate of a question as the learned ranker sees it (what ranker
     training records, and what :meth:`ExtractiveAnswerer.answer` ranks).
@@ -261,16 +270,26 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: list[RetrievedPassage], index: CorpusIndex) -> Answer:
         """Answer ``question`` from ``passages`` (``found=False`` when the support check fails)."""
-        ranked = self.rules.rank(question, passages, index)
+        return self.answer_ranked(self.rules.rank(question, passages, index), passages, index)
+
+    def answer_ranked(self, ranked: RankedCandidates, passages: list[RetrievedPassage], index: CorpusIndex) -> Answer:
+        """:meth:`answer` from the rules' ranking of the passages, which does not depend on the
+        reader (:class:`~qa.answerer.cascade.CascadeAnswerer` computes it once for two readers)."""
+        return self.decide_ranked(ranked, passages, index).answer
+
+    def decide_ranked(self, ranked: RankedCandidates, passages: list[RetrievedPassage], index: CorpusIndex) -> Decision:
+        """:meth:`answer_ranked`, with the span picked also when the answer is declined."""
         pool, no_answer = self.read_and_vote(ranked, passages, index)
         if not pool:
-            return Answer.not_found(ranked.analysis.text)
+            return Decision(Answer.not_found(ranked.analysis.text), None)
         if self.ranker is not None:
             choice = self.learned_choice(ranked, pool, no_answer, passages)
+            pick = (choice.span.sentence.doc_id, *span_offsets(choice.span))
             if not ranker_accepts(choice.confidence, choice.evidence.confidence,
                                   self.ranker.threshold, self.ranker.min_support):
-                return Answer.not_found(ranked.analysis.text, round(choice.confidence, 4))
-            return build_answer(ranked.analysis.text, choice.span, index, choice.confidence)
+                return Decision(Answer.not_found(ranked.analysis.text, round(choice.confidence, 4)), pick)
+            return Decision(build_answer(ranked.analysis.text, choice.span, index, choice.confidence), pick)
         chosen = pool[0]
         span = expand_to_entities(chosen.span, ranked.analysis)
-        return self.rules.decide(ranked, span, index, agreement=chosen.mixed(self.reader_weight))
+        pick = (span.sentence.doc_id, *span_offsets(span))
+        return Decision(self.rules.decide(ranked, span, index, agreement=chosen.mixed(self.reader_weight)), pick)
