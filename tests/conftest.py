@@ -22,6 +22,9 @@ from qa.models import Answer, Citation, citation_url
 # Exports made by the tests (the int8 question encoder) go to a folder of this run, not the
 # user's cache; CLI subprocesses inherit it.
 os.environ.setdefault("QA_CACHE_DIR", tempfile.mkdtemp(prefix="qa-test-cache-"))
+# The default reader set-up depends on what is installed (``auto``: the cascade where MPNet's
+# packages are); the tests answer alike everywhere, and the cascade's tests ask for it by name.
+os.environ.setdefault("QA_READER_MODEL", "minilm")
 
 _WORD = re.compile(r"[a-z0-9]+")
 

