@@ -27,6 +27,7 @@ make_corpus = _load("make_corpus")
 learning_curve = _load("reader/learning_curve")
 gold_f1 = _load("reader/gold_f1")
 answer_model_weights = _load("reader/answer_model_weights")
+cascade_sweep = _load("reader/cascade_sweep")
 
 
 def test_recall_at_k_counts_shared_ids_per_row_and_ignores_missing():
@@ -126,3 +127,23 @@ def test_answer_model_weights_repeat_real_unanswerable_rows_and_thin_synthetic_o
     kept = [r["id"] for r in out[4:]]
     assert 60 < len(kept) < 140 and kept == [r["id"] for r in answer_model_weights.weighted(rows, 3, 0.5)[4:]]
     assert len(answer_model_weights.weighted(rows, real=1, synthetic_share=1.0)) == len(rows)
+
+
+def test_the_cascade_sweep_replays_the_answerers_decisions_and_the_abstention_rule():
+    def pick(conf, accepted, f1=0.0, doc="d", start=0, end=5):
+        return {"doc": doc, "start": start, "end": end, "conf": conf, "accepted": accepted, "f1": f1, "em": f1}
+
+    sure = {"golds": ["x"], "fast": pick(0.9, True, 1.0), "strong": pick(0.9, True, 0.0)}
+    unsure = {"golds": ["x"], "fast": pick(0.2, True, 0.0), "strong": pick(0.5, True, 1.0, start=40, end=45)}
+    declined_same = {"golds": ["x"], "fast": pick(0.05, False, 0.5), "strong": pick(0.5, True, 1.0, start=3, end=9)}
+    declined_elsewhere = {"golds": [], "fast": pick(0.05, False), "strong": pick(0.5, True, start=40, end=45)}
+    agree, plain = cascade_sweep.cascade(0.3, agree=True), cascade_sweep.cascade(0.3, agree=False)
+    assert agree(sure) is sure["fast"] and agree(unsure) is unsure["strong"]
+    assert agree(declined_same) is declined_same["strong"]
+    assert agree(declined_elsewhere) is None and plain(declined_elsewhere) is declined_elsewhere["strong"]
+    m = cascade_sweep.measure([sure, unsure, declined_same, declined_elsewhere], agree)
+    assert (m["F1"], m["answerable_declined"], m["declined"]) == (100.0, 0, 100.0)
+    assert cascade_sweep.minilm_alone(0.1)(declined_same) is None
+    # only a threshold declining >= 60 % of the unanswerable questions can be chosen; then the best F1
+    assert cascade_sweep.choose([sure, unsure, declined_same], [declined_elsewhere]) == 0.25
+    assert cascade_sweep.choose([sure], [declined_elsewhere], agree=False) == 0.0

@@ -1,0 +1,153 @@
+"""The cascade's threshold (``QA_CASCADE_BELOW``), swept on both readers' picks of the same questions.
+
+    python bench/reader/cascade_sweep.py dump Q.jsonl --index-dir IX --out PICKS.json
+    python bench/reader/cascade_sweep.py sweep --tune TUNE.json --unanswerable UNANS.json [--check C.json ...]
+
+``dump`` asks every question of a ``qa eval`` file once, ranks its passages with the rules once,
+and records what each reader (MiniLM with its ranker, MPNet with its own) picks: the span, the
+answer model's confidence, whether the answer would be given, and its F1 / EM against the golds,
+also for a pick that is declined. ``sweep`` replays decisions on those records:
+
+- MiniLM alone at other thresholds (the trade-off the cascade must beat, not just move along);
+- ``plain``: under ``below`` MPNet's decision is taken as it is;
+- ``agree`` (what `qa.answerer.cascade` does): the same, but what MiniLM declined MPNet answers
+  only where their picks overlap.
+
+The threshold chosen is the project's abstention rule (as for the ranker's threshold): the best
+answerable F1 on the tuning questions (to two decimals) among the values of ``below`` that decline
+at least 60 % of the real unanswerable questions, ties to the lower value (fewer MPNet reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+TARGET_DECLINED = 60.0
+GRID = [round(0.05 * i, 2) for i in range(0, 13)]
+
+
+def dump(questions: str, index_dir: str, out: str) -> int:
+    from qa.answerer.citations import span_offsets
+    from qa.answerer.support import ranker_accepts
+    from qa.config import Settings
+    from qa.evaluation import exact_match, load_eval_file, token_f1
+    from qa.pipeline import QAPipeline
+
+    pipeline = QAPipeline(Settings(index_dir=Path(index_dir), reader_model="cascade"))
+    cascade = pipeline.answerer
+    rows, started = [], time.time()
+    items = [item for item in load_eval_file(questions) if item.conversation is None]
+    for n, item in enumerate(items, 1):
+        question = pipeline.question(item.question)
+        passages = pipeline.search(question)
+        ranked = cascade.first.rules.rank(question.text, passages, pipeline.index)
+        row = {"id": item.id, "golds": item.answers}
+        for name, answerer in (("fast", cascade.first), ("strong", cascade.second)):
+            pool, no_answer = answerer.read_and_vote(ranked, passages, pipeline.index)
+            if not pool:
+                row[name] = None
+                continue
+            choice = answerer.learned_choice(ranked, pool, no_answer, passages)
+            start, end = span_offsets(choice.span)
+            doc_id = choice.span.sentence.doc_id
+            text = pipeline.index.document(doc_id).text[start:end]
+            row[name] = {"doc": doc_id, "start": start, "end": end, "conf": choice.confidence,
+                         "accepted": bool(ranker_accepts(choice.confidence, choice.evidence.confidence,
+                                                         answerer.ranker.threshold, answerer.ranker.min_support)),
+                         "f1": token_f1(text, item.answers), "em": exact_match(text, item.answers)}
+        rows.append(row)
+        if n % 100 == 0:
+            print(f"{n}/{len(items)} questions, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+    Path(out).write_text(json.dumps(rows))
+    return 0
+
+
+def overlaps(a: Optional[Mapping], b: Optional[Mapping]) -> bool:
+    return bool(a and b and a["doc"] == b["doc"] and min(a["end"], b["end"]) > max(a["start"], b["start"]))
+
+
+def minilm_alone(threshold: float) -> Callable[[Mapping], Optional[Mapping]]:
+    """MiniLM's pick when its confidence reaches ``threshold`` (else declined)."""
+    return lambda row: row["fast"] if row["fast"] and row["fast"]["conf"] >= threshold else None
+
+
+def cascade(below: float, agree: bool) -> Callable[[Mapping], Optional[Mapping]]:
+    """The pick a cascade gives (``None``: declined)."""
+    def decide(row: Mapping) -> Optional[Mapping]:
+        fast, strong = row["fast"], row["strong"]
+        if fast is not None and fast["conf"] >= below:
+            return fast if fast["accepted"] else None
+        if strong is None or not strong["accepted"]:
+            return None
+        if agree and not (fast and fast["accepted"]) and not overlaps(fast, strong):
+            return None
+        return strong
+    return decide
+
+
+def measure(rows: Sequence[Mapping], policy: Callable[[Mapping], Optional[Mapping]]) -> dict:
+    answerable = [r for r in rows if r["golds"]]
+    unanswerable = [r for r in rows if not r["golds"]]
+    picks = [policy(r) for r in answerable]
+    n = max(len(answerable), 1)
+    return {"F1": 100 * sum(p["f1"] for p in picks if p) / n, "EM": 100 * sum(p["em"] for p in picks if p) / n,
+            "answerable_declined": sum(p is None for p in picks),
+            "declined": 100 * sum(policy(r) is None for r in unanswerable) / max(len(unanswerable), 1)}
+
+
+def choose(tune: Sequence[Mapping], unanswerable: Sequence[Mapping], agree: bool = True) -> Optional[float]:
+    """The project's abstention rule over the grid of thresholds."""
+    reaching = [(round(measure(tune, cascade(b, agree))["F1"], 2), -b) for b in GRID
+                if measure(unanswerable, cascade(b, agree))["declined"] >= TARGET_DECLINED]
+    return -max(reaching)[1] if reaching else None
+
+
+def sweep(tune_path: str, unanswerable_path: str, checks: Sequence[str]) -> int:
+    tune, unanswerable = json.loads(Path(tune_path).read_text()), json.loads(Path(unanswerable_path).read_text())
+    others = [(Path(p).stem, json.loads(Path(p).read_text())) for p in checks]
+
+    def line(label: str, policy) -> str:
+        t, u = measure(tune, policy), measure(unanswerable, policy)
+        out = f"{label:<24} tune F1 {t['F1']:5.1f} EM {t['EM']:5.1f}  unanswerable declined {u['declined']:5.1f} %"
+        for name, rows in others:
+            m = measure(rows, policy)
+            out += f" | {name} F1 {m['F1']:5.1f} declined {m['answerable_declined']}/{m['declined']:.0f}%"
+        return out
+
+    for threshold in (0.04, 0.06, 0.08, 0.10, 0.12, 0.14, 0.16, 0.20):
+        print(line(f"minilm >= {threshold:.2f}", minilm_alone(threshold)))
+    for agree in (False, True):
+        for below in GRID:
+            policy = cascade(below, agree)
+            sent = 100 * sum(1 for r in tune if r["fast"] is None or r["fast"]["conf"] < below) / len(tune)
+            print(line(f"{'agree' if agree else 'plain'} below {below:.2f}", policy) + f" | tune sent {sent:4.1f} %")
+    print(f"chosen (agree): {choose(tune, unanswerable)}; (plain): {choose(tune, unanswerable, agree=False)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("dump")
+    d.add_argument("questions")
+    d.add_argument("--index-dir", required=True)
+    d.add_argument("--out", required=True)
+    s = sub.add_parser("sweep")
+    s.add_argument("--tune", required=True)
+    s.add_argument("--unanswerable", required=True)
+    s.add_argument("--check", action="append", default=[], help="another dump to report beside")
+    a = ap.parse_args(argv)
+    if a.command == "dump":
+        return dump(a.questions, a.index_dir, a.out)
+    return sweep(a.tune, a.unanswerable, a.check)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
