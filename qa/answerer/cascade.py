@@ -5,9 +5,9 @@ The fast reader's answer (or decline) stands when the answer model's confidence 
 passages (the rules' ranking of them does not depend on the reader, so it is computed once), and
 its decision is the one given, with one exception: a question the fast reader declined is
 answered only when the larger reader's answer overlaps the span the fast one picked and did not
-trust. Two readers that settle on the same words independently are evidence an answer is there;
-the larger reader alone answering what the fast one declined is mostly a guess at a question
-the documents do not answer (docs/reader.md has the measurements).
+trust. Two readers that settle on the same words independently are better evidence that an
+answer is there than the larger reader alone, which answers many of the questions the documents
+do not answer as well (docs/reader.md has the measurements).
 
 Most questions stop at the fast reader, so the median question costs what it did.
 """
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 
-from index.errors import QAError
+from index.corpus import CorpusIndex
 from qa.answerer.extractive import ExtractiveAnswerer, RankerCandidate, overlap_ratio
 from qa.models import Answer
+from qa.reader.bases import BaseModelUnavailable
 from qa.retrieval import RetrievedPassage
-from index.corpus import CorpusIndex
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class CascadeAnswerer:
     def _try_second(self, call):
         try:
             return call()
-        except (QAError, OSError) as exc:
+        except (BaseModelUnavailable, OSError) as exc:
             self.second_unavailable = str(exc)
             logger.warning("the larger reader cannot be loaded, answering with the first reader alone: %s", exc)
             return None
