@@ -129,13 +129,14 @@ class DocumentOut(BaseModel):
 class HealthOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "status": "ok", "documents": 1, "chunks": 12, "model": "all-MiniLM-L6-v2",
-        "built_at": "2025-11-26T06:52:00+00:00"}]})
+        "built_at": "2025-11-26T06:52:00+00:00", "answerer": "cascade"}]})
 
     status: Literal["ok"] = "ok"
     documents: int
     chunks: int
     model: str
     built_at: str
+    answerer: str = Field(description="what answers: `cascade`, `minilm`, `mpnet`, a reader folder, or `rules`")
 
 
 class ErrorOut(BaseModel):

@@ -187,6 +187,24 @@ def reader_model(settings: Settings) -> str:
     return "cascade" if settings.reader_weights is None and installed(MPNET) else "minilm"
 
 
+def answerer_name(answerer: Answerer) -> str:
+    """What answers, in a word for operators: ``cascade``, a shipped reader's name (``minilm``,
+    ``mpnet``), the folder of other reader weights, ``rules``, or the class of an injected answerer;
+    a cascade whose second reader could not load says so."""
+    if hasattr(answerer, "second_unavailable"):
+        if answerer.second_unavailable is None:
+            return "cascade"
+        return f"{answerer_name(answerer.first)} (the cascade's second reader could not load)"
+    if not hasattr(answerer, "reader"):
+        return type(answerer).__name__
+    if answerer.reader is None:
+        return "rules"
+    from qa.reader.reader import SHIPPED_READERS
+
+    path = str(Path(answerer.reader.weights_path))
+    return next((name for name, folder in SHIPPED_READERS.items() if str(Path(folder)) == path), path)
+
+
 def default_answerer(analyzer: SpacyAnalyzer, embedder: Embedder, settings: Settings | None = None) -> Answerer:
     """The answerer used when none is injected: the rules, joined by the learned reader when its
     weights are there (and ``settings.reader`` is on); in a cascade, the larger reader reads

