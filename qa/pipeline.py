@@ -7,7 +7,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from index.analysis import SpacyAnalyzer
 from index.build import build_index
@@ -26,6 +26,9 @@ from qa.config import Settings
 from qa.errors import InvalidQuestion
 from qa.models import Answer
 from qa.retrieval import HybridRetriever, RetrievedPassage
+
+if TYPE_CHECKING:  # imported where used below, as before; here for the annotation only
+    from qa.answerer.extractive import ExtractiveAnswerer
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +152,7 @@ def index_corpus(
     return IndexReport(manifest, skipped, time.perf_counter() - started, count_types(documents))
 
 
-def _reader_answerer(rules, folder: Path, settings: Settings, ranker_weights: Path | None):
+def _reader_answerer(rules, folder: Path, settings: Settings, ranker_weights: Path | None) -> ExtractiveAnswerer:
     """The extractive answerer of the reader in ``folder`` with its ranker: ``ranker_weights``, else
     the folder's own ``ranker.json`` (a ranker is fitted to one reader's scores), else the shipped one."""
     from qa.answerer.extractive import ExtractiveAnswerer

@@ -34,8 +34,6 @@ GRID = [round(0.05 * i, 2) for i in range(0, 13)]
 
 
 def dump(questions: str, index_dir: str, out: str) -> int:
-    from qa.answerer.citations import span_offsets
-    from qa.answerer.support import ranker_accepts
     from qa.config import Settings
     from qa.evaluation import exact_match, load_eval_file, token_f1
     from qa.pipeline import QAPipeline
@@ -50,17 +48,14 @@ def dump(questions: str, index_dir: str, out: str) -> int:
         ranked = cascade.first.rules.rank(question.text, passages, pipeline.index)
         row = {"id": item.id, "golds": item.answers}
         for name, answerer in (("fast", cascade.first), ("strong", cascade.second)):
-            pool, no_answer = answerer.read_and_vote(ranked, passages, pipeline.index)
-            if not pool:
+            decision = answerer.decide_ranked(ranked, passages, pipeline.index)  # what the cascade reads
+            if decision.pick is None:
                 row[name] = None
                 continue
-            choice = answerer.learned_choice(ranked, pool, no_answer, passages)
-            start, end = span_offsets(choice.span)
-            doc_id = choice.span.sentence.doc_id
-            text = pipeline.index.document(doc_id).text[start:end]
-            row[name] = {"doc": doc_id, "start": start, "end": end, "conf": choice.confidence,
-                         "accepted": bool(ranker_accepts(choice.confidence, choice.evidence.confidence,
-                                                         answerer.ranker.threshold, answerer.ranker.min_support)),
+            doc_id, start, end = decision.pick
+            text = pipeline.index.document(doc_id).text[start:end]  # also the pick of a decline
+            row[name] = {"doc": doc_id, "start": start, "end": end, "conf": decision.answer.confidence,
+                         "accepted": decision.answer.found,
                          "f1": token_f1(text, item.answers), "em": exact_match(text, item.answers)}
         rows.append(row)
         if n % 100 == 0:
@@ -70,7 +65,12 @@ def dump(questions: str, index_dir: str, out: str) -> int:
 
 
 def overlaps(a: Optional[Mapping], b: Optional[Mapping]) -> bool:
-    return bool(a and b and a["doc"] == b["doc"] and min(a["end"], b["end"]) > max(a["start"], b["start"]))
+    """The cascade's own test (``same_place``) on two recorded picks."""
+    from qa.answerer.cascade import same_place
+
+    def place(pick):
+        return (pick["doc"], pick["start"], pick["end"]) if pick else None
+    return same_place(place(a), place(b))
 
 
 def minilm_alone(threshold: float) -> Callable[[Mapping], Optional[Mapping]]:
