@@ -147,3 +147,34 @@ def test_the_cascade_sweep_replays_the_answerers_decisions_and_the_abstention_ru
     # only a threshold declining >= 60 % of the unanswerable questions can be chosen; then the best F1
     assert cascade_sweep.choose([sure, unsure, declined_same], [declined_elsewhere]) == 0.25
     assert cascade_sweep.choose([sure], [declined_elsewhere], agree=False) == 0.0
+
+
+def test_the_cascade_sweep_splits_answering_everything_by_whether_retrieval_found_the_answer():
+    def pick(f1):
+        return {"doc": "d", "start": 0, "end": 5, "conf": 0.1, "accepted": False, "f1": f1, "em": f1}
+
+    rows = [{"golds": ["x"], "retrieved_gold": True, "fast": pick(1.0), "strong": pick(1.0)},
+            {"golds": ["x"], "retrieved_gold": True, "fast": pick(0.0), "strong": pick(1.0)},
+            {"golds": ["x"], "retrieved_gold": False, "fast": None, "strong": pick(0.0)},
+            {"golds": [], "retrieved_gold": False, "fast": pick(0.0), "strong": pick(0.0)}]
+    line = cascade_sweep.answering_everything("E", rows)
+    assert "MiniLM F1 33.3 EM 33.3, MPNet F1 66.7" in line  # declined picks count; the unanswerable do not
+    assert "holds the answer for 66.7 %: there F1 50.0 / 100.0, elsewhere 0.0 / 0.0" in line
+    older_dump = [{k: v for k, v in rows[0].items() if k != "retrieved_gold"}]
+    assert "holds the answer" not in cascade_sweep.answering_everything("E", older_dump)
+
+
+def test_the_cascade_sweeps_learned_decision_keeps_sure_answers_and_thresholds_the_rest():
+    from qa.answerer.ranker import LinearModel
+
+    def pick(conf, accepted, start=0, end=5):
+        return {"doc": "d", "start": start, "end": end, "conf": conf, "accepted": accepted, "f1": 1.0, "em": 1.0}
+
+    trusts_agreement = LinearModel(cascade_sweep.JOINT_FEATURES, (0.0, 0.0, 10.0, 0.0, 0.0), (0.0,) * 5, (1.0,) * 5, -5.0)
+    sure = {"golds": ["x"], "fast": pick(0.9, False), "strong": pick(0.9, True)}
+    same = {"golds": ["x"], "fast": pick(0.1, False), "strong": pick(0.2, False, 2, 6)}
+    elsewhere = {"golds": ["x"], "fast": pick(0.1, True), "strong": pick(0.9, True, 40, 45)}
+    decide = cascade_sweep.joint(0.25, trusts_agreement, 0.5)
+    assert decide(sure) is None  # MiniLM is sure of its decline
+    assert decide(same) is same["strong"] and decide(elsewhere) is None
+    assert cascade_sweep.joint_features(same)[2] == 1.0 and cascade_sweep.joint_features(elsewhere)[2] == 0.0

@@ -13,6 +13,11 @@ also for a pick that is declined. ``sweep`` replays decisions on those records:
 - ``agree`` (what `qa.answerer.cascade` does): the same, but what MiniLM declined MPNet answers
   only where their picks overlap.
 
+``joint`` tries a learned decision in place of the agreement rule (it measured no gain, so the
+product keeps the rule): for the questions sent to MPNet, a logistic model of MPNet's pick's F1
+on both confidences (as logits), whether the picks overlap, and the overlap times each
+confidence, fitted on the tuning questions; its threshold is chosen by the same abstention rule.
+
 The threshold chosen is the project's abstention rule (as for the ranker's threshold): the best
 answerable F1 on the tuning questions (to two decimals) among the values of ``below`` that decline
 at least 60 % of the real unanswerable questions, ties to the lower value (fewer MPNet reads).
@@ -35,7 +40,7 @@ GRID = [round(0.05 * i, 2) for i in range(0, 13)]
 
 def dump(questions: str, index_dir: str, out: str) -> int:
     from qa.config import Settings
-    from qa.evaluation import exact_match, load_eval_file, token_f1
+    from qa.evaluation import exact_match, load_eval_file, normalize_answer, token_f1
     from qa.pipeline import QAPipeline
 
     pipeline = QAPipeline(Settings(index_dir=Path(index_dir), reader_model="cascade"))
@@ -46,7 +51,9 @@ def dump(questions: str, index_dir: str, out: str) -> int:
         question = pipeline.question(item.question)
         passages = pipeline.search(question)
         ranked = cascade.first.rules.rank(question.text, passages, pipeline.index)
-        row = {"id": item.id, "golds": item.answers}
+        golds = [normalize_answer(g) for g in item.answers]
+        row = {"id": item.id, "golds": item.answers,  # and whether a retrieved passage holds one of them
+               "retrieved_gold": any(g and g in normalize_answer(p.chunk.text) for g in golds for p in passages)}
         for name, answerer in (("fast", cascade.first), ("strong", cascade.second)):
             decision = answerer.decide_ranked(ranked, passages, pipeline.index)  # what the cascade reads
             if decision.pick is None:
@@ -109,6 +116,83 @@ def choose(tune: Sequence[Mapping], unanswerable: Sequence[Mapping], agree: bool
     return -max(reaching)[1] if reaching else None
 
 
+JOINT_FEATURES = ("fast_logit", "strong_logit", "agree", "agree_strong_logit", "agree_fast_logit")
+
+
+def joint_features(row: Mapping) -> list[float]:
+    """The learned decision's inputs for a question MPNet read (see the module's docstring)."""
+    import math
+
+    def logit(p: float) -> float:
+        p = min(max(p, 1e-4), 1 - 1e-4)
+        return math.log(p / (1 - p))
+    fast, strong = row["fast"], row["strong"]
+    f, s, agree = logit(fast["conf"] if fast else 0.0), logit(strong["conf"]), float(overlaps(fast, strong))
+    return [f, s, agree, agree * s, agree * f]
+
+
+def joint(below: float, model, threshold: float) -> Callable[[Mapping], Optional[Mapping]]:
+    """MiniLM's decision at or over ``below``; under it, MPNet's pick when ``model`` reaches ``threshold``."""
+    import numpy as np
+
+    from qa.answerer.ranker import sigmoid
+
+    def decide(row: Mapping) -> Optional[Mapping]:
+        fast, strong = row["fast"], row["strong"]
+        if fast is not None and fast["conf"] >= below:
+            return fast if fast["accepted"] else None
+        if strong is None:
+            return None
+        return strong if float(sigmoid(model.scores(np.asarray([joint_features(row)]))[0])) >= threshold else None
+    return decide
+
+
+def sweep_joint(tune_path: str, unanswerable_path: str, checks: Sequence[str]) -> int:
+    import numpy as np
+
+    from qa.answerer.ranker import fit_logistic
+
+    tune, unanswerable = json.loads(Path(tune_path).read_text()), json.loads(Path(unanswerable_path).read_text())
+    others = [(Path(p).stem, json.loads(Path(p).read_text())) for p in checks]
+    for below in (0.15, 0.20, 0.25, 0.30, 0.35):
+        sent = [r for r in tune if r["golds"] and r["strong"] and (r["fast"] is None or r["fast"]["conf"] < below)]
+        model = fit_logistic(np.asarray([joint_features(r) for r in sent]), np.asarray([r["strong"]["f1"] for r in sent]),
+                             JOINT_FEATURES)
+        reaching = [(round(measure(tune, joint(below, model, t))["F1"], 2), -t) for t in np.arange(0.0, 1.0, 0.01)
+                    if measure(unanswerable, joint(below, model, t))["declined"] >= TARGET_DECLINED]
+        if not reaching:
+            print(f"joint below {below:.2f}: no threshold declines {TARGET_DECLINED:.0f} % of the unanswerable")
+            continue
+        threshold = -max(reaching)[1]
+        policy = joint(below, model, threshold)
+        out = (f"joint below {below:.2f} threshold {threshold:.2f}  tune F1 {measure(tune, policy)['F1']:5.1f}  "
+               f"unanswerable declined {measure(unanswerable, policy)['declined']:5.1f} %")
+        for name, rows in others:
+            m = measure(rows, policy)
+            out += f" | {name} F1 {m['F1']:5.1f} EM {m['EM']:5.1f}"
+        print(out)
+    return 0
+
+
+def answering_everything(name: str, rows: Sequence[Mapping]) -> str:
+    """Each reader's F1 / EM when every pick is given, also split by whether a retrieved passage
+    holds a gold answer (dumps that record it)."""
+    answerable = [r for r in rows if r["golds"]]
+
+    def score(subset, reader: str, key: str = "f1") -> float:
+        return 100 * sum((r[reader] or {}).get(key, 0.0) for r in subset) / max(len(subset), 1)
+    out = f"{name}: answering everything " + ", ".join(
+        f"{label} F1 {score(answerable, reader):.1f} EM {score(answerable, reader, 'em'):.1f}"
+        for label, reader in (("MiniLM", "fast"), ("MPNet", "strong")))
+    if answerable and "retrieved_gold" in answerable[0]:
+        found = [r for r in answerable if r["retrieved_gold"]]
+        missed = [r for r in answerable if not r["retrieved_gold"]]
+        out += (f"; a passage holds the answer for {100 * len(found) / len(answerable):.1f} %: there F1 "
+                f"{score(found, 'fast'):.1f} / {score(found, 'strong'):.1f}, elsewhere "
+                f"{score(missed, 'fast'):.1f} / {score(missed, 'strong'):.1f}")
+    return out
+
+
 def sweep(tune_path: str, unanswerable_path: str, checks: Sequence[str]) -> int:
     tune, unanswerable = json.loads(Path(tune_path).read_text()), json.loads(Path(unanswerable_path).read_text())
     others = [(Path(p).stem, json.loads(Path(p).read_text())) for p in checks]
@@ -121,6 +205,8 @@ def sweep(tune_path: str, unanswerable_path: str, checks: Sequence[str]) -> int:
             out += f" | {name} F1 {m['F1']:5.1f} declined {m['answerable_declined']}/{m['declined']:.0f}%"
         return out
 
+    for name, rows in [("tune", tune), *others]:
+        print(answering_everything(name, rows))
     for threshold in (0.04, 0.06, 0.08, 0.10, 0.12, 0.14, 0.16, 0.20):
         print(line(f"minilm >= {threshold:.2f}", minilm_alone(threshold)))
     for agree in (False, True):
@@ -143,10 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--tune", required=True)
     s.add_argument("--unanswerable", required=True)
     s.add_argument("--check", action="append", default=[], help="another dump to report beside")
+    s.add_argument("--joint", action="store_true", help="the learned decision instead of the rules' grid")
     a = ap.parse_args(argv)
     if a.command == "dump":
         return dump(a.questions, a.index_dir, a.out)
-    return sweep(a.tune, a.unanswerable, a.check)
+    return (sweep_joint if a.joint else sweep)(a.tune, a.unanswerable, a.check)
 
 
 if __name__ == "__main__":

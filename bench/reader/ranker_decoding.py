@@ -11,6 +11,9 @@ answerable questions, answering everything, under three ways to pick:
 - mbr: minimum Bayes risk under token F1 among the TOP most probable candidates, each agreeing
   only with candidates that overlap it in the same document.
 
+Beside them, two picks with no ranker, the reader's alone (nothing fitted): its most probable
+candidate (``reader``) and the candidate with the best expected F1 under it (``reader-ef1``).
+
 Dumps written before candidates carried their span count each candidate as its own span.
 """
 import argparse
@@ -67,7 +70,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     rows = [r for r in json.load(open(a.dump)) if not r.get("synthetic")]
     started = time.time()
-    scores = {"argmax": [], "pooled": [], "mbr": []}
+    scores = {"argmax": [], "pooled": [], "mbr": [], "reader": [], "reader-ef1": []}
+    logp, expected_f1 = CANDIDATE_FEATURES.index("reader_span_logp"), CANDIDATE_FEATURES.index("reader_expected_f1")
     for article in sorted({r["article"] for r in rows}):
         groups, targets = ranking_groups([r for r in rows if r["article"] != article])
         model = fit_conditional_logit(groups, targets, CANDIDATE_FEATURES, l2=RANKER_L2, signs=CANDIDATE_SIGNS)
@@ -82,14 +86,16 @@ def main(argv=None) -> int:
             p = softmax(model.scores(np.array([c["x"] for c in cands])))
             spans = spans_of(cands)
             chosen = {"argmax": int(np.argmax(p)), "pooled": pooled(spans, p),
-                      "mbr": mbr(spans, p, a.top)}
+                      "mbr": mbr(spans, p, a.top),
+                      "reader": max(range(len(cands)), key=lambda i: cands[i]["x"][logp]),
+                      "reader-ef1": max(range(len(cands)), key=lambda i: cands[i]["x"][expected_f1])}
             for name, i in chosen.items():
                 scores[name].append((cands[i]["f1"], cands[i]["em"]))
     print(f"{len(scores['argmax'])} answerable questions, leave one article out, {time.time() - started:.0f} s")
     for name, picks in scores.items():
         f1, em = np.mean(picks, axis=0) * 100
         changed = sum(x != y for x, y in zip(picks, scores["argmax"]))
-        print(f"{name:7} F1 {f1:.2f}  EM {em:.2f}  ({changed} picks scored differently from argmax)")
+        print(f"{name:10} F1 {f1:.2f}  EM {em:.2f}  ({changed} picks scored differently from argmax)")
     return 0
 
 
