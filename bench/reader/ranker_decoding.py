@@ -11,6 +11,9 @@ answerable questions, answering everything, under three ways to pick:
 - mbr: minimum Bayes risk under token F1 among the TOP most probable candidates, each agreeing
   only with candidates that overlap it in the same document.
 
+- words: the ranker's pick says where; its words are those of the candidate at that place (the
+  same document, overlapping characters) with the best expected F1 under the reader.
+
 Beside them, two picks with no ranker, the reader's alone (nothing fitted): its most probable
 candidate (``reader``) and the candidate with the best expected F1 under it (``reader-ef1``).
 
@@ -59,6 +62,14 @@ def pooled(spans: list, probabilities: np.ndarray) -> int:
     return max(range(len(spans)), key=lambda i: (total[spans[i][:3]], float(probabilities[i]), -i))
 
 
+def words_at_place(spans: list, chosen: int, expected: list) -> int:
+    """Of the candidates overlapping ``chosen`` in its document, the one with the best expected F1
+    (``chosen`` on ties)."""
+    doc, start, end = spans[chosen][:3]
+    at_place = [i for i, (d, s, e, _) in enumerate(spans) if i == chosen or (d == doc and s < end and start < e)]
+    return max(at_place, key=lambda i: (expected[i], i == chosen))
+
+
 def main(argv=None) -> int:
     from qa.answerer.features import CANDIDATE_FEATURES, CANDIDATE_SIGNS
     from qa.answerer.ranker import fit_conditional_logit, softmax
@@ -70,7 +81,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     rows = [r for r in json.load(open(a.dump)) if not r.get("synthetic")]
     started = time.time()
-    scores = {"argmax": [], "pooled": [], "mbr": [], "reader": [], "reader-ef1": []}
+    scores = {"argmax": [], "pooled": [], "mbr": [], "words": [], "reader": [], "reader-ef1": []}
     logp, expected_f1 = CANDIDATE_FEATURES.index("reader_span_logp"), CANDIDATE_FEATURES.index("reader_expected_f1")
     for article in sorted({r["article"] for r in rows}):
         groups, targets = ranking_groups([r for r in rows if r["article"] != article])
@@ -87,6 +98,7 @@ def main(argv=None) -> int:
             spans = spans_of(cands)
             chosen = {"argmax": int(np.argmax(p)), "pooled": pooled(spans, p),
                       "mbr": mbr(spans, p, a.top),
+                      "words": words_at_place(spans, int(np.argmax(p)), [c["x"][expected_f1] for c in cands]),
                       "reader": max(range(len(cands)), key=lambda i: cands[i]["x"][logp]),
                       "reader-ef1": max(range(len(cands)), key=lambda i: cands[i]["x"][expected_f1])}
             for name, i in chosen.items():
