@@ -26,18 +26,21 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-def gold_passages(pipeline, question: str, doc_id: str):
-    """The chunks of ``doc_id`` as retrieved passages for ``question``, in document order."""
+def chunk_positions(index) -> dict[str, list[int]]:
+    """Each document's chunk positions in the index, in document order (read once)."""
+    positions: dict[str, list[int]] = {}
+    for position, chunk in enumerate(index.chunks):
+        positions.setdefault(chunk.doc_id, []).append(position)
+    return positions
+
+
+def gold_passages(pipeline, question: str, doc_id: str, positions: list[int]):
+    """The chunks of ``doc_id`` (at ``positions``) as retrieved passages for ``question``."""
     from qa.retrieval import RetrievedPassage
 
     found = {p.chunk_index: p for p in pipeline.search(question, 50) if p.chunk.doc_id == doc_id}
     chunks = pipeline.index.chunks
-    out = []
-    for position in range(len(chunks)):
-        chunk = chunks[position]
-        if chunk.doc_id == doc_id:
-            out.append(found.get(position) or RetrievedPassage(position, chunk, 0.0, 0.0, 0.0, 0, 0))
-    return out
+    return [found.get(i) or RetrievedPassage(i, chunks[i], 0.0, 0.0, 0.0, 0, 0) for i in positions]
 
 
 def main(argv=None) -> int:
@@ -59,29 +62,28 @@ def main(argv=None) -> int:
     questions = [q for q in eval_questions(test_q, a.count) if q.answers]
     pipeline = QAPipeline(Settings(index_dir=Path(a.index_dir), reader_model="cascade"))
     cascade = pipeline.answerer
+    positions = chunk_positions(pipeline.index)
     totals = {name: [0.0, 0.0] for name in ("minilm", "mpnet", "cascade", "minilm reader alone", "mpnet reader alone")}
+
+    def add(name: str, text: str, answers) -> None:
+        totals[name][0] += token_f1(text, answers)
+        totals[name][1] += exact_match(text, answers)
+
     started = time.time()
     for n, q in enumerate(questions, 1):
-        passages = gold_passages(pipeline, q.question, doc_ids[q.pid])
+        doc_id = doc_ids[q.pid]
+        passages = gold_passages(pipeline, q.question, doc_id, positions[doc_id])
         ranked = cascade.first.rules.rank(q.question, passages, pipeline.index)
-        picks = {}
-        for name, answerer in (("minilm", cascade.first), ("mpnet", cascade.second)):
-            decision = answerer.decide_ranked(ranked, passages, pipeline.index)
-            picks[name] = decision
-        fast = picks["minilm"]
-        picks["cascade"] = fast if fast.answer.confidence >= cascade.below else picks["mpnet"]
+        picks = {"minilm": cascade.first.decide_ranked(ranked, passages, pipeline.index),
+                 "mpnet": cascade.second.decide_ranked(ranked, passages, pipeline.index)}
+        picks["cascade"] = picks["minilm"] if picks["minilm"].answer.confidence >= cascade.below else picks["mpnet"]
         for name, answerer in (("minilm reader alone", cascade.first), ("mpnet reader alone", cascade.second)):
             output = answerer.reader.read(q.question, [p.chunk.text for p in passages])
-            text = output.candidates[0].text if output.candidates else ""
-            totals[name][0] += token_f1(text, q.answers)
-            totals[name][1] += exact_match(text, q.answers)
+            add(name, output.candidates[0].text if output.candidates else "", q.answers)
         for name, decision in picks.items():
-            if decision.pick is None:
-                continue
-            doc_id, start, end = decision.pick
-            text = pipeline.index.document(doc_id).text[start:end]
-            totals[name][0] += token_f1(text, q.answers)
-            totals[name][1] += exact_match(text, q.answers)
+            if decision.pick is not None:
+                doc, start, end = decision.pick
+                add(name, pipeline.index.document(doc).text[start:end], q.answers)
         if n % 100 == 0:
             print(f"{n}/{len(questions)} questions, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     for name, (f1, em) in totals.items():

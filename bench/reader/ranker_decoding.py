@@ -65,8 +65,9 @@ def pooled(spans: list, probabilities: np.ndarray) -> int:
 def words_at_place(spans: list, chosen: int, expected: list) -> int:
     """Of the candidates overlapping ``chosen`` in its document, the one with the best expected F1
     (``chosen`` on ties)."""
-    doc, start, end = spans[chosen][:3]
-    at_place = [i for i, (d, s, e, _) in enumerate(spans) if i == chosen or (d == doc and s < end and start < e)]
+    from qa.answerer.cascade import same_place  # the cascade's own test of one place
+
+    at_place = [i for i, span in enumerate(spans) if i == chosen or same_place(span[:3], spans[chosen][:3])]
     return max(at_place, key=lambda i: (expected[i], i == chosen))
 
 
