@@ -28,6 +28,8 @@ learning_curve = _load("reader/learning_curve")
 gold_f1 = _load("reader/gold_f1")
 answer_model_weights = _load("reader/answer_model_weights")
 cascade_sweep = _load("reader/cascade_sweep")
+retrieval_fusion = _load("retrieval_fusion")
+ensemble_gold = _load("reader/ensemble_gold")
 
 
 def test_recall_at_k_counts_shared_ids_per_row_and_ignores_missing():
@@ -178,3 +180,23 @@ def test_the_cascade_sweeps_learned_decision_keeps_sure_answers_and_thresholds_t
     assert decide(sure) is None  # MiniLM is sure of its decline
     assert decide(same) is same["strong"] and decide(elsewhere) is None
     assert cascade_sweep.joint_features(same)[2] == 1.0 and cascade_sweep.joint_features(elsewhere)[2] == 0.0
+
+
+def test_fusion_rules_rank_candidates_and_recall_counts_the_first_gold():
+    cands = [{"id": 0, "d": 0.30, "dr": 1, "s": 0.5, "sr": 3, "gold": False},
+             {"id": 1, "d": 0.29, "dr": 2, "s": 0.9, "sr": 2, "gold": False},
+             {"id": 2, "d": 0.10, "dr": 0, "s": 2.0, "sr": 1, "gold": True}]
+    assert retrieval_fusion.rrf(60)(cands)[2] == pytest.approx(1 / 61)
+    by_score = retrieval_fusion.convex(0.75, "max")(cands)
+    assert by_score[2] == pytest.approx(0.75 * 0.10 + 0.25)
+    rows = [{"cands": cands}]
+    assert retrieval_fusion.recall(rows, retrieval_fusion.rrf(60)) == {1: 0.0, 3: 100.0, 5: 100.0}
+    assert retrieval_fusion.recall(rows, retrieval_fusion.convex(0.5, "max"))[1] == 100.0  # 0.55 against 0.37
+
+
+def test_ensemble_pick_weighs_each_reader_and_floors_a_span_one_cannot_score():
+    spans = [{"text": "a", "p": [0.6, 0.1]}, {"text": "b", "p": [0.3, 0.8]}, {"text": "c", "p": [0.9, 0.0]}]
+    assert ensemble_gold.pick(spans, 1.0) == "c"
+    assert ensemble_gold.pick(spans, 0.0) == "b"
+    assert ensemble_gold.pick(spans, 0.5) == "b"  # c: 0.0 for the second reader is floored, not log(0)
+    assert ensemble_gold.pick([], 0.5) == ""

@@ -3,7 +3,7 @@ import pytest
 
 from index.build import build_index
 from index.load import load_index
-from qa.retrieval import HybridRetriever, dense_search, reciprocal_rank_fusion
+from qa.retrieval import HybridRetriever, cosines, dense_search, reciprocal_rank_fusion, score_fusion
 
 
 def test_rrf_matches_hand_computation():
@@ -16,6 +16,44 @@ def test_rrf_matches_hand_computation():
 
 def test_rrf_ties_keep_first_seen_order():
     assert [i for i, _ in reciprocal_rank_fusion([[7], [8]])] == [7, 8]
+
+
+def test_score_fusion_matches_hand_computation():
+    fused = score_fusion({1: 0.5, 2: 0.4, 3: 0.1}, {1: 1.0, 3: 4.0}, dense_weight=0.75)
+    expected = {1: 0.75 * 0.5 + 0.25 * 1.0 / 4.0, 2: 0.75 * 0.4, 3: 0.75 * 0.1 + 0.25}
+    assert [i for i, _ in fused] == [1, 3, 2]
+    for item, score in fused:
+        assert score == pytest.approx(expected[item])
+
+
+def test_score_fusion_keeps_a_clear_keyword_lead_that_rank_fusion_loses():
+    # the passage BM25 puts far ahead is tenth by cosine; two middling passages outrank it by rank
+    cosines_ = {i: 0.30 - 0.01 * i for i in range(10)} | {10: 0.20}
+    bm25 = {10: 2.1, 1: 1.3, 2: 0.9, 3: 0.9}
+    by_rank = reciprocal_rank_fusion([list(cosines_), sorted(bm25, key=lambda i: -bm25[i])])
+    assert [i for i, _ in by_rank][0] != 10
+    assert score_fusion(cosines_, bm25)[0][0] == 10
+
+
+def test_score_fusion_without_keyword_scores_is_the_dense_order_and_ties_keep_it():
+    assert [i for i, _ in score_fusion({4: 0.2, 9: 0.7, 1: 0.2}, {})] == [9, 4, 1]
+    assert [i for i, _ in score_fusion({4: 0.2, 9: 0.7, 1: 0.2}, {4: 0.0})] == [9, 4, 1]
+
+
+def test_cosines_reads_stored_vectors_and_gives_nothing_for_an_index_without_them():
+    import faiss
+
+    index = faiss.IndexFlatIP(3)
+    index.add(np.array([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0]], dtype=np.float32))
+    query = np.array([0.6, 0.8, 0], dtype=np.float32)
+    assert cosines(index, query, [2, 0]) == {2: pytest.approx(1.0), 0: pytest.approx(0.6)}
+    assert cosines(index, query, []) == {}
+
+    class NoVectors:
+        def reconstruct(self, i):
+            raise RuntimeError("reconstruct not implemented for this type of index")
+
+    assert cosines(NoVectors(), query, [1]) == {}
 
 
 def test_dense_search_matches_brute_force():
@@ -38,6 +76,30 @@ def test_hybrid_retrieval_finds_the_right_document(tmp_path, small_docs, fake_em
     assert results[0].dense_rank >= 1 and results[0].sparse_rank >= 1
     assert len(results) <= 2
     assert results == sorted(results, key=lambda r: -r.score)
+
+
+def test_an_index_that_keeps_no_vectors_is_fused_by_rank(tmp_path, small_docs, fake_embedder, blank_analyzer):
+    build_index(small_docs, tmp_path / "ix", fake_embedder, blank_analyzer)
+    index = load_index(tmp_path / "ix")
+    question = "apple harbour"  # one candidate a search: each search finds a different chunk
+    fused = HybridRetriever(index, fake_embedder, candidates=1).retrieve(question, top_k=2)
+    assert {r.dense_rank for r in fused} == {0, 1} and {r.sparse_rank for r in fused} == {0, 1}
+    assert all(r.score > 1 / 61 for r in fused)  # the BM25-only chunk's cosine was looked up
+
+    class NoVectors:
+        def __init__(self, inner):
+            self.inner, self.ntotal = inner, inner.ntotal
+
+        def search(self, query, k):
+            return self.inner.search(query, k)
+
+        def reconstruct(self, i):
+            raise RuntimeError("reconstruct not implemented for this type of index")
+
+    index.dense = NoVectors(index.dense)
+    by_rank = HybridRetriever(index, fake_embedder, candidates=1).retrieve(question, top_k=2)
+    assert [r.chunk_index for r in by_rank] == [fused[0].chunk_index, fused[1].chunk_index]
+    assert [r.score for r in by_rank] == [pytest.approx(1 / 61)] * 2
 
 
 def test_question_with_unknown_words_only_uses_dense(tmp_path, small_docs, fake_embedder, blank_analyzer):
