@@ -30,6 +30,7 @@ answer_model_weights = _load("reader/answer_model_weights")
 cascade_sweep = _load("reader/cascade_sweep")
 retrieval_fusion = _load("retrieval_fusion")
 ensemble_gold = _load("reader/ensemble_gold")
+titled_passages = _load("reader/titled_passages")
 
 
 def test_recall_at_k_counts_shared_ids_per_row_and_ignores_missing():
@@ -200,3 +201,25 @@ def test_ensemble_pick_weighs_each_reader_and_floors_a_span_one_cannot_score():
     assert ensemble_gold.pick(spans, 0.0) == "b"
     assert ensemble_gold.pick(spans, 0.5) == "b"  # c: 0.0 for the second reader is floored, not log(0)
     assert ensemble_gold.pick([], 0.5) == ""
+
+
+def test_titled_reader_moves_spans_back_to_the_passage_and_drops_the_title():
+    from qa.reader.reader import ReaderOutput, ReaderSpan
+
+    class Inner:
+        def read(self, question, passages, passage_scores=None, top_n=None):
+            self.seen = list(passages)
+            first = passages[0]
+            at = first.index("1,450")
+            return ReaderOutput([ReaderSpan(0, 0, 6, first[:6], 0.5), ReaderSpan(0, at, at + 5, "1,450", 0.3),
+                                 ReaderSpan(1, 0, 4, passages[1][:4], 0.1)], 0.1,
+                                lambda i, s, e: float(s * 1000 + e))
+
+    inner = Inner()
+    reader = titled_passages.TitledReader(inner, {"The bike costs 1,450.": "Roamer", "Roamer rides.": "Roamer"})
+    out = reader.read("How much?", ["The bike costs 1,450.", "Roamer rides."])
+    assert inner.seen == ["Roamer\n\nThe bike costs 1,450.", "Roamer rides."]  # a passage led by its title keeps it
+    assert [(c.passage_index, c.start, c.end) for c in out.candidates] == [(0, 15, 20), (1, 0, 4)]
+    assert "The bike costs 1,450."[15:20] == "1,450"
+    assert out.span_probability(0, 15, 20) == 23 * 1000 + 28  # asked of the inner reader where it read it
+
