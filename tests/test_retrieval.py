@@ -48,6 +48,10 @@ def test_cosines_reads_stored_vectors_and_gives_nothing_for_an_index_without_the
     query = np.array([0.6, 0.8, 0], dtype=np.float32)
     assert cosines(index, query, [2, 0]) == {2: pytest.approx(1.0), 0: pytest.approx(0.6)}
     assert cosines(index, query, []) == {}
+    from index.dense import HNSW_DEFAULTS, make_dense_index  # the approximate index of large corpora too
+
+    hnsw = make_dense_index(np.array([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0]], dtype=np.float32), dict(HNSW_DEFAULTS))
+    assert cosines(hnsw, query, [1]) == {1: pytest.approx(0.8)}
 
     class NoVectors:
         def reconstruct(self, i):
