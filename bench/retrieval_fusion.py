@@ -33,28 +33,28 @@ def dump(questions: str, index_dir: str, out: str, candidates: int = 50) -> int:
     from qa.config import Settings
     from qa.evaluation import load_eval_file, normalize_answer
     from qa.pipeline import QAPipeline
-    from qa.retrieval import dense_search, sparse_search
+    from qa.retrieval import bm25_scores, cosines, dense_search, sparse_search
 
     pipeline = QAPipeline(Settings(index_dir=Path(index_dir), reader=False))
     index = pipeline.index
-    vectors = index.dense.reconstruct_n(0, index.dense.ntotal)
     rows, started = [], time.time()
     items = [i for i in load_eval_file(questions) if i.conversation is None and i.answers]
     for item in items:
         text = pipeline.question(item.question).search_text
         query = embed_query(pipeline.embedder, text)
         dense = dense_search(index.dense, query, candidates)
-        tokens = [t for t in bm25_query_tokens(text) if t in index.bm25.vocab_dict]
-        sparse = sparse_search(index.bm25, tokens, candidates)
-        all_sparse = np.asarray(index.bm25.get_scores(tokens), dtype=np.float32) if tokens else None
+        all_sparse = bm25_scores(index.bm25, bm25_query_tokens(text))
+        sparse = sparse_search(index.bm25, (), candidates, all_sparse)
         d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
         s_rank = {i: r for r, (i, _) in enumerate(sparse, 1)}
+        ids = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse]))
+        cosine = cosines(index.dense, query, ids)
         golds = [normalize_answer(g) for g in item.answers if normalize_answer(g)]
         cands = []
-        for chunk_id in dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse]):
+        for chunk_id in ids:
             chunk_text = normalize_answer(index.chunks[chunk_id].text)
             cands.append({"id": chunk_id,
-                          "d": float(vectors[chunk_id] @ query), "dr": d_rank.get(chunk_id, 0),
+                          "d": cosine[chunk_id], "dr": d_rank.get(chunk_id, 0),
                           "s": float(all_sparse[chunk_id]) if all_sparse is not None else 0.0,
                           "sr": s_rank.get(chunk_id, 0),
                           "gold": any(g in chunk_text for g in golds)})
@@ -75,21 +75,22 @@ def rrf(k: float, dense_weight: float = 1.0) -> Callable[[Sequence[Mapping]], li
 
 
 def convex(alpha: float, norm: str) -> Callable[[Sequence[Mapping]], list[float]]:
-    """``alpha`` times the normalised dense score plus the rest times the normalised BM25 score,
-    normalised over the question's candidates: ``max`` divides by the best score (cosines as
-    they are), ``minmax`` maps the candidates' range to [0, 1]."""
-    def normalise(values):
+    """``alpha`` times the dense score plus the rest times the BM25 score, normalised over the
+    question's candidates: ``max`` is the product's rule (:func:`qa.retrieval.score_fusion`:
+    cosines as they are, BM25 divided by the best), ``minmax`` maps both ranges to [0, 1]."""
+    from qa.retrieval import score_fusion
+
+    def minmax(values):
         v = np.asarray(values, dtype=np.float64)
-        if norm == "minmax":
-            span = v.max() - v.min()
-            return (v - v.min()) / span if span > 0 else np.zeros_like(v)
-        top = v.max()
-        return v / top if top > 0 else np.zeros_like(v)
+        span = v.max() - v.min()
+        return (v - v.min()) / span if span > 0 else np.zeros_like(v)
 
     def score(cands):
-        d = np.asarray([c["d"] for c in cands]) if norm == "max" else normalise([c["d"] for c in cands])
-        s = normalise([c["s"] for c in cands])
-        return list(alpha * d + (1 - alpha) * s)
+        if norm == "max":
+            fused = dict(score_fusion({i: c["d"] for i, c in enumerate(cands)},
+                                      {i: c["s"] for i, c in enumerate(cands)}, alpha))
+            return [fused[i] for i in range(len(cands))]
+        return list(alpha * minmax([c["d"] for c in cands]) + (1 - alpha) * minmax([c["s"] for c in cands]))
     return score
 
 
